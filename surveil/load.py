@@ -1,0 +1,376 @@
+"""Load one trading day from the lake into PostgreSQL, atomically and idempotently.
+
+The day is the unit. In ONE transaction, under an advisory lock on the trade date:
+
+1. the `load_runs` ledger is consulted: a day already loaded from the same manifest is
+   skipped (a ledger row records the skip, 0 rows inserted);
+2. firms and accounts (reference data) are upserted through small staging tables;
+3. the day's orders and executions are streamed with COPY into fresh tables created in
+   this transaction, while every file's sha256 and row count are checked against the
+   manifest; any mismatch or malformed row aborts the whole transaction;
+4. the fresh tables are attached as the day's partitions: keys, indexes and foreign keys
+   are built and checked in bulk at that moment, not row by row. A day already present
+   from an older manifest is dropped first, so the warehouse always equals the lake's
+   latest manifest;
+5. the ledger row is written, and the transaction commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from surveil import db
+from surveil.errors import BadInputError
+from surveil.lake import Lake, manifest_key, open_lake, read_manifest
+from surveil.manifest import COLUMNS, FileEntry, Manifest, day_dir_name
+from surveil.settings import Settings
+
+REFERENCE_TABLES = ("firms", "accounts")
+DAY_TABLES = ("orders", "executions")  # parents before children
+KEY_COLUMNS = {"firms": "firm_id", "accounts": "account_id"}
+BLOCK = 1 << 20
+
+CURRENT_LOAD = """
+SELECT run_id, manifest_sha256 FROM load_runs
+WHERE trade_date = %s AND action IN ('loaded', 'replaced')
+ORDER BY run_id DESC LIMIT 1
+"""
+
+INSERT_LOAD_RUN = """
+INSERT INTO load_runs (trade_date, manifest_sha256, lake, action, rows_read, rows_inserted,
+                       timings, started_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+RETURNING run_id
+"""
+
+PARTITION_EXISTS = """
+SELECT 1 FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE i.inhparent = %s::regclass AND c.relname = %s AND n.nspname = current_schema()
+"""
+
+
+@dataclass
+class LoadResult:
+    trade_date: dt.date
+    action: str  # loaded | replaced | skipped
+    run_id: int
+    manifest_sha256: str
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rows_inserted: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    migrations_applied: list[str] = field(default_factory=list)
+
+    @property
+    def total_inserted(self) -> int:
+        return sum(self.rows_inserted.values())
+
+
+def partition_name(table: str, day: dt.date) -> str:
+    return f"{table}_{day:%Y_%m_%d}"
+
+
+def load_day(settings: Settings, day: dt.date) -> LoadResult:
+    lake = open_lake(settings)
+    manifest = read_manifest(lake, day)
+    if manifest.trade_date != day:
+        raise BadInputError(
+            f"{lake.uri}/{manifest_key(day)}: manifest is for {manifest.trade_date}, not {day}"
+        )
+    with db.connect(settings) as conn:
+        applied = db.migrate(conn)
+        result = _load(conn, lake, manifest, settings.lock_timeout_s)
+    result.migrations_applied = [f"{m.version:03d}_{m.name}" for m in applied]
+    return result
+
+
+def _load(conn: psycopg.Connection, lake: Lake, manifest: Manifest, lock_s: float) -> LoadResult:
+    day = manifest.trade_date
+    started = dt.datetime.now(dt.UTC)
+    timings: dict[str, float] = {}
+    rows_read: dict[str, int] = {}
+    inserted: dict[str, int] = {}
+    with conn.transaction():
+        clock = time.perf_counter()
+        db.lock_day(conn, day, lock_s)
+        timings["lock"] = time.perf_counter() - clock
+        current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
+        if current is not None and current[1] == manifest.sha256:
+            run_id = _record(conn, manifest, lake, "skipped", {}, {}, timings, started)
+            return LoadResult(day, "skipped", run_id, manifest.sha256, {}, {}, timings)
+        for table in REFERENCE_TABLES:
+            clock = time.perf_counter()
+            rows_read[table], inserted[table] = _upsert_reference(conn, lake, manifest, table)
+            timings[table] = time.perf_counter() - clock
+        fresh = {}
+        for table in DAY_TABLES:
+            clock = time.perf_counter()
+            fresh[table] = f"{partition_name(table, day)}_new"
+            conn.execute(
+                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(
+                    sql.Identifier(fresh[table]), sql.Identifier(table)
+                )
+            )
+            rows_read[table] = copy_lake_file(conn, lake, manifest, table, fresh[table])
+            inserted[table] = rows_read[table]
+            _check_day_only(conn, lake, manifest, table, fresh[table])
+            timings[f"{table}_copy"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        replacing = current is not None
+        if replacing:
+            _drop_day(conn, day)
+        timings["drop_old_day"] = time.perf_counter() - clock
+        for table in DAY_TABLES:
+            clock = time.perf_counter()
+            _attach(conn, lake, manifest, table, fresh[table])
+            timings[f"{table}_attach"] = time.perf_counter() - clock
+        action = "replaced" if replacing else "loaded"
+        run_id = _record(conn, manifest, lake, action, rows_read, inserted, timings, started)
+    return LoadResult(day, action, run_id, manifest.sha256, rows_read, inserted, timings)
+
+
+def _record(
+    conn: psycopg.Connection,
+    manifest: Manifest,
+    lake: Lake,
+    action: str,
+    rows_read: dict[str, int],
+    inserted: dict[str, int],
+    timings: dict[str, float],
+    started: dt.datetime,
+) -> int:
+    row = conn.execute(
+        INSERT_LOAD_RUN,
+        (
+            manifest.trade_date,
+            manifest.sha256,
+            lake.uri,
+            action,
+            Jsonb(rows_read),
+            Jsonb(inserted),
+            Jsonb({k: round(v, 4) for k, v in timings.items()}),
+            started,
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _where(lake: Lake, manifest: Manifest, table: str) -> str:
+    return f"{lake.uri}/{day_dir_name(manifest.trade_date)}/{table}.csv"
+
+
+def copy_lake_file(
+    conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str, target: str
+) -> int:
+    """Stream the lake file into `target` with COPY, checking header, sha256 and row count."""
+    entry: FileEntry = manifest.entry(table)
+    where = _where(lake, manifest, table)
+    columns = COLUMNS[table]
+    digest = hashlib.sha256()
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)").format(
+        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with lake.open(f"{day_dir_name(manifest.trade_date)}/{table}.csv") as stream:
+        first = stream.read(BLOCK)
+        _check_header(first, columns, where)
+        digest.update(first)
+        with conn.cursor() as cur:
+            try:
+                with cur.copy(statement) as copy:
+                    copy.write(first)
+                    while block := stream.read(BLOCK):
+                        digest.update(block)
+                        copy.write(block)
+            except (psycopg.errors.DataError, psycopg.errors.IntegrityViolation) as exc:
+                raise BadInputError(f"{where}: {_copy_error(exc)}") from None
+            rows = cur.rowcount
+    if digest.hexdigest() != entry.sha256:
+        raise BadInputError(
+            f"{where}: sha256 {digest.hexdigest()[:12]}… differs from the manifest's "
+            f"{entry.sha256[:12]}… (changed after the manifest was written); nothing loaded"
+        )
+    if rows != entry.rows:
+        raise BadInputError(f"{where}: {rows} rows, the manifest says {entry.rows}; nothing loaded")
+    return rows
+
+
+def _check_header(first_block: bytes, columns: tuple[str, ...], where: str) -> None:
+    if not first_block:
+        raise BadInputError(f"{where}: empty file, expected the header {','.join(columns)}")
+    line, newline, _ = first_block.partition(b"\n")
+    if not newline and len(first_block) == BLOCK:
+        raise BadInputError(f"{where}: line 1: no header line found")
+    try:
+        header = line.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        raise BadInputError(f"{where}: line 1: header is not valid UTF-8") from None
+    found = header.split(",")
+    if tuple(found) != columns:
+        missing = [c for c in columns if c not in found]
+        extra = [c for c in found if c not in columns]
+        detail = []
+        if missing:
+            detail.append(f"missing {missing}")
+        if extra:
+            detail.append(f"unexpected {extra}")
+        if not detail:
+            detail.append("columns out of order")
+        raise BadInputError(
+            f"{where}: line 1: wrong header ({'; '.join(detail)}); expected {','.join(columns)}"
+        )
+
+
+_CONTEXT = re.compile(r"line (\d+)(?:, column (\w+))?")
+
+
+def _copy_error(exc: psycopg.Error) -> str:
+    """'line N, column C: what is wrong' from a COPY error's context."""
+    primary = exc.diag.message_primary or str(exc).splitlines()[0]
+    match = _CONTEXT.search(exc.diag.context or "")
+    if not match:
+        return primary
+    line, column = match.groups()
+    return f"line {line}{f', column {column}' if column else ''}: {primary}"
+
+
+def _check_day_only(
+    conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str, target: str
+) -> None:
+    """Add the partition's constraint up front: it proves every row is of this day, and lets
+    ATTACH skip its own scan."""
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (trade_date = {})").format(
+                    sql.Identifier(target),
+                    sql.Identifier(f"{target}_day"),
+                    sql.Literal(manifest.trade_date),
+                )
+            )
+    except psycopg.errors.CheckViolation:
+        bad = conn.execute(
+            sql.SQL("SELECT DISTINCT trade_date FROM {} WHERE trade_date <> {} LIMIT 3").format(
+                sql.Identifier(target), sql.Literal(manifest.trade_date)
+            )
+        ).fetchall()
+        raise BadInputError(
+            f"{_where(lake, manifest, table)}: rows for other trade dates "
+            f"({', '.join(str(r[0]) for r in bad)}) in the day of {manifest.trade_date}"
+        ) from None
+
+
+def _attach(
+    conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str, fresh: str
+) -> None:
+    final = partition_name(table, manifest.trade_date)
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
+                    sql.Identifier(table), sql.Identifier(fresh), sql.Literal(manifest.trade_date)
+                )
+            )
+    except psycopg.errors.UniqueViolation as exc:
+        raise BadInputError(
+            f"{_where(lake, manifest, table)}: duplicate key: {exc.diag.message_detail}"
+        ) from None
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise BadInputError(
+            f"{_where(lake, manifest, table)}: unknown reference: {exc.diag.message_detail}"
+        ) from None
+    conn.execute(
+        sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(fresh), sql.Identifier(final))
+    )
+
+
+def _drop_day(conn: psycopg.Connection, day: dt.date) -> None:
+    """Remove the day's partitions (children first), as part of replacing the day."""
+    for table in reversed(DAY_TABLES):
+        name = partition_name(table, day)
+        if conn.execute(PARTITION_EXISTS, (table, name)).fetchone():
+            conn.execute(
+                sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                    sql.Identifier(table), sql.Identifier(name)
+                )
+            )
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+
+
+def _upsert_reference(
+    conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str
+) -> tuple[int, int]:
+    """Stage a reference file and merge it: new ids inserted, changed attributes updated."""
+    staging = f"stage_{table}"
+    columns = COLUMNS[table]
+    key = KEY_COLUMNS[table]
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(
+            sql.Identifier(staging), sql.Identifier(table)
+        )
+    )
+    read = copy_lake_file(conn, lake, manifest, table, staging)
+    duplicate = conn.execute(
+        sql.SQL("SELECT {k} FROM {s} GROUP BY {k} HAVING count(*) > 1 LIMIT 1").format(
+            k=sql.Identifier(key), s=sql.Identifier(staging)
+        )
+    ).fetchone()
+    if duplicate:
+        raise BadInputError(
+            f"{_where(lake, manifest, table)}: duplicate key: {key}={duplicate[0]} appears twice"
+        )
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    non_key = [c for c in columns if c != key]
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
+                    "ON CONFLICT ({k}) DO UPDATE SET {sets} "
+                    "WHERE ({old}) IS DISTINCT FROM ({new}) "
+                    "RETURNING (xmax = 0) AS inserted"
+                ).format(
+                    t=sql.Identifier(table),
+                    cols=cols,
+                    s=sql.Identifier(staging),
+                    k=sql.Identifier(key),
+                    sets=sql.SQL(", ").join(
+                        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in non_key
+                    ),
+                    old=sql.SQL(", ").join(
+                        sql.SQL("{t}.{c}").format(t=sql.Identifier(table), c=sql.Identifier(c))
+                        for c in non_key
+                    ),
+                    new=sql.SQL(", ").join(
+                        sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in non_key
+                    ),
+                )
+            )
+            new_rows = sum(1 for (was_insert,) in cur.fetchall() if was_insert)
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise BadInputError(
+            f"{_where(lake, manifest, table)}: unknown reference: {exc.diag.message_detail}"
+        ) from None
+    return read, new_rows
+
+
+def current_loads(conn: psycopg.Connection) -> dict[dt.date, dict[str, Any]]:
+    """Per day, the load that the warehouse currently holds."""
+    rows = conn.execute(
+        """
+        SELECT DISTINCT ON (trade_date) trade_date, run_id, manifest_sha256, rows_read
+        FROM load_runs WHERE action IN ('loaded', 'replaced')
+        ORDER BY trade_date, run_id DESC
+        """
+    ).fetchall()
+    return {r[0]: {"run_id": r[1], "manifest_sha256": r[2], "rows": r[3]} for r in rows}

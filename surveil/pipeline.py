@@ -1,0 +1,152 @@
+"""`surveil run-day`: generate → upload → load → validate for one trading date.
+
+Every step is idempotent on its own, so a re-run after any failure picks up where the
+last one stopped, and a re-run after success does no new work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from surveil import calendar, db
+from surveil.errors import ValidationFailedError
+from surveil.generate import generate_day
+from surveil.lake import open_lake, upload_day
+from surveil.load import current_loads, load_day
+from surveil.manifest import read_local_manifest
+from surveil.settings import Settings
+from surveil.validate import latest_validation, validate_day
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StepResult:
+    step: str
+    status: str
+    detail: str
+    seconds: float
+
+
+@dataclass
+class RunDayResult:
+    trade_date: dt.date
+    status: str  # done | skipped | failed
+    reason: str = ""
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def new_work(self) -> bool:
+        return any(s.status not in ("skipped", "unchanged") for s in self.steps)
+
+
+def run_day(
+    settings: Settings,
+    day: dt.date | None = None,
+    *,
+    orders: int | None = None,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> RunDayResult:
+    """Run every stage for `day` (default: the last completed trading day).
+
+    Raises ValidationFailedError, carrying the finished result, when validation fails.
+    """
+    day = day or calendar.default_trade_date()
+    reason = calendar.non_trading_reason(day)
+    if reason:
+        return RunDayResult(day, "skipped", f"{day} is not a trading day: {reason}")
+    result = RunDayResult(day, "done")
+    say = progress or (lambda _: None)
+
+    def step(name: str, fn: Callable[[], tuple[str, str]]) -> None:
+        say(name)
+        clock = time.perf_counter()
+        status, detail = fn()
+        result.steps.append(StepResult(name, status, detail, time.perf_counter() - clock))
+
+    def generate() -> tuple[str, str]:
+        r = generate_day(settings, day, orders=orders, seed=seed)
+        return (
+            r.status,
+            f"{r.rows.get('orders', 0):,} orders, {r.rows.get('executions', 0):,} executions",
+        )
+
+    def upload() -> tuple[str, str]:
+        r = upload_day(settings, day)
+        return r.status, f"{len(r.uploaded)} uploaded, {len(r.skipped)} already in {r.lake}"
+
+    def load() -> tuple[str, str]:
+        r = load_day(settings, day)
+        if r.action == "skipped":
+            return "skipped", "already loaded from this manifest, 0 rows inserted"
+        return r.action, f"{r.total_inserted:,} rows inserted (run {r.run_id})"
+
+    def validate() -> tuple[str, str]:
+        with db.connect(settings) as conn:
+            last = latest_validation(conn, day)
+            current = current_loads(conn).get(day)
+        if last and current and last[0] == current["run_id"] and last[1]:
+            return "skipped", "already validated, all checks passed"
+        r = validate_day(settings, day)
+        if not r.passed:
+            result.status = "failed"
+            names = ", ".join(c.name for c in r.failed)
+            result.steps.append(StepResult("validate", "failed", f"failed: {names}", 0.0))
+            raise ValidationFailedError(f"{day}: validation failed: {names}", result)
+        return "passed", f"{len(r.checks)} checks passed"
+
+    step("generate", generate)
+    step("upload", upload)
+    step("load", load)
+    step("validate", validate)
+    return result
+
+
+def day_status(settings: Settings) -> list[dict[str, Any]]:
+    """One row per day known to the data folder, the lake or the warehouse."""
+    local: dict[dt.date, int] = {}
+    data = settings.data_path
+    if data.exists():
+        from surveil.manifest import parse_day_dir_name
+
+        for child in data.iterdir():
+            day = parse_day_dir_name(child.name)
+            manifest = read_local_manifest(child) if day else None
+            if day and manifest:
+                local[day] = manifest.entry("orders").rows
+    lake_days = set(open_lake(settings).days())
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        loads = current_loads(conn)
+        validations = {
+            row[0]: (row[1], row[2])
+            for row in conn.execute(
+                """SELECT DISTINCT ON (trade_date) trade_date, load_run_id, passed
+                   FROM validation_runs ORDER BY trade_date, validation_id DESC"""
+            )
+        }
+    rows = []
+    for day in sorted(set(local) | lake_days | set(loads)):
+        load = loads.get(day)
+        validation = validations.get(day)
+        if validation is None or load is None:
+            validated = None
+        elif validation[0] != load["run_id"]:
+            validated = "stale"
+        else:
+            validated = "pass" if validation[1] else "fail"
+        rows.append(
+            {
+                "trade_date": day.isoformat(),
+                "generated": day in local,
+                "uploaded": day in lake_days,
+                "loaded_rows": sum(load["rows"].values()) if load else None,
+                "validated": validated,
+            }
+        )
+    return rows

@@ -1,0 +1,135 @@
+"""Configuration from the environment and `.env`, prefix `SURVEIL_`.
+
+Every field is documented in the README's configuration table; `surveil config` prints the
+effective values with secrets masked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from surveil.errors import ConfigError
+
+
+def default_home() -> Path:
+    """The per-user folder for surveil's local state (XDG data home on Linux)."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "surveil"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SURVEIL_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    home: Path = Field(default_factory=default_home, description="Root folder for local state.")
+    data_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SURVEIL_DATA_DIR", "DATA_DIR", "data_dir"),
+        description="Local folder where generated days are written (default $SURVEIL_HOME/data).",
+    )
+    lake: str | None = Field(
+        default=None,
+        description="Data lake: a folder or s3://bucket/prefix (default $SURVEIL_HOME/lake).",
+    )
+    s3_bucket: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("S3_BUCKET", "SURVEIL_S3_BUCKET", "s3_bucket"),
+        description="The seed's name for the lake bucket; same as SURVEIL_LAKE=s3://BUCKET.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL; unset starts an embedded server in $SURVEIL_HOME/pg.",
+    )
+    orders: int = Field(default=1000, ge=1, description="Orders generated per day.")
+    seed: int = Field(default=42, ge=0, description="Generator seed.")
+    connect_retries: int = Field(
+        default=2, ge=0, le=20, description="Extra attempts to reach the database, with backoff."
+    )
+    lock_timeout_s: float = Field(
+        default=600.0, ge=0, description="Seconds to wait for another run holding the same day."
+    )
+
+    @field_validator("lake", "s3_bucket")
+    @classmethod
+    def _strip_empty(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        import psycopg.conninfo
+
+        try:
+            psycopg.conninfo.conninfo_to_dict(value.get_secret_value())
+        except psycopg.ProgrammingError:
+            raise ValueError("not a valid PostgreSQL connection URL") from None
+        return value
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir if self.data_dir is not None else self.home / "data"
+
+    @property
+    def lake_uri(self) -> str:
+        if self.lake:
+            return self.lake
+        if self.s3_bucket:
+            return f"s3://{self.s3_bucket}"
+        return str(self.home / "lake")
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.home / "pg"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings for display, with every secret replaced by '***'."""
+        return {
+            "SURVEIL_HOME": str(self.home),
+            "SURVEIL_DATA_DIR": str(self.data_path),
+            "SURVEIL_LAKE": self.lake_uri,
+            "SURVEIL_DATABASE_URL": mask_url(self.database_url)
+            if self.database_url
+            else f"(embedded PostgreSQL in {self.embedded_pgdata})",
+            "SURVEIL_ORDERS": self.orders,
+            "SURVEIL_SEED": self.seed,
+            "SURVEIL_CONNECT_RETRIES": self.connect_retries,
+            "SURVEIL_LOCK_TIMEOUT_S": self.lock_timeout_s,
+        }
+
+
+def mask_url(url: SecretStr) -> str:
+    """The URL with its password replaced by '***', for display."""
+    import psycopg.conninfo
+
+    params = psycopg.conninfo.conninfo_to_dict(url.get_secret_value())
+    if params.get("password"):
+        params["password"] = "***"
+    user = params.get("user", "")
+    host = params.get("host", "")
+    port = params.get("port", "")
+    dbname = params.get("dbname", "")
+    auth = f"{user}{':***' if params.get('password') else ''}@" if user else ""
+    return f"postgresql://{auth}{host}{':' + str(port) if port else ''}/{dbname}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one line naming the variable."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        raise ConfigError(f"SURVEIL_{field.upper()}: {first['msg']}") from None

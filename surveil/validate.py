@@ -1,0 +1,233 @@
+"""`surveil validate`: check the warehouse's copy of a day against its manifest and the
+data's own rules.
+
+Each check is one SQL query over the day that returns offending ids (or, for counts, the
+observed figure). Results are kept in `validation_runs` / `validation_results`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from surveil import db
+from surveil.errors import BadInputError
+from surveil.lake import Lake, open_lake, read_manifest
+from surveil.load import CURRENT_LOAD, copy_lake_file
+from surveil.manifest import COLUMNS, Manifest
+from surveil.settings import Settings
+
+SAMPLE = 5
+
+# FIX enums the warehouse accepts.
+SIDES = ("1", "2", "5", "6")  # buy, sell, sell short, sell short exempt
+ORDER_TYPES = ("1", "2", "3", "4")  # market, limit, stop, stop limit
+TIME_IN_FORCE = ("0", "1", "2", "3", "4", "6", "7")
+ORD_STATUSES = ("0", "1", "2", "4", "6", "8", "C")  # new, partial, filled, cancelled, …
+
+# Checks whose query returns offending ids; %(d)s is the trade date.
+ROW_CHECKS: dict[str, str] = {
+    "orders_key_unique": """
+        SELECT cl_ord_id FROM orders WHERE trade_date = %(d)s
+        GROUP BY cl_ord_id HAVING count(*) > 1""",
+    "executions_key_unique": """
+        SELECT exec_id FROM executions WHERE trade_date = %(d)s
+        GROUP BY exec_id HAVING count(*) > 1""",
+    "executions_have_orders": """
+        SELECT e.exec_id FROM executions e
+        WHERE e.trade_date = %(d)s AND NOT EXISTS (
+            SELECT 1 FROM orders o WHERE o.trade_date = e.trade_date AND o.cl_ord_id = e.cl_ord_id)""",
+    "executions_match_orders": """
+        SELECT e.exec_id FROM executions e
+        JOIN orders o ON o.trade_date = e.trade_date AND o.cl_ord_id = e.cl_ord_id
+        WHERE e.trade_date = %(d)s
+          AND (e.symbol <> o.symbol OR e.side <> o.side OR e.account_id <> o.account_id)""",
+    "fills_within_order_quantity": """
+        SELECT o.cl_ord_id FROM orders o
+        JOIN (SELECT cl_ord_id, sum(fill_qty) AS filled FROM executions
+              WHERE trade_date = %(d)s GROUP BY cl_ord_id) f USING (cl_ord_id)
+        WHERE o.trade_date = %(d)s AND f.filled > o.quantity""",
+    "cum_qty_equals_fills": """
+        SELECT o.cl_ord_id FROM orders o
+        LEFT JOIN (SELECT cl_ord_id, sum(fill_qty) AS filled FROM executions
+                   WHERE trade_date = %(d)s GROUP BY cl_ord_id) f USING (cl_ord_id)
+        WHERE o.trade_date = %(d)s AND o.cum_qty <> coalesce(f.filled, 0)""",
+    "status_consistent_with_fills": """
+        SELECT cl_ord_id FROM orders WHERE trade_date = %(d)s AND NOT (
+            (ord_status = '2' AND cum_qty = quantity)
+         OR (ord_status = '1' AND cum_qty > 0 AND cum_qty < quantity)
+         OR (ord_status IN ('0', '8') AND cum_qty = 0)
+         OR (ord_status IN ('4', '6', 'C') AND cum_qty < quantity))""",
+    "positive_quantities_and_prices": """
+        SELECT cl_ord_id FROM orders WHERE trade_date = %(d)s
+          AND (quantity <= 0 OR cum_qty < 0 OR limit_price <= 0 OR avg_px <= 0)
+        UNION ALL
+        SELECT exec_id FROM executions WHERE trade_date = %(d)s
+          AND (fill_qty <= 0 OR fill_price <= 0)""",
+    "limit_price_matches_order_type": """
+        SELECT cl_ord_id FROM orders WHERE trade_date = %(d)s
+          AND ((order_type IN ('2', '4') AND limit_price IS NULL)
+            OR (order_type = '1' AND limit_price IS NOT NULL))""",
+    "fills_respect_limit": """
+        SELECT e.exec_id FROM executions e
+        JOIN orders o ON o.trade_date = e.trade_date AND o.cl_ord_id = e.cl_ord_id
+        WHERE e.trade_date = %(d)s AND o.limit_price IS NOT NULL
+          AND ((o.side = '1' AND e.fill_price > o.limit_price)
+            OR (o.side <> '1' AND e.fill_price < o.limit_price))""",
+    "fix_enums": """
+        SELECT cl_ord_id FROM orders WHERE trade_date = %(d)s
+          AND (side <> ALL(%(sides)s) OR order_type <> ALL(%(order_types)s)
+            OR time_in_force <> ALL(%(tifs)s) OR ord_status <> ALL(%(statuses)s))
+        UNION ALL
+        SELECT exec_id FROM executions WHERE trade_date = %(d)s AND side <> ALL(%(sides)s)""",
+    "timestamps_on_trade_date": """
+        SELECT cl_ord_id FROM orders WHERE trade_date = %(d)s
+          AND ((transact_time AT TIME ZONE 'America/New_York')::date <> trade_date
+            OR (cancel_time AT TIME ZONE 'America/New_York')::date <> trade_date
+            OR cancel_time < transact_time)
+        UNION ALL
+        SELECT exec_id FROM executions WHERE trade_date = %(d)s
+          AND (transact_time AT TIME ZONE 'America/New_York')::date <> trade_date""",
+    "fills_after_order": """
+        SELECT e.exec_id FROM executions e
+        JOIN orders o ON o.trade_date = e.trade_date AND o.cl_ord_id = e.cl_ord_id
+        WHERE e.trade_date = %(d)s AND e.transact_time < o.transact_time""",
+}
+
+COUNT_DAY_ROWS = {
+    "orders": "SELECT count(*) FROM orders WHERE trade_date = %s",
+    "executions": "SELECT count(*) FROM executions WHERE trade_date = %s",
+}
+
+# Rows of the lake's reference file (staged) found identical in the warehouse.
+REFERENCE_MATCHES = "SELECT count(*) FROM {stage} s JOIN {table} t USING ({cols})"
+
+INSERT_VALIDATION_RUN = """
+INSERT INTO validation_runs (trade_date, load_run_id, manifest_sha256, passed)
+VALUES (%s, %s, %s, %s) RETURNING validation_id
+"""
+INSERT_VALIDATION_RESULT = """
+INSERT INTO validation_results (validation_id, check_name, passed, observed, expected, sample)
+VALUES (%s, %s, %s, %s, %s, %s)
+"""
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    observed: int
+    expected: int
+    sample: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ValidateResult:
+    trade_date: dt.date
+    validation_id: int
+    load_run_id: int
+    checks: list[CheckResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+
+def validate_day(settings: Settings, day: dt.date) -> ValidateResult:
+    lake = open_lake(settings)
+    manifest = read_manifest(lake, day)
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        return _validate(conn, lake, manifest)
+
+
+def _validate(conn: psycopg.Connection, lake: Lake, manifest: Manifest) -> ValidateResult:
+    day = manifest.trade_date
+    with conn.transaction():
+        current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
+        if current is None:
+            raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")
+        load_run_id, loaded_sha = current
+        checks: list[CheckResult] = []
+        checks.append(
+            CheckResult(
+                "loaded_manifest_is_latest",
+                loaded_sha == manifest.sha256,
+                int(loaded_sha == manifest.sha256),
+                1,
+                [] if loaded_sha == manifest.sha256 else [loaded_sha[:12]],
+            )
+        )
+        for table, query in COUNT_DAY_ROWS.items():
+            row = conn.execute(query, (day,)).fetchone()
+            observed = int(row[0]) if row else 0
+            expected = manifest.entry(table).rows
+            checks.append(CheckResult(f"{table}_count", observed == expected, observed, expected))
+        for table in ("firms", "accounts"):
+            checks.append(_reference_check(conn, lake, manifest, table))
+        params = {
+            "d": day,
+            "sides": list(SIDES),
+            "order_types": list(ORDER_TYPES),
+            "tifs": list(TIME_IN_FORCE),
+            "statuses": list(ORD_STATUSES),
+        }
+        for name, query in ROW_CHECKS.items():
+            with conn.cursor() as cur:
+                cur.execute(query, params)
+                offenders = [str(r[0]) for r in cur.fetchall()]
+            checks.append(CheckResult(name, not offenders, len(offenders), 0, offenders[:SAMPLE]))
+        passed = all(c.passed for c in checks)
+        row = conn.execute(
+            INSERT_VALIDATION_RUN, (day, load_run_id, manifest.sha256, passed)
+        ).fetchone()
+        assert row is not None
+        validation_id = int(row[0])
+        with conn.cursor() as cur:
+            cur.executemany(
+                INSERT_VALIDATION_RESULT,
+                [
+                    (validation_id, c.name, c.passed, c.observed, c.expected, c.sample)
+                    for c in checks
+                ],
+            )
+    return ValidateResult(day, validation_id, load_run_id, checks)
+
+
+def _reference_check(
+    conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str
+) -> CheckResult:
+    """Stage the lake's reference file again and count its rows the warehouse holds unchanged."""
+    stage = f"validate_{table}"
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(
+            sql.Identifier(stage), sql.Identifier(table)
+        )
+    )
+    expected = copy_lake_file(conn, lake, manifest, table, stage)
+    row = conn.execute(
+        sql.SQL(REFERENCE_MATCHES).format(
+            stage=sql.Identifier(stage),
+            table=sql.Identifier(table),
+            cols=sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table])),
+        )
+    ).fetchone()
+    observed = int(row[0]) if row else 0
+    return CheckResult(f"{table}_match_lake", observed == expected, observed, expected)
+
+
+def latest_validation(conn: psycopg.Connection, day: dt.date) -> tuple[int, bool, str] | None:
+    """(load_run_id, passed, manifest_sha256) of the day's most recent validation."""
+    row = conn.execute(
+        """SELECT load_run_id, passed, manifest_sha256 FROM validation_runs
+           WHERE trade_date = %s ORDER BY validation_id DESC LIMIT 1""",
+        (day,),
+    ).fetchone()
+    return (int(row[0]), bool(row[1]), row[2]) if row else None
