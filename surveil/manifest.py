@@ -55,6 +55,20 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 TABLES: tuple[str, ...] = tuple(COLUMNS)
+# Files a day may carry besides the four tables, with their columns. Array fields are
+# PostgreSQL array literals, e.g. "{A000001,A000002}".
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    # Ground truth of the abuse planted by the generator; detection never reads it.
+    "scenarios": (
+        "scenario_id",
+        "type",
+        "trade_date",
+        "symbol",
+        "account_ids",
+        "cl_ord_ids",
+        "exec_ids",
+    ),
+}
 SAFE_FILE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.csv$")
 
 
