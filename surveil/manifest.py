@@ -67,6 +67,7 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
         "account_ids",
         "cl_ord_ids",
         "exec_ids",
+        "label",  # "abuse" for a planted scenario, "lookalike" for its benign twin
     ),
 }
 SAFE_FILE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.csv$")
