@@ -6,6 +6,9 @@ Backed by `exchange_calendars` (XNYS), which ships its rules and works offline.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -29,9 +32,18 @@ class Session:
 
 @lru_cache(maxsize=1)
 def _xnys() -> Any:
-    import exchange_calendars
+    with _quiet():
+        import exchange_calendars
 
-    return exchange_calendars.get_calendar("XNYS")
+        return exchange_calendars.get_calendar("XNYS")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """exchange_calendars trips pandas deprecation warnings that are not ours to fix."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _in_range(day: dt.date) -> bool:
@@ -48,10 +60,11 @@ def non_trading_reason(day: dt.date) -> str | None:
     import pandas as pd
 
     cal = _xnys()
-    if cal.is_session(pd.Timestamp(day)):
-        return None
     ts = pd.Timestamp(day)
-    names = cal.regular_holidays.holidays(ts, ts, return_name=True)
+    with _quiet():
+        if cal.is_session(ts):
+            return None
+        names = cal.regular_holidays.holidays(ts, ts, return_name=True)
     if len(names):
         return f"holiday ({names.iloc[0]})"
     return "exchange closed"
@@ -68,11 +81,12 @@ def session(day: dt.date) -> Session:
 
         cal = _xnys()
         ts = pd.Timestamp(day)
-        return Session(
-            day,
-            cal.session_open(ts).to_pydatetime().astimezone(dt.UTC),
-            cal.session_close(ts).to_pydatetime().astimezone(dt.UTC),
-        )
+        with _quiet():
+            return Session(
+                day,
+                cal.session_open(ts).to_pydatetime().astimezone(dt.UTC),
+                cal.session_close(ts).to_pydatetime().astimezone(dt.UTC),
+            )
     return Session(
         day,
         dt.datetime.combine(day, REGULAR_OPEN, EXCHANGE_TZ).astimezone(dt.UTC),

@@ -192,7 +192,7 @@ def copy_lake_file(
                     while block := stream.read(BLOCK):
                         digest.update(block)
                         copy.write(block)
-            except (psycopg.errors.DataError, psycopg.errors.IntegrityViolation) as exc:
+            except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
                 raise BadInputError(f"{where}: {_copy_error(exc)}") from None
             rows = cur.rowcount
     if digest.hexdigest() != entry.sha256:

@@ -73,9 +73,12 @@ class Settings(BaseSettings):
         import psycopg.conninfo
 
         try:
-            psycopg.conninfo.conninfo_to_dict(value.get_secret_value())
+            params = psycopg.conninfo.conninfo_to_dict(value.get_secret_value())
         except psycopg.ProgrammingError:
             raise ValueError("not a valid PostgreSQL connection URL") from None
+        port = str(params.get("port") or "5432")
+        if not all(p.isdigit() for p in port.split(",")):
+            raise ValueError("the port in the URL is not a number")
         return value
 
     @property

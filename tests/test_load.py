@@ -1,0 +1,192 @@
+"""load: one transaction per day, idempotent, refusing bad input without loading anything."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from surveil.cli import app
+from surveil.errors import BadInputError
+from surveil.generate import generate_day
+from surveil.lake import upload_day
+from surveil.load import load_day
+from surveil.manifest import COLUMNS, Manifest, describe_file
+from surveil.settings import Settings
+from surveil.validate import validate_day
+from tests.conftest import TRADING_DAY, count_day, table_exists
+
+runner = CliRunner()
+
+
+def lake_day(settings: Settings, day: dt.date = TRADING_DAY) -> Path:
+    return Path(settings.lake_uri) / f"trade_date={day}"
+
+
+def prepare(settings: Settings, day: dt.date = TRADING_DAY, orders: int = 300) -> Manifest:
+    generate_day(settings, day, orders=orders)
+    upload_day(settings, day)
+    return Manifest.from_bytes((lake_day(settings, day) / "_manifest.json").read_bytes(), "test")
+
+
+def rewrite_lake_file(settings: Settings, table: str, edit) -> None:
+    """Change a lake file and re-issue its manifest, as a producer fixing a day would."""
+    folder = lake_day(settings)
+    path = folder / f"{table}.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(edit(lines)))
+    manifest = Manifest.from_bytes((folder / "_manifest.json").read_bytes(), "test")
+    files = dict(manifest.files)
+    files[f"{table}.csv"] = describe_file(path, COLUMNS[table])
+    (folder / "_manifest.json").write_bytes(Manifest(manifest.trade_date, files, {}).to_bytes())
+
+
+def test_first_load_inserts_every_row_of_the_manifest(settings: Settings, conn) -> None:
+    manifest = prepare(settings)
+    result = load_day(settings, TRADING_DAY)
+    assert result.action == "loaded"
+    for table in ("orders", "executions"):
+        assert count_day(conn, table, TRADING_DAY) == manifest.entry(table).rows
+        assert result.rows_inserted[table] == manifest.entry(table).rows
+    assert result.rows_inserted["accounts"] == manifest.entry("accounts").rows
+    run = conn.execute("SELECT action, manifest_sha256, rows_read FROM load_runs").fetchone()
+    assert run[0] == "loaded" and run[1] == manifest.sha256
+    assert run[2]["orders"] == manifest.entry("orders").rows
+
+
+def test_second_load_of_same_day_inserts_nothing(settings: Settings, conn) -> None:
+    prepare(settings)
+    load_day(settings, TRADING_DAY)
+    before = count_day(conn, "orders", TRADING_DAY), count_day(conn, "executions", TRADING_DAY)
+    result = runner.invoke(app, ["load", "--date", str(TRADING_DAY)])
+    assert result.exit_code == 0
+    assert "0 rows inserted" in result.stderr
+    assert (
+        count_day(conn, "orders", TRADING_DAY),
+        count_day(conn, "executions", TRADING_DAY),
+    ) == before
+    runs = conn.execute("SELECT action, rows_inserted FROM load_runs ORDER BY run_id").fetchall()
+    assert [r[0] for r in runs] == ["loaded", "skipped"]
+    assert runs[1][1] == {}
+
+
+def test_a_changed_manifest_replaces_the_day_as_a_whole(settings: Settings, conn) -> None:
+    prepare(settings)
+    load_day(settings, TRADING_DAY)
+    # Drop the last order and its fills: the producer corrected the day.
+    orders_path = lake_day(settings) / "orders.csv"
+    last_order = orders_path.read_text().splitlines()[-1].split(",")[0]
+    rewrite_lake_file(
+        settings, "executions", lambda ls: [x for x in ls if f",{last_order}," not in x]
+    )
+    rewrite_lake_file(settings, "orders", lambda ls: ls[:-1])
+    manifest = Manifest.from_bytes((lake_day(settings) / "_manifest.json").read_bytes(), "test")
+
+    result = load_day(settings, TRADING_DAY)
+    assert result.action == "replaced"
+    assert count_day(conn, "orders", TRADING_DAY) == manifest.entry("orders").rows == 299
+    assert count_day(conn, "executions", TRADING_DAY) == manifest.entry("executions").rows
+    assert validate_day(settings, TRADING_DAY).passed
+    assert [r[0] for r in conn.execute("SELECT action FROM load_runs ORDER BY run_id")] == [
+        "loaded",
+        "replaced",
+    ]
+
+
+def test_days_are_independent_partitions(settings: Settings, conn) -> None:
+    other = dt.date(2026, 11, 24)
+    prepare(settings)
+    prepare(settings, other, orders=200)
+    load_day(settings, TRADING_DAY)
+    load_day(settings, other)
+    assert count_day(conn, "orders", TRADING_DAY) == 300
+    assert count_day(conn, "orders", other) == 200
+    assert table_exists(conn, "orders_2026_11_24") and table_exists(conn, "orders_2026_11_25")
+
+
+def test_tampered_lake_file_is_refused_and_nothing_loads(settings: Settings, conn) -> None:
+    prepare(settings)
+    path = lake_day(settings) / "executions.csv"
+    text = path.read_text()
+    path.write_text(text.replace(",XNAS,", ",XNYS,", 1) if ",XNAS," in text else text + "")
+    assert path.read_text() != text
+    result = runner.invoke(app, ["load", "--date", str(TRADING_DAY)])
+    assert result.exit_code == 3
+    assert "executions.csv" in result.stderr and "sha256" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert count_day(conn, "orders", TRADING_DAY) == 0
+    assert conn.execute("SELECT count(*) FROM load_runs").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == 0
+
+
+def test_malformed_csv_row_exits_3_naming_file_and_line(settings: Settings, conn) -> None:
+    prepare(settings)
+
+    def corrupt(lines: list[str]) -> list[str]:
+        fields = lines[5].split(",")
+        fields[COLUMNS["orders"].index("quantity")] = "12x"
+        lines[5] = ",".join(fields)
+        return lines
+
+    rewrite_lake_file(settings, "orders", corrupt)
+    result = runner.invoke(app, ["load", "--date", str(TRADING_DAY)])
+    assert result.exit_code == 3, result.stderr
+    line = result.stderr.strip()
+    assert "orders.csv" in line and "line 6" in line and "column quantity" in line
+    assert len(line.splitlines()) == 1
+    assert count_day(conn, "orders", TRADING_DAY) == 0
+    assert count_day(conn, "executions", TRADING_DAY) == 0
+
+
+def test_wrong_header_is_refused_before_any_row(settings: Settings, conn) -> None:
+    prepare(settings)
+    rewrite_lake_file(
+        settings,
+        "executions",
+        lambda ls: [ls[0].replace("fill_qty,fill_price", "fill_price,fill_qty")] + ls[1:],
+    )
+    with pytest.raises(BadInputError, match=r"executions\.csv: line 1: wrong header"):
+        load_day(settings, TRADING_DAY)
+    assert count_day(conn, "executions", TRADING_DAY) == 0
+
+
+def test_execution_for_an_unknown_order_is_refused(settings: Settings, conn) -> None:
+    prepare(settings)
+    rewrite_lake_file(
+        settings,
+        "executions",
+        lambda ls: ls[:1] + [ls[1].replace(f"C{TRADING_DAY:%Y%m%d}", "CXXXXXXXX", 1)] + ls[2:],
+    )
+    with pytest.raises(BadInputError, match="unknown reference"):
+        load_day(settings, TRADING_DAY)
+    assert count_day(conn, "orders", TRADING_DAY) == 0
+
+
+def test_missing_manifest_exits_3(settings: Settings) -> None:
+    result = runner.invoke(app, ["load", "--date", str(TRADING_DAY)])
+    assert result.exit_code == 3
+    assert "no manifest" in result.stderr
+
+
+def test_two_concurrent_loads_of_one_day_leave_exact_counts(settings: Settings, conn) -> None:
+    manifest = prepare(settings, orders=2000)
+    results, errors = [], []
+
+    def worker() -> None:
+        try:
+            results.append(load_day(settings, TRADING_DAY))
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(r.action for r in results) == ["loaded", "skipped"]
+    assert count_day(conn, "orders", TRADING_DAY) == manifest.entry("orders").rows
+    assert count_day(conn, "executions", TRADING_DAY) == manifest.entry("executions").rows
