@@ -302,21 +302,36 @@ def validate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = 
     _execute(json_out, debug, action)
 
 
+CatchUpOpt = Annotated[
+    bool,
+    typer.Option(
+        "--catch-up",
+        help="Run every trading day since the last loaded and validated one, oldest first, "
+        "up to --date.",
+    ),
+]
+
+
 @app.command("run-day")
 def run_day(
     date: DateOpt = None,
     orders: OrdersOpt = None,
     seed: SeedOpt = None,
+    catch_up: CatchUpOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Generate, upload, load and validate one trading day; weekends and holidays are skipped.
 
     What cron or the systemd timer runs each weekday. Without --date it takes the last
-    completed trading day in New York.
+    completed trading day in New York. Neither cron nor systemd replays missed days, so the
+    deploy/ files run it with --catch-up.
 
-    Example: surveil run-day --date 2026-11-27 --orders 100000
+    Example: surveil run-day --date 2026-11-25 --orders 100000
     """
+    if catch_up:
+        _execute(json_out, debug, lambda: _catch_up(date, orders, seed, json_out))
+        return
 
     def action() -> Report:
         from surveil.pipeline import run_day as run
@@ -355,6 +370,95 @@ def run_day(
 
         payload = {**_jsonable(r), "new_work": r.new_work}
         return Report(payload, render, code)
+
+    _execute(json_out, debug, action)
+
+
+def _days_report(title: str, outcomes: list[Any]) -> Report:
+    from surveil.pipeline import overall_exit_code
+
+    def render(c: Console) -> None:
+        if not outcomes:
+            c.print(f"{title}: no trading day to run.")
+            return
+        table = Table(title=title)
+        for col in ("trade date", "status", "exit", "detail"):
+            table.add_column(col)
+        for o in outcomes:
+            colour = {"failed": "red", "done": "green"}.get(o.status, "")
+            status = f"[{colour}]{o.status}[/]" if colour else o.status
+            table.add_row(str(o.trade_date), status, str(o.exit_code), o.message)
+        c.print(table)
+
+    failed = sum(o.status == "failed" for o in outcomes)
+    payload = {
+        "status": "failed" if failed else "done",
+        "days": _jsonable(outcomes),
+        "failed": failed,
+    }
+    return Report(payload, render, overall_exit_code(outcomes))
+
+
+def _progress_bar(total: int, json_out: bool) -> tuple[Callable[[Any], None], Callable[[], None]]:
+    """A rich progress bar on stderr (only on a terminal); returns (advance, stop)."""
+    if json_out or not err.is_terminal or total <= 1:
+        return (lambda _: None), (lambda: None)
+    from rich.progress import Progress
+
+    bar = Progress(console=err)
+    task = bar.add_task("days", total=total)
+    bar.start()
+    return (lambda _: bar.advance(task)), bar.stop
+
+
+def _catch_up(date: str | None, orders: int | None, seed: int | None, json_out: bool) -> Report:
+    from surveil.pipeline import catch_up_days, run_days
+
+    until = _date_or_default(date)
+    days = catch_up_days(_settings(), until)
+    advance, stop = _progress_bar(len(days), json_out)
+    try:
+        outcomes = run_days(days, orders=orders, seed=seed, on_done=advance)
+    finally:
+        stop()
+    return _days_report(f"run-day --catch-up to {until}", outcomes)
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option("--start", metavar="YYYY-MM-DD", help="First date.")],
+    end: Annotated[str, typer.Option("--end", metavar="YYYY-MM-DD", help="Last date.")],
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Days run in parallel.")] = 1,
+    orders: OrdersOpt = None,
+    seed: SeedOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run every trading day from --start to --end through run-day; resumable and idempotent.
+
+    Every day is attempted even when some fail; the exit code is then non-zero (1 when only
+    validations failed, else the first failed day's code).
+
+    Example: surveil backfill --start 2026-11-02 --end 2026-11-27 --jobs 2
+    """
+
+    def action() -> Report:
+        from surveil.calendar import trading_days
+        from surveil.errors import ConfigError
+        from surveil.pipeline import run_days
+
+        _settings()  # a bad setting fails once, here, not once per day
+        first, last = _parse_date(start), _parse_date(end)
+        assert first is not None and last is not None
+        if last < first:
+            raise ConfigError(f"--end {last} is before --start {first}")
+        days = trading_days(first, last)
+        advance, stop = _progress_bar(len(days), json_out)
+        try:
+            outcomes = run_days(days, jobs=jobs, orders=orders, seed=seed, on_done=advance)
+        finally:
+            stop()
+        return _days_report(f"backfill {first} to {last}", outcomes)
 
     _execute(json_out, debug, action)
 

@@ -150,3 +150,95 @@ def day_status(settings: Settings) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+@dataclass
+class DayOutcome:
+    """How one day of a multi-day run ended; failures are recorded, not raised."""
+
+    trade_date: dt.date
+    status: str  # done | skipped | failed
+    exit_code: int
+    message: str
+    new_work: bool = False
+    steps: list[StepResult] = field(default_factory=list)
+
+
+def run_one_day(day: dt.date, orders: int | None = None, seed: int | None = None) -> DayOutcome:
+    """run_day for one date with its failure caught; settings are read in the calling process,
+    so this is what backfill's worker processes run."""
+    from surveil.errors import SurveilError
+    from surveil.settings import load_settings
+
+    try:
+        result = run_day(load_settings(), day, orders=orders, seed=seed)
+    except ValidationFailedError as exc:
+        steps = exc.result.steps if isinstance(exc.result, RunDayResult) else []
+        return DayOutcome(day, "failed", int(exc.exit_code), str(exc.args[0]), True, steps)
+    except SurveilError as exc:
+        return DayOutcome(day, "failed", int(exc.exit_code), str(exc.args[0]))
+    message = result.reason or ("nothing new to do" if not result.new_work else "done")
+    return DayOutcome(day, result.status, 0, message, result.new_work, result.steps)
+
+
+def run_days(
+    days: list[dt.date],
+    *,
+    jobs: int = 1,
+    orders: int | None = None,
+    seed: int | None = None,
+    on_done: Callable[[DayOutcome], None] | None = None,
+) -> list[DayOutcome]:
+    """Run every day, in parallel processes when jobs > 1; every day is attempted even when
+    others fail. Outcomes come back in date order."""
+    done = on_done or (lambda _: None)
+    outcomes: list[DayOutcome] = []
+    if jobs <= 1 or len(days) <= 1:
+        for day in days:
+            outcome = run_one_day(day, orders, seed)
+            outcomes.append(outcome)
+            done(outcome)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(run_one_day, day, orders, seed) for day in days]
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes.append(outcome)
+                done(outcome)
+    return sorted(outcomes, key=lambda o: o.trade_date)
+
+
+def overall_exit_code(outcomes: list[DayOutcome]) -> int:
+    """0 if every day succeeded; 1 if only validations failed; otherwise the exit code of the
+    earliest day that failed for another reason."""
+    failed = [o for o in outcomes if o.status == "failed"]
+    if not failed:
+        return 0
+    others = [o for o in failed if o.exit_code != 1]
+    return others[0].exit_code if others else 1
+
+
+LAST_GOOD_DAY = """
+SELECT max(l.trade_date) FROM (
+    SELECT DISTINCT ON (trade_date) trade_date, run_id FROM load_runs
+    WHERE action IN ('loaded', 'replaced') ORDER BY trade_date, run_id DESC) l
+JOIN LATERAL (
+    SELECT passed, load_run_id FROM validation_runs v WHERE v.trade_date = l.trade_date
+    ORDER BY validation_id DESC LIMIT 1) v ON v.load_run_id = l.run_id AND v.passed
+"""
+
+
+def catch_up_days(settings: Settings, until: dt.date) -> list[dt.date]:
+    """Trading days after the last fully loaded and validated one, up to `until`, oldest
+    first. With no good day in the warehouse yet, just `until` (backfill covers history)."""
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        row = conn.execute(LAST_GOOD_DAY).fetchone()
+    last_good = row[0] if row else None
+    if last_good is None:
+        return [until] if calendar.is_trading_day(until) else []
+    return calendar.trading_days(last_good + dt.timedelta(days=1), until)
