@@ -14,6 +14,8 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
+from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -72,6 +74,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, dt.date | os.PathLike):
         return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
     return value
 
 
@@ -459,6 +463,138 @@ def backfill(
         finally:
             stop()
         return _days_report(f"backfill {first} to {last}", outcomes)
+
+    _execute(json_out, debug, action)
+
+
+RuleOpt = Annotated[str | None, typer.Option("--rule", "-r", help="Only this rule.")]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", metavar="RULE.PARAM=VALUE", help="Override a rule parameter."),
+]
+RulesFileOpt = Annotated[
+    Path | None,
+    typer.Option("--rules", metavar="FILE", help="Rules file (TOML) [env SURVEIL_RULES_FILE]."),
+]
+
+
+@app.command()
+def detect(
+    date: DateOpt = None,
+    rule: RuleOpt = None,
+    param: ParamOpt = None,
+    rules: RulesFileOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the market-abuse rules over a loaded day and store their alerts (replacing the
+    rule's earlier alerts for that day).
+
+    Example: surveil detect --date 2026-11-25 --rule wash_trade --param wash_trade.window_s=30
+    """
+
+    def action() -> Report:
+        from surveil.detect import detect_day, parse_overrides
+
+        settings = _settings(rules_file=rules)
+        r = detect_day(
+            settings, _date_or_default(date), rule=rule, overrides=parse_overrides(param or [])
+        )
+
+        def render(c: Console) -> None:
+            table = Table(title=f"detect {r.trade_date} (load run {r.load_run_id})")
+            for col in ("rule", "version", "alerts", "seconds"):
+                table.add_column(col)
+            for x in r.rules:
+                table.add_row(x.rule, x.version, f"{x.alerts:,}", f"{x.seconds:.2f}")
+            c.print(table)
+
+        return Report({"status": "done", **_jsonable(r), "alerts": r.alerts}, render)
+
+    _execute(json_out, debug, action)
+
+
+@app.command()
+def alerts(
+    date: DateOpt = None,
+    rule: RuleOpt = None,
+    csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List a day's alerts: a table for people, --json or --csv for tools.
+
+    Example: surveil alerts --date 2026-11-25 --rule spoofing --csv > spoofing.csv
+    """
+
+    def action() -> Report:
+        from surveil.detect import ALERT_COLUMNS, list_alerts
+
+        day = _date_or_default(date)
+        rows = list_alerts(_settings(), day, rule)
+
+        def render(c: Console) -> None:
+            if csv_out:
+                _write_alerts_csv(rows, ALERT_COLUMNS)
+                return
+            table = Table(title=f"alerts {day}" + (f" ({rule})" if rule else ""))
+            for col in ("rule", "symbol", "score", "accounts", "explanation"):
+                table.add_column(col)
+            for a in rows:
+                table.add_row(
+                    a["rule"], a["symbol"], f"{a['score']}", ", ".join(a["account_ids"]),
+                    a["explanation"],
+                )  # fmt: skip
+            c.print(table)
+            c.print(f"{len(rows)} alerts")
+
+        payload = {"trade_date": day, "count": len(rows), "alerts": rows}
+        return Report(payload, render)
+
+    _execute(json_out, debug, action)
+
+
+def _write_alerts_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            "{" + ",".join(v) + "}" if isinstance(v, list)
+            else json.dumps(v, sort_keys=True) if isinstance(v, dict)
+            else v
+            for v in (row[c] for c in columns)
+        )  # fmt: skip
+
+
+@app.command()
+def evaluate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Compare a day's alerts with the generator's planted scenarios: precision and recall.
+
+    Example: surveil evaluate --date 2026-11-25 --json
+    """
+
+    def action() -> Report:
+        from surveil.detect import evaluate_day
+
+        day = _date_or_default(date)
+        scores = evaluate_day(_settings(), day)
+
+        def render(c: Console) -> None:
+            table = Table(title=f"evaluate {day}")
+            for col in ("rule", "planted", "alerted", "TP", "FP", "FN", "precision", "recall"):
+                table.add_column(col)
+            for x in scores:
+                table.add_row(
+                    x.rule, str(x.planted), str(x.alerted), str(x.true_positives),
+                    str(x.false_positives), str(x.false_negatives),
+                    "-" if x.precision is None else f"{x.precision:.3f}",
+                    "-" if x.recall is None else f"{x.recall:.3f}",
+                )  # fmt: skip
+            c.print(table)
+
+        return Report({"trade_date": day, "rules": _jsonable(scores)}, render)
 
     _execute(json_out, debug, action)
 

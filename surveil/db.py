@@ -180,13 +180,23 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
     return applied_now
 
 
-def lock_day(conn: psycopg.Connection, day: dt.date, timeout_s: float) -> None:
-    """Take the transaction-scoped advisory lock for `day`, waiting up to `timeout_s`."""
+LOCK_EXCLUSIVE = "SELECT pg_advisory_xact_lock(%s, %s)"
+LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
+
+
+def lock_day(
+    conn: psycopg.Connection, day: dt.date, timeout_s: float, *, shared: bool = False
+) -> None:
+    """Take the transaction-scoped advisory lock for `day`, waiting up to `timeout_s`.
+
+    Loads take it exclusively; detections take it shared, so they run beside each other
+    but never beside a load of the same day.
+    """
     conn.execute(
         sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(timeout_s * 1000)}ms"))
     )
     try:
-        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, day.toordinal()))
+        conn.execute(LOCK_SHARED if shared else LOCK_EXCLUSIVE, (LOCK_NAMESPACE, day.toordinal()))
     except psycopg.errors.LockNotAvailable:
         raise DayLockedError(
             f"{day}: another surveil run holds this day (waited {timeout_s:g}s); try again later"

@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 from surveil import db
 from surveil.errors import BadInputError
 from surveil.lake import Lake, manifest_key, open_lake, read_manifest
-from surveil.manifest import COLUMNS, FileEntry, Manifest, day_dir_name
+from surveil.manifest import COLUMNS, OPTIONAL_COLUMNS, FileEntry, Manifest, day_dir_name
 from surveil.settings import Settings
 
 REFERENCE_TABLES = ("firms", "accounts")
@@ -51,6 +51,12 @@ INSERT INTO load_runs (trade_date, manifest_sha256, lake, action, rows_read, row
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING run_id
 """
+
+# What was derived from an older copy of the day goes with it.
+DELETE_DERIVED = (
+    "DELETE FROM alerts WHERE trade_date = %(d)s",
+    "DELETE FROM planted_scenarios WHERE trade_date = %(d)s",
+)
 
 PARTITION_EXISTS = """
 SELECT 1 FROM pg_inherits i
@@ -129,7 +135,13 @@ def _load(conn: psycopg.Connection, lake: Lake, manifest: Manifest, lock_s: floa
         replacing = current is not None
         if replacing:
             _drop_day(conn, day)
+        for statement in DELETE_DERIVED:
+            conn.execute(statement, {"d": day})
         timings["drop_old_day"] = time.perf_counter() - clock
+        if "scenarios.csv" in manifest.files:
+            rows_read["scenarios"] = inserted["scenarios"] = copy_lake_file(
+                conn, lake, manifest, "scenarios", "planted_scenarios"
+            )
         for table in DAY_TABLES:
             clock = time.perf_counter()
             _attach(conn, lake, manifest, table, fresh[table])
@@ -176,7 +188,7 @@ def copy_lake_file(
     """Stream the lake file into `target` with COPY, checking header, sha256 and row count."""
     entry: FileEntry = manifest.entry(table)
     where = _where(lake, manifest, table)
-    columns = COLUMNS[table]
+    columns = COLUMNS[table] if table in COLUMNS else OPTIONAL_COLUMNS[table]
     digest = hashlib.sha256()
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)").format(
         sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns))

@@ -160,6 +160,13 @@ class Manifest:
                     f"{where}: {name}: manifest columns {list(files[name].columns)} "
                     f"differ from the expected {list(COLUMNS[table])}"
                 )
+        for table, columns in OPTIONAL_COLUMNS.items():
+            entry = files.get(f"{table}.csv")
+            if entry is not None and entry.columns != columns:
+                raise BadInputError(
+                    f"{where}: {entry.name}: manifest columns {list(entry.columns)} "
+                    f"differ from the expected {list(columns)}"
+                )
         return cls(trade_date, files, source)
 
 

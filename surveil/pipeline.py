@@ -1,4 +1,4 @@
-"""`surveil run-day`: generate → upload → load → validate for one trading date.
+"""`surveil run-day`: generate → upload → load → validate → detect for one trading date.
 
 Every step is idempotent on its own, so a re-run after any failure picks up where the
 last one stopped, and a re-run after success does no new work.
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from surveil import calendar, db
+from surveil.detect import RULES, detect_day, detection_is_current, resolve_params
 from surveil.errors import ValidationFailedError
 from surveil.generate import generate_day
 from surveil.lake import open_lake, upload_day
@@ -38,6 +39,7 @@ class RunDayResult:
     status: str  # done | skipped | failed
     reason: str = ""
     steps: list[StepResult] = field(default_factory=list)
+    alerts: dict[str, int] = field(default_factory=dict)
 
     @property
     def new_work(self) -> bool:
@@ -100,11 +102,33 @@ def run_day(
             raise ValidationFailedError(f"{day}: validation failed: {names}", result)
         return "passed", f"{len(r.checks)} checks passed"
 
+    def detect() -> tuple[str, str]:
+        params = resolve_params(settings.rules_file)
+        with db.connect(settings) as conn:
+            current = detection_is_current(conn, day, params)
+            counts = dict(
+                conn.execute(
+                    "SELECT rule, count(*) FROM alerts WHERE trade_date = %s GROUP BY rule", (day,)
+                ).fetchall()
+            )
+        if current:
+            result.alerts = {name: counts.get(name, 0) for name in RULES}
+            return "skipped", "already run on this load: " + _alert_summary(result.alerts)
+        r = detect_day(settings, day)
+        result.alerts = {x.rule: x.alerts for x in r.rules}
+        return "detected", _alert_summary(result.alerts)
+
     step("generate", generate)
     step("upload", upload)
     step("load", load)
     step("validate", validate)
+    step("detect", detect)
     return result
+
+
+def _alert_summary(alerts: dict[str, int]) -> str:
+    total = sum(alerts.values())
+    return f"{total} alerts: " + ", ".join(f"{k} {v}" for k, v in alerts.items())
 
 
 def day_status(settings: Settings) -> list[dict[str, Any]]:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     )
     orders: int = Field(default=1000, ge=1, description="Orders generated per day.")
     seed: int = Field(default=42, ge=0, description="Generator seed.")
+    rules_file: Path | None = Field(
+        default=None, description="TOML file overriding detection rule parameters."
+    )
     connect_retries: int = Field(
         default=2, ge=0, le=20, description="Extra attempts to reach the database, with backoff."
     )
@@ -108,6 +111,7 @@ class Settings(BaseSettings):
             else f"(embedded PostgreSQL in {self.embedded_pgdata})",
             "SURVEIL_ORDERS": self.orders,
             "SURVEIL_SEED": self.seed,
+            "SURVEIL_RULES_FILE": str(self.rules_file) if self.rules_file else "(rule defaults)",
             "SURVEIL_CONNECT_RETRIES": self.connect_retries,
             "SURVEIL_LOCK_TIMEOUT_S": self.lock_timeout_s,
         }

@@ -1,0 +1,314 @@
+"""`surveil detect`: market-abuse rules run as set-based SQL inside PostgreSQL.
+
+Each rule is a module with NAME, VERSION, PARAMS (defaults) and SQL: one query over a loaded
+day returning one row per alert (key, symbol, account_ids, cl_ord_ids, exec_ids, score,
+explanation). The query receives the rule's parameters, `trade_date` and `close_utc` (the
+session's close, 13:00 ET on early-close days). Parameters come from the defaults, then a
+rules file (TOML, SURVEIL_RULES_FILE or --rules), then per-run overrides.
+
+A rule's alerts for a day are replaced whole in one transaction: re-running gives the same
+alerts (their ids are deterministic) and never duplicates; changing a parameter replaces
+that rule's alerts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from surveil import calendar, db
+from surveil.detect import (
+    excessive_otr,
+    front_running,
+    marking_the_close,
+    spoofing,
+    wash_trade,
+)
+from surveil.errors import BadInputError, ConfigError
+from surveil.load import CURRENT_LOAD
+from surveil.settings import Settings
+
+RULES: dict[str, ModuleType] = {
+    m.NAME: m for m in (wash_trade, spoofing, marking_the_close, excessive_otr, front_running)
+}
+
+INSERT_ALERTS = """
+INSERT INTO alerts (alert_id, trade_date, rule, rule_version, params, symbol, account_ids,
+                    cl_ord_ids, exec_ids, score, explanation)
+SELECT md5(%(rule)s || '|' || %(trade_date)s::text || '|' || r.key), %(trade_date)s,
+       %(rule)s, %(rule_version)s, %(params_json)s, r.symbol, r.account_ids, r.cl_ord_ids,
+       r.exec_ids, round(greatest(0, least(100, r.score))::numeric, 2), r.explanation
+FROM ({rule_sql}) r
+"""
+DELETE_ALERTS = "DELETE FROM alerts WHERE trade_date = %s AND rule = %s"
+INSERT_DETECT_RUN = """
+INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, alerts, seconds)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+"""
+LATEST_DETECT_RUNS = """
+SELECT DISTINCT ON (rule) rule, rule_version, params, load_run_id FROM detect_runs
+WHERE trade_date = %s ORDER BY rule, run_id DESC
+"""
+
+
+@dataclass
+class RuleRun:
+    rule: str
+    version: str
+    params: dict[str, Any]
+    alerts: int
+    seconds: float
+
+
+@dataclass
+class DetectResult:
+    trade_date: dt.date
+    load_run_id: int
+    rules: list[RuleRun] = field(default_factory=list)
+
+    @property
+    def alerts(self) -> int:
+        return sum(r.alerts for r in self.rules)
+
+
+def _coerce(rule: str, key: str, value: Any, default: Any) -> Any:
+    where = f"{rule}.{key}"
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ConfigError(f"rule parameter {where}: expected true or false, got {value!r}")
+    try:
+        number = type(default)(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"rule parameter {where}: expected a number, got {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"rule parameter {where}: must not be negative")
+    return number
+
+
+def resolve_params(
+    rules_file: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every rule's parameters: defaults, then the rules file, then per-run overrides."""
+    layers: list[dict[str, Any]] = []
+    if rules_file is not None:
+        try:
+            layers.append(tomllib.loads(rules_file.read_text()))
+        except FileNotFoundError:
+            raise ConfigError(f"{rules_file}: rules file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{rules_file}: not valid TOML ({exc})") from None
+    layers.append(overrides or {})
+    params = {name: dict(module.PARAMS) for name, module in RULES.items()}
+    for layer in layers:
+        for rule, values in layer.items():
+            if rule not in RULES:
+                raise ConfigError(f"unknown rule {rule!r}; rules are {', '.join(RULES)}")
+            if not isinstance(values, dict):
+                raise ConfigError(f"rule {rule!r}: expected a table of parameters")
+            for key, value in values.items():
+                if key not in RULES[rule].PARAMS:
+                    known = ", ".join(RULES[rule].PARAMS)
+                    raise ConfigError(f"unknown parameter {rule}.{key}; {rule} takes {known}")
+                params[rule][key] = _coerce(rule, key, value, RULES[rule].PARAMS[key])
+    return params
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """`rule.param=value` strings (from --param) as nested overrides."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        rule, dot, key = name.strip().partition(".")
+        if not sep or not dot:
+            raise ConfigError(f"--param {pair!r}: expected RULE.PARAM=VALUE")
+        overrides.setdefault(rule, {})[key] = value.strip()
+    return overrides
+
+
+def selected_rules(rule: str | None) -> list[str]:
+    if rule is None:
+        return list(RULES)
+    if rule not in RULES:
+        raise ConfigError(f"--rule {rule!r}: rules are {', '.join(RULES)}")
+    return [rule]
+
+
+def detect_day(
+    settings: Settings,
+    day: dt.date,
+    *,
+    rule: str | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> DetectResult:
+    params = resolve_params(settings.rules_file, overrides)
+    names = selected_rules(rule)
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        return _detect(conn, day, names, params, settings.lock_timeout_s)
+
+
+def _detect(
+    conn: psycopg.Connection,
+    day: dt.date,
+    names: list[str],
+    params: dict[str, dict[str, Any]],
+    lock_s: float,
+) -> DetectResult:
+    close_utc = calendar.session(day).close_utc
+    with conn.transaction():
+        # Shared: detections of one day may run together, a load of that day waits for them.
+        db.lock_day(conn, day, lock_s, shared=True)
+        current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
+        if current is None:
+            raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")
+        result = DetectResult(day, int(current[0]))
+        for name in names:
+            module = RULES[name]
+            clock = time.perf_counter()
+            conn.execute(DELETE_ALERTS, (day, name))
+            query = sql.SQL(INSERT_ALERTS).format(rule_sql=sql.SQL(module.SQL))
+            values = {
+                **params[name],
+                "trade_date": day,
+                "close_utc": close_utc,
+                "rule": name,
+                "rule_version": module.VERSION,
+                "params_json": Jsonb(params[name]),
+            }
+            with conn.cursor() as cur:
+                cur.execute(query, values)
+                count = cur.rowcount
+            seconds = time.perf_counter() - clock
+            conn.execute(
+                INSERT_DETECT_RUN,
+                (
+                    day,
+                    result.load_run_id,
+                    name,
+                    module.VERSION,
+                    Jsonb(params[name]),
+                    count,
+                    seconds,
+                ),
+            )
+            result.rules.append(RuleRun(name, module.VERSION, params[name], count, seconds))
+    return result
+
+
+def detection_is_current(
+    conn: psycopg.Connection, day: dt.date, params: dict[str, dict[str, Any]]
+) -> bool:
+    """True when every rule last ran on the day's current load with the same version and
+    parameters, so running again would change nothing."""
+    current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
+    if current is None:
+        return False
+    latest = {r[0]: r[1:] for r in conn.execute(LATEST_DETECT_RUNS, (day,))}
+    for name, module in RULES.items():
+        run = latest.get(name)
+        if run is None or run[0] != module.VERSION or run[1] != params[name]:
+            return False
+        if run[2] != current[0]:
+            return False
+    return True
+
+
+ALERT_COLUMNS = (
+    "alert_id",
+    "trade_date",
+    "rule",
+    "rule_version",
+    "symbol",
+    "account_ids",
+    "cl_ord_ids",
+    "exec_ids",
+    "score",
+    "explanation",
+    "params",
+)
+LIST_ALERTS = """
+SELECT alert_id, trade_date, rule, rule_version, symbol, account_ids, cl_ord_ids, exec_ids,
+       score, explanation, params
+FROM alerts WHERE trade_date = %(d)s AND (%(rule)s::text IS NULL OR rule = %(rule)s)
+ORDER BY rule, score DESC, alert_id
+"""
+
+
+def list_alerts(settings: Settings, day: dt.date, rule: str | None = None) -> list[dict[str, Any]]:
+    if rule is not None:
+        selected_rules(rule)
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        rows = conn.execute(LIST_ALERTS, {"d": day, "rule": rule}).fetchall()
+    return [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in rows]
+
+
+EVALUATE = """
+WITH planted AS (
+    SELECT * FROM planted_scenarios WHERE trade_date = %(d)s AND label = 'abuse'
+), fired AS (
+    SELECT * FROM alerts WHERE trade_date = %(d)s
+), matches AS (
+    SELECT f.alert_id, p.scenario_id, f.rule
+    FROM fired f JOIN planted p
+      ON p.type = f.rule AND p.symbol = f.symbol AND p.account_ids && f.account_ids
+     AND (f.rule = 'excessive_otr' OR p.cl_ord_ids && f.cl_ord_ids OR p.exec_ids && f.exec_ids)
+)
+SELECT r.rule,
+       (SELECT count(*) FROM planted p WHERE p.type = r.rule) AS planted,
+       (SELECT count(*) FROM fired f WHERE f.rule = r.rule) AS alerted,
+       (SELECT count(DISTINCT alert_id) FROM matches m WHERE m.rule = r.rule) AS true_positives,
+       (SELECT count(DISTINCT scenario_id) FROM matches m WHERE m.rule = r.rule) AS found
+FROM unnest(%(rules)s::text[]) AS r(rule)
+"""
+
+
+@dataclass
+class RuleScore:
+    rule: str
+    planted: int
+    alerted: int
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+    precision: float | None
+    recall: float | None
+
+
+def evaluate_day(settings: Settings, day: dt.date) -> list[RuleScore]:
+    """Alerts against the generator's planted scenarios. An alert matches a scenario of its
+    rule's type on the same day and symbol that shares an account and at least one order or
+    execution id (for excessive_otr the account and symbol suffice). Precision is matched
+    alerts ÷ alerts; recall is scenarios found ÷ scenarios planted (None when undefined)."""
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        if conn.execute(CURRENT_LOAD, (day,)).fetchone() is None:
+            raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")
+        rows = conn.execute(EVALUATE, {"d": day, "rules": list(RULES)}).fetchall()
+    scores = []
+    for rule, planted, alerted, true_positives, found in rows:
+        scores.append(
+            RuleScore(
+                rule,
+                planted,
+                alerted,
+                true_positives,
+                alerted - true_positives,
+                planted - found,
+                true_positives / alerted if alerted else None,
+                found / planted if planted else None,
+            )
+        )
+    return scores

@@ -1,0 +1,81 @@
+"""Front running: a proprietary account trades ahead of a large client order in the same
+symbol and direction, then unwinds after it.
+
+FINRA Rule 5320 (prohibition against trading ahead of customer orders) and its
+Supplementary Material; the broker's own proprietary flow trading ahead of the customer
+flow it handles is the classic case.
+
+Fires per proprietary account and large client order when the account bought (sold) the
+symbol within `lead_minutes` before a client order in the same direction at least
+`client_size_multiple` × the symbol's median order size that day, and traded the other way
+within `unwind_minutes` after that client order. With `same_firm` true (default), the
+proprietary and the client account must belong to the same firm, as 5320 concerns a
+member's own customers. Does not catch: front running through a client account or an
+external broker, or information gained from a venue rather than from the client order.
+"""
+
+NAME = "front_running"
+VERSION = "1"
+PARAMS = {
+    "lead_minutes": 5.0,
+    "unwind_minutes": 30.0,
+    "client_size_multiple": 10.0,
+    "same_firm": True,
+}
+
+SQL = """
+WITH typical AS (
+    SELECT symbol, percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) AS median_qty
+    FROM orders WHERE trade_date = %(trade_date)s GROUP BY symbol
+), large_client AS (
+    SELECT o.cl_ord_id, o.account_id, a.firm_id, o.symbol, o.side = '1' AS is_buy,
+           o.quantity, o.transact_time, t.median_qty
+    FROM orders o JOIN accounts a USING (account_id) JOIN typical t USING (symbol)
+    WHERE o.trade_date = %(trade_date)s AND a.account_type = 'client'
+      AND o.quantity >= %(client_size_multiple)s * t.median_qty
+), prop_fills AS (
+    SELECT e.exec_id, e.cl_ord_id, e.account_id, a.firm_id, e.symbol, e.side = '1' AS is_buy,
+           e.fill_qty, e.transact_time
+    FROM executions e JOIN accounts a USING (account_id)
+    WHERE e.trade_date = %(trade_date)s AND a.account_type = 'proprietary'
+), ahead AS (
+    SELECT c.cl_ord_id AS client_order, c.account_id AS client_account, c.symbol, c.is_buy,
+           c.quantity, c.median_qty, c.transact_time AS client_time, p.account_id AS prop_account,
+           array_agg(p.exec_id ORDER BY p.exec_id) AS ahead_execs,
+           array_agg(DISTINCT p.cl_ord_id ORDER BY p.cl_ord_id) AS ahead_orders,
+           sum(p.fill_qty) AS ahead_qty,
+           max(extract(epoch FROM c.transact_time - p.transact_time)) AS lead_s
+    FROM large_client c
+    JOIN prop_fills p ON p.symbol = c.symbol AND p.is_buy = c.is_buy
+     AND p.transact_time >= c.transact_time - make_interval(secs => %(lead_minutes)s * 60)
+     AND p.transact_time < c.transact_time
+     AND (NOT %(same_firm)s OR p.firm_id = c.firm_id)
+    GROUP BY c.cl_ord_id, c.account_id, c.symbol, c.is_buy, c.quantity, c.median_qty,
+             c.transact_time, p.account_id
+), unwound AS (
+    SELECT a.*, array_agg(u.exec_id ORDER BY u.exec_id) AS unwind_execs,
+           array_agg(DISTINCT u.cl_ord_id ORDER BY u.cl_ord_id) AS unwind_orders,
+           sum(u.fill_qty) AS unwind_qty
+    FROM ahead a
+    JOIN prop_fills u ON u.account_id = a.prop_account AND u.symbol = a.symbol
+     AND u.is_buy <> a.is_buy
+     AND u.transact_time > a.client_time
+     AND u.transact_time <= a.client_time + make_interval(secs => %(unwind_minutes)s * 60)
+    GROUP BY a.client_order, a.client_account, a.symbol, a.is_buy, a.quantity, a.median_qty,
+             a.client_time, a.prop_account, a.ahead_execs, a.ahead_orders, a.ahead_qty, a.lead_s
+)
+SELECT prop_account || '/' || client_order AS key,
+       symbol,
+       ARRAY[prop_account, client_account] AS account_ids,
+       ahead_orders || client_order || unwind_orders AS cl_ord_ids,
+       ahead_execs || unwind_execs AS exec_ids,
+       least(100, 50 + 25 * least(unwind_qty::float8 / ahead_qty, 1)
+                 + 25 * (1 - lead_s / (%(lead_minutes)s * 60))) AS score,
+       format('Proprietary account %%s %%s %%s %%s up to %%s s before client order %%s '
+              || '(%%s shares, %%sx the median) and unwound %%s within %%s minutes after it.',
+              prop_account, CASE WHEN is_buy THEN 'bought' ELSE 'sold' END, ahead_qty, symbol,
+              round(lead_s::numeric), client_order, quantity,
+              round((quantity / median_qty)::numeric, 1), unwind_qty, %(unwind_minutes)s)
+           AS explanation
+FROM unwound
+"""

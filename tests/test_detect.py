@@ -1,0 +1,244 @@
+"""Detection rules on hand-built days: each pattern fires, its look-alikes do not; alerts are
+deterministic and replaced per rule."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from surveil.cli import app
+from surveil.detect import detect_day, list_alerts, resolve_params
+from surveil.errors import ConfigError
+from surveil.load import load_day
+from surveil.settings import Settings
+from tests.daybuilder import DAY, DayBuilder
+
+runner = CliRunner()
+
+
+def background(day: DayBuilder) -> None:
+    """Ordinary flow: a few accounts trading a few symbols, one order per fill."""
+    for i, account in enumerate(["A3", "A4", "A5", "M1"]):
+        for j in range(6):
+            side = "buy" if (i + j) % 2 else "sell"
+            day.filled(account, "BG", side, 100, f"{50 + j}.00", f"15:{10 * i + j:02d}:00")
+
+
+def run(settings: Settings, day: DayBuilder, rule: str, **overrides) -> list[dict]:
+    day.write(Path(settings.lake_uri))
+    load_day(settings, DAY)
+    detect_day(settings, DAY, rule=rule, overrides={rule: overrides} if overrides else None)
+    return list_alerts(settings, DAY, rule)
+
+
+def test_wash_trade_across_linked_accounts_fires(settings: Settings) -> None:
+    day = DayBuilder()
+    background(day)
+    buy = day.filled("A1", "XYZ", "buy", 500, "100.00", "15:00:00")
+    sell = day.filled("A2", "XYZ", "sell", 500, "100.01", "15:00:20")
+    (alert,) = run(settings, day, "wash_trade")
+    assert alert["symbol"] == "XYZ"
+    assert alert["account_ids"] == ["A1", "A2"]
+    assert alert["cl_ord_ids"] == [buy, sell]
+    assert alert["exec_ids"] == day.exec_ids(buy) + day.exec_ids(sell)
+    assert 50 <= alert["score"] <= 100
+    assert "B1" in alert["explanation"] and "linked accounts A1 and A2" in alert["explanation"]
+
+
+def test_wash_trade_look_alikes_do_not_fire(settings: Settings) -> None:
+    day = DayBuilder()
+    day.filled("A1", "XYZ", "buy", 500, "100.00", "15:00:00")
+    day.filled("A3", "XYZ", "sell", 500, "100.00", "15:00:05")  # another owner
+    day.filled("A1", "XYZ", "buy", 300, "101.00", "16:00:00")
+    day.filled("A2", "XYZ", "sell", 300, "101.00", "16:02:00")  # too slow
+    day.filled("A1", "XYZ", "buy", 200, "102.00", "17:00:00")
+    day.filled("A2", "XYZ", "sell", 200, "102.50", "17:00:05")  # prices apart
+    day.filled("A1", "XYZ", "buy", 400, "103.00", "18:00:00")
+    day.filled("A1", "XYZ", "sell", 100, "103.00", "18:00:05")  # quantities differ
+    assert run(settings, day, "wash_trade") == []
+
+
+def test_spoofing_layering_pattern_fires(settings: Settings) -> None:
+    day = DayBuilder()
+    background(day)
+    for k in range(5):
+        day.filled("A3", "SPF", "buy", 100, "20.00", f"15:0{k}:00")
+    layers = [
+        day.order("A3", "SPF", "sell", 5000, f"15:10:0{k}", "20.10", cancel_at="15:10:12")
+        for k in range(3)
+    ]
+    genuine = day.order("A3", "SPF", "buy", 100, "15:10:05", "20.02", [(100, "20.02", "15:10:06")])
+    (alert,) = run(settings, day, "spoofing")
+    assert alert["account_ids"] == ["A3"]
+    assert alert["cl_ord_ids"] == [*layers, genuine]
+    assert alert["exec_ids"] == day.exec_ids(genuine)
+    assert "layered 3 sell orders" in alert["explanation"]
+
+
+def test_spoofing_needs_a_pattern_and_a_quick_cancel(settings: Settings) -> None:
+    day = DayBuilder()
+    for k in range(5):
+        day.filled("A3", "SPF", "buy", 100, "20.00", f"15:0{k}:00")
+    # One large order only: not a pattern.
+    day.order("A3", "SPF", "sell", 5000, "15:10:00", "20.10", cancel_at="15:10:12")
+    day.order("A3", "SPF", "buy", 100, "15:10:05", "20.02", [(100, "20.02", "15:10:06")])
+    # Two large orders cancelled minutes after the fill: not spoofing.
+    day.order("A3", "SPF", "sell", 5000, "16:10:00", "20.10", cancel_at="16:15:00")
+    day.order("A3", "SPF", "sell", 5000, "16:10:01", "20.10", cancel_at="16:15:00")
+    day.order("A3", "SPF", "buy", 100, "16:10:05", "20.02", [(100, "20.02", "16:10:06")])
+    assert run(settings, day, "spoofing") == []
+
+
+def test_marking_the_close_fires_for_a_dominant_push(settings: Settings) -> None:
+    day = DayBuilder()
+    day.filled("A4", "MTC", "buy", 100, "50.00", "20:40:00")  # last trade before the window
+    pushes = [
+        day.filled("A1", "MTC", "buy", 1000, price, at)
+        for price, at in [("50.10", "20:52:00"), ("50.25", "20:55:00"), ("50.40", "20:58:00")]
+    ]
+    day.filled("A4", "MTC", "sell", 100, "50.40", "20:58:30")
+    (alert,) = run(settings, day, "marking_the_close")
+    assert alert["account_ids"] == ["A1"]
+    assert alert["cl_ord_ids"] == pushes
+    assert "net buying" in alert["explanation"]
+
+
+def test_marking_the_close_ignores_a_small_share_or_a_move_against(settings: Settings) -> None:
+    day = DayBuilder()
+    day.filled("A4", "MTC", "buy", 100, "50.00", "20:40:00")
+    day.filled("A1", "MTC", "buy", 100, "50.10", "20:52:00")
+    day.filled("A1", "MTC", "buy", 100, "50.40", "20:55:00")
+    # A1 pushed the price up but is a small share; A3 dominates but sold into a rising close.
+    day.filled("A3", "MTC", "sell", 5000, "50.40", "20:56:00")
+    day.filled("A3", "MTC", "sell", 100, "50.40", "20:56:30")
+    day.filled("A4", "DWN", "buy", 100, "30.00", "20:40:00")
+    day.filled("A5", "DWN", "buy", 1000, "29.90", "20:52:00")  # buys while the price falls
+    day.filled("A5", "DWN", "buy", 1000, "29.50", "20:55:00")
+    assert run(settings, day, "marking_the_close") == []
+
+
+def test_excessive_otr_fires_against_peers(settings: Settings) -> None:
+    day = DayBuilder()
+    for account in ("A3", "A4", "A5", "M1"):
+        for k in range(20):
+            day.filled(account, "OTR", "buy", 100, "10.00", f"15:{k:02d}:00")
+    stuffed = [
+        day.order("A1", "OTR", "sell", 100, f"16:{k:02d}:00", "10.50", cancel_at=f"16:{k:02d}:01")
+        for k in range(40)
+    ]
+    day.filled("A1", "OTR", "sell", 100, "10.00", "17:00:00")
+    (alert,) = run(settings, day, "excessive_otr")
+    assert alert["account_ids"] == ["A1"]
+    assert set(stuffed) <= set(alert["cl_ord_ids"])
+    assert "41 orders in OTR for 1 trades" in alert["explanation"]
+
+
+def test_front_running_ahead_of_a_large_client_order_fires(settings: Settings) -> None:
+    day = DayBuilder()
+    for k in range(10):
+        day.filled("A3", "FRN", "buy", 100, "40.00", f"15:0{k}:00")
+    ahead = day.filled("P1", "FRN", "buy", 300, "40.00", "15:20:00")
+    client = day.order(
+        "C1", "FRN", "buy", 20000, "15:22:00", "40.20", [(20000, "40.15", "15:23:00")]
+    )
+    unwind = day.filled("P1", "FRN", "sell", 300, "40.15", "15:30:00")
+    (alert,) = run(settings, day, "front_running")
+    assert alert["account_ids"] == ["P1", "C1"]
+    assert alert["cl_ord_ids"] == [ahead, client, unwind]
+    assert alert["exec_ids"] == day.exec_ids(ahead) + day.exec_ids(unwind)
+
+
+def test_front_running_needs_the_unwind_in_time(settings: Settings) -> None:
+    day = DayBuilder()
+    for k in range(10):
+        day.filled("A3", "FRN", "buy", 100, "40.00", f"15:0{k}:00")
+    day.filled("P1", "FRN", "buy", 300, "40.00", "15:20:00")
+    day.order("C1", "FRN", "buy", 20000, "15:22:00", "40.20", [(20000, "40.15", "15:23:00")])
+    day.filled("P1", "FRN", "sell", 300, "40.15", "16:10:00")  # 48 minutes later
+    assert run(settings, day, "front_running") == []
+
+
+def test_rerunning_detect_gives_the_same_alerts_and_no_duplicates(settings: Settings, conn) -> None:
+    day = DayBuilder()
+    day.filled("A1", "XYZ", "buy", 500, "100.00", "15:00:00")
+    day.filled("A2", "XYZ", "sell", 500, "100.00", "15:00:20")
+    first = run(settings, day, "wash_trade")
+    detect_day(settings, DAY)
+    detect_day(settings, DAY)
+    assert [a["alert_id"] for a in list_alerts(settings, DAY, "wash_trade")] == [
+        a["alert_id"] for a in first
+    ]
+    assert conn.execute("SELECT count(*), count(DISTINCT alert_id) FROM alerts").fetchone() == (
+        1,
+        1,
+    )
+
+
+def test_changing_a_parameter_replaces_that_rules_alerts(settings: Settings) -> None:
+    day = DayBuilder()
+    day.filled("A1", "XYZ", "buy", 500, "100.00", "15:00:00")
+    day.filled("A2", "XYZ", "sell", 500, "100.00", "15:00:20")
+    assert len(run(settings, day, "wash_trade")) == 1
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            "--date",
+            str(DAY),
+            "--rule",
+            "wash_trade",
+            "--param",
+            "wash_trade.window_s=10",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["alerts"] == 0
+    assert list_alerts(settings, DAY, "wash_trade") == []
+    rules = Path("rules.toml")
+    rules.write_text("[wash_trade]\nwindow_s = 30\n")
+    detect_day(settings.model_copy(update={"rules_file": rules}), DAY, rule="wash_trade")
+    (alert,) = list_alerts(settings, DAY, "wash_trade")
+    assert alert["params"]["window_s"] == 30.0
+
+
+def test_alerts_command_prints_json_and_csv(settings: Settings) -> None:
+    day = DayBuilder()
+    day.filled("A1", "XYZ", "buy", 500, "100.00", "15:00:00")
+    day.filled("A2", "XYZ", "sell", 500, "100.00", "15:00:20")
+    run(settings, day, "wash_trade")
+    as_json = json.loads(runner.invoke(app, ["alerts", "--date", str(DAY), "--json"]).stdout)
+    assert as_json["count"] == 1 and as_json["alerts"][0]["rule"] == "wash_trade"
+    rows = list(
+        csv.DictReader(
+            io.StringIO(runner.invoke(app, ["alerts", "--date", str(DAY), "--csv"]).stdout)
+        )
+    )
+    assert len(rows) == 1 and rows[0]["account_ids"] == "{A1,A2}"
+    people = runner.invoke(app, ["alerts", "--date", str(DAY)])
+    assert "wash_trade" in people.stderr and "1 alerts" in people.stderr
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ({"nope": {}}, "unknown rule 'nope'"),
+        ({"wash_trade": {"window": 1}}, "unknown parameter wash_trade.window"),
+        ({"wash_trade": {"window_s": "soon"}}, "expected a number"),
+        ({"front_running": {"same_firm": "maybe"}}, "expected true or false"),
+    ],
+)
+def test_bad_rule_parameters_are_configuration_errors(layer: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_params(overrides=layer)
+
+
+def test_detect_on_a_day_not_loaded_exits_3(settings: Settings) -> None:
+    result = runner.invoke(app, ["detect", "--date", str(DAY)])
+    assert result.exit_code == 3
+    assert "not loaded" in result.stderr
