@@ -78,7 +78,13 @@ def test_s3_lake_end_to_end_with_mock_aws(settings: Settings, s3, conn) -> None:
     result = runner.invoke(app, ["run-day", "--date", str(TRADING_DAY), "--json"])
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert [s["status"] for s in summary["steps"]] == ["generated", "uploaded", "loaded", "passed", "detected"]
+    assert [s["status"] for s in summary["steps"]] == [
+        "generated",
+        "uploaded",
+        "loaded",
+        "passed",
+        "detected",
+    ]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert f"prod/trade_date={TRADING_DAY}/_manifest.json" in keys
     head = s3.head_object(Bucket=BUCKET, Key=f"prod/trade_date={TRADING_DAY}/orders.csv")

@@ -35,7 +35,13 @@ def test_run_day_on_the_embedded_default_in_a_real_subprocess(tmp_path: Path) ->
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert summary["status"] == "done"
-    assert [s["status"] for s in summary["steps"]] == ["generated", "uploaded", "loaded", "passed", "detected"]
+    assert [s["status"] for s in summary["steps"]] == [
+        "generated",
+        "uploaded",
+        "loaded",
+        "passed",
+        "detected",
+    ]
     assert (tmp_path / "home" / "pg" / "PG_VERSION").exists()
     assert (tmp_path / "home" / "lake" / f"trade_date={TRADING_DAY}" / "_manifest.json").exists()
 
