@@ -2,27 +2,29 @@
 -- the unit of loading. Orders and executions are partitioned by trade_date; `surveil load`
 -- builds a day's partition in one transaction and attaches it, so a day is present whole
 -- or not at all. ClOrdID is unique within a trading day (FIX practice), hence the keys.
+-- Identifiers use the "C" collation: byte order, the same on every server, and several
+-- times cheaper to sort and index than a linguistic locale.
 
 CREATE TABLE firms (
-    firm_id      varchar(50)  PRIMARY KEY,
+    firm_id      varchar(50)  COLLATE "C" PRIMARY KEY,
     firm_name    varchar(100) NOT NULL,
     account_type varchar(50)  NOT NULL
 );
 
 CREATE TABLE accounts (
-    account_id          varchar(50) PRIMARY KEY,
-    firm_id             varchar(50) NOT NULL REFERENCES firms (firm_id),
+    account_id          varchar(50) COLLATE "C" PRIMARY KEY,
+    firm_id             varchar(50) COLLATE "C" NOT NULL REFERENCES firms (firm_id),
     account_type        varchar(20) NOT NULL,
-    beneficial_owner_id varchar(50) NOT NULL
+    beneficial_owner_id varchar(50) COLLATE "C" NOT NULL
 );
 CREATE INDEX accounts_beneficial_owner_idx ON accounts (beneficial_owner_id);
 
 CREATE TABLE orders (
-    cl_ord_id     varchar(64)    NOT NULL,                 -- FIX 11
+    cl_ord_id     varchar(64) COLLATE "C"    NOT NULL,                 -- FIX 11
     trade_date    date           NOT NULL,
-    account_id    varchar(50)    NOT NULL,                 -- FIX 1
-    firm_id       varchar(50)    NOT NULL,
-    symbol        varchar(16)    NOT NULL,                 -- FIX 55
+    account_id    varchar(50) COLLATE "C"    NOT NULL,                 -- FIX 1
+    firm_id       varchar(50) COLLATE "C"    NOT NULL,
+    symbol        varchar(16) COLLATE "C"    NOT NULL,                 -- FIX 55
     side          char(1)        NOT NULL,                 -- FIX 54
     order_type    char(1)        NOT NULL,                 -- FIX 40
     time_in_force char(1)        NOT NULL,                 -- FIX 59
@@ -41,11 +43,11 @@ CREATE INDEX orders_symbol_time_idx ON orders (symbol, transact_time);
 CREATE INDEX orders_account_symbol_idx ON orders (account_id, symbol);
 
 CREATE TABLE executions (
-    exec_id       varchar(64)    NOT NULL,                 -- FIX 17
+    exec_id       varchar(64) COLLATE "C"    NOT NULL,                 -- FIX 17
     trade_date    date           NOT NULL,
-    cl_ord_id     varchar(64)    NOT NULL,                 -- FIX 11
-    account_id    varchar(50)    NOT NULL,                 -- FIX 1, denormalised for detection
-    symbol        varchar(16)    NOT NULL,                 -- FIX 55
+    cl_ord_id     varchar(64) COLLATE "C"    NOT NULL,                 -- FIX 11
+    account_id    varchar(50) COLLATE "C"    NOT NULL,                 -- FIX 1, denormalised for detection
+    symbol        varchar(16) COLLATE "C"    NOT NULL,                 -- FIX 55
     side          char(1)        NOT NULL,                 -- FIX 54
     fill_qty      integer        NOT NULL,                 -- FIX 32
     fill_price    numeric(12, 4) NOT NULL,                 -- FIX 31
@@ -57,7 +59,6 @@ CREATE TABLE executions (
 ) PARTITION BY LIST (trade_date);
 CREATE INDEX executions_symbol_time_idx ON executions (symbol, transact_time);
 CREATE INDEX executions_account_symbol_idx ON executions (account_id, symbol);
-CREATE INDEX executions_order_idx ON executions (trade_date, cl_ord_id);
 
 -- Every load of a day, including the ones that found nothing to do.
 CREATE TABLE load_runs (
