@@ -242,3 +242,14 @@ def test_detect_on_a_day_not_loaded_exits_3(settings: Settings) -> None:
     result = runner.invoke(app, ["detect", "--date", str(DAY)])
     assert result.exit_code == 3
     assert "not loaded" in result.stderr
+
+
+def test_detection_docs_name_every_rule_and_default() -> None:
+    from surveil.detect import RULES
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "detection.md").read_text()
+    for name, module in RULES.items():
+        assert f"## `{name}` (version {module.VERSION})" in docs
+        for key, value in module.PARAMS.items():
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            assert f"| `{key}` | `{shown}` |" in docs, f"{name}.{key}"
