@@ -9,8 +9,9 @@ with ≥40% of window volume to a 1-hour window with ≥10% of daily volume.
 Fires per account and symbol when, in the last `window_minutes` before the session's close
 (13:00 ET on early-close days), the account traded at least `min_volume_share` of the
 symbol's volume with at least `min_executions` fills, on balance in one direction, and the
-price moved at least `min_price_move_pct` percent in that direction from the last trade
-before the window to the last trade of the day. Does not catch: marking through the closing
+price moved at least `min_price_move_pct` percent in that direction from the symbol's first
+trade in the window to its last. (Measuring from the last trade before the window would
+credit the account with a thinly traded symbol's drift over the hours before it.) Does not catch: marking through the closing
 auction (we see only continuous-trading fills), or several accounts sharing the push.
 """
 
@@ -37,10 +38,8 @@ WITH bounds AS (
     SELECT DISTINCT ON (symbol) symbol, fill_price AS close_price
     FROM late ORDER BY symbol, transact_time DESC, exec_id DESC
 ), opening AS (
-    SELECT DISTINCT ON (e.symbol) e.symbol, e.fill_price AS before_price
-    FROM executions e, bounds
-    WHERE e.trade_date = %(trade_date)s AND e.transact_time < bounds.start_at
-    ORDER BY e.symbol, e.transact_time DESC, e.exec_id DESC
+    SELECT DISTINCT ON (symbol) symbol, fill_price AS before_price
+    FROM late ORDER BY symbol, transact_time, exec_id
 ), accounts_late AS (
     SELECT account_id, symbol,
            sum(fill_qty) AS volume,
