@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -191,18 +192,34 @@ def _main(
     """
 
 
+class DayFormat(StrEnum):
+    csv = "csv"
+    fix = "fix"
+
+
 @app.command()
 def generate(
     date: DateOpt = None,
     orders: OrdersOpt = None,
     seed: SeedOpt = None,
     force: ForceOpt = False,
+    format_: Annotated[
+        DayFormat,
+        typer.Option(
+            "--format",
+            help="csv: the day folder only; fix: also the day as a FIX 4.4 log "
+            "($SURVEIL_DATA_DIR/fix/trade_date=D.fix, or --fix-out).",
+        ),
+    ] = DayFormat.csv,
+    fix_out: Annotated[
+        Path | None, typer.Option("--fix-out", metavar="FILE", help="Where --format fix writes.")
+    ] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write one trading day of orders and executions into the local data folder.
 
-    Example: surveil generate --date 2026-11-27 --orders 5000 --seed 7
+    Example: surveil generate --date 2026-11-27 --orders 5000 --seed 7 --format fix
     """
 
     def action() -> Report:
@@ -210,13 +227,23 @@ def generate(
 
         settings = _settings()
         r = generate_day(settings, _date_or_default(date), orders=orders, seed=seed, force=force)
+        payload = {"status": r.status, **_jsonable(r)}
+        if format_ is DayFormat.fix:
+            from surveil.fixwriter import write_fix_log
+
+            out = fix_out or settings.data_path / "fix" / f"trade_date={r.trade_date}.fix"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            payload["fix_log"] = str(out)
+            payload["fix_messages"] = write_fix_log(r.path, out)
 
         def render(c: Console) -> None:
             verb = "Generated" if r.status == "generated" else "Already there, unchanged:"
             rows = ", ".join(f"{v:,} {k}" for k, v in r.rows.items())
             c.print(f"{verb} {r.trade_date} in {r.path} ({rows})")
+            if "fix_log" in payload:
+                c.print(f"FIX 4.4 log: {payload['fix_log']} ({payload['fix_messages']:,} messages)")
 
-        return Report({"status": r.status, **_jsonable(r)}, render)
+        return Report(payload, render)
 
     _execute(json_out, debug, action)
 
@@ -463,6 +490,67 @@ def backfill(
         finally:
             stop()
         return _days_report(f"backfill {first} to {last}", outcomes)
+
+    _execute(json_out, debug, action)
+
+
+@app.command("import-fix")
+def import_fix(
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE...", help="FIX logs (SOH, | or ^A; gzip read directly)."),
+    ],
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            "-d",
+            metavar="YYYY-MM-DD",
+            help="Only this trade date (default: every date in the logs).",
+        ),
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Import the valid messages; write the rest to rejects.csv."
+        ),
+    ] = False,
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Turn FIX engine logs into trading days in the data folder, laid out as generate's.
+
+    Every message's BodyLength and CheckSum are verified; by default any invalid message
+    stops the import (exit 3) with every bad message listed.
+
+    Example: surveil import-fix logs/FIX.4.4-BROKER-EXCH.messages.log.gz --date 2026-11-25
+    """
+
+    def action() -> Report:
+        from surveil.importfix import import_fix as run
+
+        r = run(_settings(), files, _parse_date(date), skip_invalid=skip_invalid, force=force)
+
+        def render(c: Console) -> None:
+            table = Table(title="import-fix")
+            for col in ("trade date", "status", "orders", "executions", "rejected", "folder"):
+                table.add_column(col)
+            for d in r.days:
+                table.add_row(
+                    str(d.trade_date), d.status, f"{d.orders:,}", f"{d.executions:,}",
+                    f"{d.rejected:,}", str(d.path),
+                )  # fmt: skip
+            c.print(table)
+            by_type = ", ".join(f"{k} {v:,}" for k, v in sorted(r.messages.items()))
+            c.print(f"messages by type: {by_type}; skipped {r.skipped:,}; rejected {r.rejected:,}")
+
+        payload = _jsonable(r)
+        payload["rejects"] = payload.get("rejects", [])[:100]  # the full list is rejects.csv
+        payload["status"] = (
+            "imported" if any(d.status == "imported" for d in r.days) else "unchanged"
+        )
+        return Report(payload, render)
 
     _execute(json_out, debug, action)
 

@@ -69,6 +69,8 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
         "exec_ids",
         "label",  # "abuse" for a planted scenario, "lookalike" for its benign twin
     ),
+    # Messages `import-fix --skip-invalid` refused, with the reason.
+    "rejects": ("file", "line", "msg_type", "reason", "message"),
 }
 SAFE_FILE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.csv$")
 

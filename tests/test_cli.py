@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -29,9 +30,16 @@ def test_version() -> None:
     assert result.stdout.strip() == f"surveil {__version__}"
 
 
-@pytest.mark.parametrize(
-    "command", ["generate", "upload", "load", "validate", "run-day", "status", "config"]
-)
+COMMANDS = [c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands]
+
+
+def test_the_app_has_every_documented_command() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for command in COMMANDS:
+        assert f"| `{command}` |" in readme, command
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
