@@ -57,6 +57,26 @@ SeedOpt = Annotated[
     int | None, typer.Option("--seed", min=0, help="Generator seed [env SURVEIL_SEED].")
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace what is already there.")]
+ScenarioOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scenario",
+        metavar="TYPE=N",
+        help="Planted scenarios of TYPE per day (plus as many look-alikes); repeatable.",
+    ),
+]
+
+
+def _scenario_counts(pairs: list[str] | None) -> dict[str, int] | None:
+    from surveil.errors import ConfigError
+
+    counts: dict[str, int] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise ConfigError(f"--scenario {pair!r}: expected TYPE=N, e.g. wash_trade=10")
+        counts[name.strip()] = int(value)
+    return counts or None
 
 
 @dataclass
@@ -202,6 +222,7 @@ def generate(
     date: DateOpt = None,
     orders: OrdersOpt = None,
     seed: SeedOpt = None,
+    scenario: ScenarioOpt = None,
     force: ForceOpt = False,
     format_: Annotated[
         DayFormat,
@@ -219,14 +240,23 @@ def generate(
 ) -> None:
     """Write one trading day of orders and executions into the local data folder.
 
-    Example: surveil generate --date 2026-11-27 --orders 5000 --seed 7 --format fix
+    Planted abuse scenarios and their benign look-alikes are listed in scenarios.csv.
+
+    Example: surveil generate --date 2026-11-27 --orders 5000 --seed 7 --scenario spoofing=10
     """
 
     def action() -> Report:
         from surveil.generate import generate_day
 
         settings = _settings()
-        r = generate_day(settings, _date_or_default(date), orders=orders, seed=seed, force=force)
+        r = generate_day(
+            settings,
+            _date_or_default(date),
+            orders=orders,
+            seed=seed,
+            force=force,
+            scenarios=_scenario_counts(scenario),
+        )
         payload = {"status": r.status, **_jsonable(r)}
         if format_ is DayFormat.fix:
             from surveil.fixwriter import write_fix_log

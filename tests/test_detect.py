@@ -253,3 +253,14 @@ def test_detection_docs_name_every_rule_and_default() -> None:
         for key, value in module.PARAMS.items():
             shown = str(value).lower() if isinstance(value, bool) else str(value)
             assert f"| `{key}` | `{shown}` |" in docs, f"{name}.{key}"
+
+
+def test_rule_defaults_are_the_parameters_the_generator_plants_for() -> None:
+    """The generator's scenarios are laid out against these parameters; drifting apart would
+    make evaluate measure the wrong thing."""
+    from surveil.detect import RULES
+    from surveil.generate.scenarios import RULE_PARAMETERS
+
+    for name, module in RULES.items():
+        for key, value in RULE_PARAMETERS[name].items():
+            assert module.PARAMS[key] == value, f"{name}.{key}"

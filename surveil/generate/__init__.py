@@ -1,34 +1,55 @@
 """`surveil generate`: write one trading day of FIX order flow into the local data folder.
 
-The day is built in a hidden temporary folder beside its final place and renamed into
-place whole, so a day folder is either complete with its manifest or absent.
+A day holds firms and accounts (reference data), orders and executions (background flow
+from flow.py with planted abuse scenarios from scenarios.py merged in) and `scenarios.csv`,
+the ground truth of what was planted. The day is built in a hidden temporary folder beside
+its final place and renamed into place whole, so a day folder is either complete with its
+manifest or absent. Orders and executions are streamed in time slices and hashed as they
+are written, so memory stays bounded and nothing is read back.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from surveil import calendar
 from surveil.errors import BadInputError, ConflictError
-from surveil.generate.flow import generate_chunks, load_universe
+from surveil.generate.flow import day_context, generate_chunks
+from surveil.generate.market import Market, load_universe
 from surveil.generate.reference import build_reference
+from surveil.generate.scenarios import SCENARIO_TYPES, plan_scenarios, resolve_counts
 from surveil.manifest import (
     COLUMNS,
     MANIFEST_NAME,
+    OPTIONAL_COLUMNS,
+    FileEntry,
     Manifest,
     day_dir_name,
-    describe_file,
     read_local_manifest,
     verify_local_day,
 )
 from surveil.settings import Settings
 
-GENERATOR_VERSION = "1"
+# Bump whenever the bytes generated for the same options change.
+GENERATOR_VERSION = "2"
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "SCENARIO_TYPES",
+    "GenerateResult",
+    "generate_day",
+    "generator_source",
+    "write_day_files",
+]
 
 
 @dataclass
@@ -40,14 +61,20 @@ class GenerateResult:
     manifest_sha256: str = ""
 
 
-def generator_source(day: dt.date, orders: int, seed: int) -> dict[str, object]:
-    """What the manifest records about how the day was made; same source, same bytes."""
+def generator_source(
+    day: dt.date, orders: int, seed: int, scenarios: dict[str, int] | None = None
+) -> dict[str, object]:
+    """What the manifest records about how the day was made; same source, same bytes.
+
+    `scenarios` are the planted scenarios per type, resolved against the defaults for
+    `orders`, so asking for the defaults explicitly makes the same day."""
     return {
         "kind": "generated",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "orders": orders,
         "early_close": calendar.session(day).early_close,
+        "scenarios": resolve_counts(orders, scenarios),
     }
 
 
@@ -58,13 +85,19 @@ def generate_day(
     orders: int | None = None,
     seed: int | None = None,
     force: bool = False,
+    scenarios: dict[str, int] | None = None,
 ) -> GenerateResult:
+    """Generate the day unless an identical one (same source, intact files) is there.
+
+    `scenarios` overrides the number of planted scenarios per type (each with as many
+    benign look-alikes), e.g. {"wash_trade": 10, "spoofing": 0}; types left out keep their
+    defaults."""
     orders = settings.orders if orders is None else orders
     seed = settings.seed if seed is None else seed
     if orders < 1:
         raise BadInputError("--orders must be at least 1")
     final = settings.data_path / day_dir_name(day)
-    source = generator_source(day, orders, seed)
+    source = generator_source(day, orders, seed, scenarios)
     existing = read_local_manifest(final) if final.exists() else None
     if existing is not None and not force:
         if existing.source.get("kind") != "generated":
@@ -97,33 +130,94 @@ def generate_day(
 
 
 def write_day_files(
-    folder: Path, day: dt.date, orders: int, seed: int, source: dict[str, object]
+    folder: Path, day: dt.date, orders: int, seed: int, source: dict[str, Any]
 ) -> Manifest:
+    """Write the day's files into `folder` and its manifest last."""
+    counts = dict(source.get("scenarios") or resolve_counts(orders, None))
     session = calendar.session(day)
     reference = build_reference(seed)
     universe = load_universe()
-    _write_csv(folder / "firms.csv", COLUMNS["firms"], reference.firms_rows())
-    _write_csv(folder / "accounts.csv", COLUMNS["accounts"], reference.accounts_rows())
-    header = {t: (",".join(COLUMNS[t]) + "\n") for t in ("orders", "executions")}
-    with (
-        (folder / "orders.csv").open("w", encoding="utf-8", newline="") as orders_out,
-        (folder / "executions.csv").open("w", encoding="utf-8", newline="") as executions_out,
+    ctx = day_context(day, session, seed, reference, universe)
+    planner, build_plan = plan_scenarios(ctx, orders, counts)
+    market = Market(
+        universe, session, np.random.default_rng([seed, day.toordinal(), 0]), planner.ramps
+    )
+    plan = build_plan(market)
+    background = orders - plan.planted_orders
+    if background < 0:
+        raise BadInputError(
+            f"the planted scenarios need {plan.planted_orders} orders, more than --orders "
+            f"{orders}; ask for fewer scenarios or more orders"
+        )
+
+    files: dict[str, FileEntry] = {}
+    for table, rows in (
+        ("firms", reference.firms_rows()),
+        ("accounts", reference.accounts_rows()),
     ):
-        orders_out.write(header["orders"])
-        executions_out.write(header["executions"])
-        for chunk in generate_chunks(day, session, reference, universe, orders, seed):
-            orders_out.write(chunk.orders_csv)
-            executions_out.write(chunk.executions_csv)
-    files = {
-        f"{table}.csv": describe_file(folder / f"{table}.csv", COLUMNS[table]) for table in COLUMNS
-    }
+        with _HashedFile(folder / f"{table}.csv", COLUMNS[table]) as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerows(rows)
+            out.rows = len(rows)
+        files[out.entry.name] = out.entry
+
+    yyyymmdd = f"{day:%Y%m%d}"
+    order_ids: dict[int, str] = {}
+    exec_ids: dict[int, str] = {}
+    with (
+        _HashedFile(folder / "orders.csv", COLUMNS["orders"]) as orders_out,
+        _HashedFile(folder / "executions.csv", COLUMNS["executions"]) as executions_out,
+    ):
+        chunks = generate_chunks(
+            ctx, market, planner.constraints, (plan.orders, plan.fills), background
+        )
+        for chunk in chunks:
+            orders_out.write_bytes(chunk.orders_csv, chunk.orders)
+            executions_out.write_bytes(chunk.executions_csv, chunk.executions)
+            for ref, number in chunk.planted_orders.tolist():
+                order_ids[ref] = f"C{yyyymmdd}{number:09d}"
+            for ref, number in chunk.planted_fills.tolist():
+                exec_ids[ref] = f"E{yyyymmdd}{number:010d}"
+    files[orders_out.entry.name] = orders_out.entry
+    files[executions_out.entry.name] = executions_out.entry
+
+    lines = plan.rows(day.isoformat(), reference.account_ids, universe.symbols, order_ids, exec_ids)
+    with _HashedFile(folder / "scenarios.csv", OPTIONAL_COLUMNS["scenarios"]) as out:
+        out.write("".join(line + "\n" for line in lines))
+        out.rows = len(lines)
+    files[out.entry.name] = out.entry
+
     manifest = Manifest(day, files, source)
     (folder / MANIFEST_NAME).write_bytes(manifest.to_bytes())
     return manifest
 
 
-def _write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+class _HashedFile:
+    """A CSV file written once, header first, hashed as it is written."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...]) -> None:
+        self.path = path
+        self.columns = columns
+        self.rows = 0
+        self._digest = hashlib.sha256()
+        self._file = path.open("wb")
+        self.write(",".join(columns) + "\n")
+
+    def write(self, text: str) -> int:
+        self.write_bytes(np.frombuffer(text.encode("utf-8"), dtype=np.uint8), 0)
+        return len(text)
+
+    def write_bytes(self, data: np.ndarray, rows: int) -> None:
+        self._digest.update(data)
+        self._file.write(data)
+        self.rows += rows
+
+    @property
+    def entry(self) -> FileEntry:
+        return FileEntry(self.path.name, self.rows, self._digest.hexdigest(), self.columns)
+
+    def __enter__(self) -> _HashedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()

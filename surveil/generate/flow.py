@@ -1,244 +1,539 @@
-"""Order flow for one trading day: orders and their fills, vectorised with numpy in chunks.
+"""Background order flow for one trading day: orders and their fills, vectorised with numpy.
 
-Every chunk draws from its own random stream, seeded by (seed, date, chunk number), so the
-day is deterministic and memory stays bounded whatever the order count.
+The session is cut into time slices holding about `CHUNK_ORDERS` background orders each
+(more slices where the U-shaped profile is busy). Each slice draws from its own random
+stream, seeded by (seed, date, slice), is merged with the planted orders that fall in it,
+sorted by time and written out, so ClOrdIDs rise with time, the day is deterministic and
+memory stays bounded whatever the order count.
+
+How the background stays free of abuse patterns, by construction rather than by luck:
+
+- Each beneficial owner trades one direction per symbol per day (buying or selling, drawn
+  per day), so no owner buys and sells the same symbol: no wash pairs, no layering against
+  one's own fills, no proprietary round trips around client orders.
+- Market makers are the exception, as they quote both sides: their direction per symbol
+  flips every `BLOCK_US` (30 min), and all their fills and cancels of a block end
+  `GAP_US` (2 min) before the next block starts, so their opposite-side activity never
+  comes within 60 s or overlaps in time.
+- Fill delays of resting orders are capped (`PASSIVE_FILL_CAP_US`), and in the calm closing
+  minutes (see market.py) limits sit at the touch, so only planted pushes move a closing
+  price by 0.5% or more.
+- Planted scenarios add `Constraints`: owner-symbol pairs the background leaves to them,
+  windows where background order sizes are capped (no other large client orders around a
+  front-running scenario, no outsized closing volume in a marked symbol) and windows where
+  the background trades one way only (no background buyer rides a planted push up).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
+import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from surveil.calendar import Session
 from surveil.generate import csvfmt
-from surveil.generate.reference import Reference
+from surveil.generate.book import (
+    BUY,
+    CANCELLED,
+    EXPIRED,
+    FILLED,
+    NO_TIME,
+    REJECTED,
+    SELL,
+    SHORT,
+    SIDE_TEXT,
+    STATUS_TEXT,
+    Fills,
+    Orders,
+)
+from surveil.generate.market import (
+    US_PER_S,
+    VENUES,
+    IntradayProfile,
+    Market,
+    Sampler,
+    Universe,
+)
+from surveil.generate.reference import MARKET_MAKER, Reference
 
 CHUNK_ORDERS = 100_000
-US_PER_S = 1_000_000
-# Execution venues (FIX 30 LastMkt, ISO 10383 MICs) with rough shares of US equity volume.
-VENUES = np.array(
-    ["XNYS", "XNAS", "ARCX", "BATS", "BATY", "EDGX", "EDGA", "IEXG", "MEMX", "XBOS", "FINN"]
-)
-VENUE_SHARES = np.array([0.12, 0.14, 0.07, 0.06, 0.03, 0.07, 0.02, 0.03, 0.04, 0.02, 0.40])
-SIDES = np.array(["1", "2", "5"])  # buy, sell, sell short
-SIDE_SHARES = np.array([0.50, 0.44, 0.06])
+MINUTE_US = 60 * US_PER_S
+MM_SHARE = 0.25  # share of background orders from market makers
+MM_SYMBOL_POOL = 40  # market makers quote among the most active symbols
+BLOCK_US = 30 * MINUTE_US
+GAP_US = 2 * MINUTE_US
+PASSIVE_FILL_CAP_US = 180 * US_PER_S
+SHORT_SHARE = 0.12  # of sells
+REJECT_SHARE = 0.012
+ODD_LOT_SHARE = 0.07
+MAX_LOTS = 200
+# Non-market-maker order kinds: market, marketable limit, passive limit.
+MARKET_KIND, MARKETABLE_KIND, PASSIVE_KIND = 0, 1, 2
+KIND_SHARES = (0.08, 0.32, 0.60)
+_DRAW_KIND = Sampler(np.array(KIND_SHARES))
+# Round lots per order: P(k) ∝ 1/k² up to MAX_LOTS, mostly one lot with a heavy tail.
+_DRAW_LOTS = Sampler(1.0 / np.arange(1, MAX_LOTS + 1) ** 2)
+_DRAW_MM_BEHIND = Sampler(np.array([0.6, 0.25, 0.15]))  # market makers' ticks behind the touch
 
 
-@dataclass(frozen=True)
-class Universe:
-    symbols: np.ndarray
-    reference_cents: np.ndarray
-    daily_volatility: np.ndarray
-    weights: np.ndarray  # share of order flow per symbol
+@dataclass
+class Constraints:
+    """What the background leaves to the planted scenarios (see the module docstring)."""
+
+    excluded: np.ndarray  # (owners, symbols) bool
+    caps: list[tuple[int, int, int, int]] = field(default_factory=list)  # symbol, from, to, qty
+    # symbol, from, to, and the direction the background may not take there (True: buying)
+    one_way: list[tuple[int, int, int, bool]] = field(default_factory=list)
 
 
-def load_universe() -> Universe:
-    text = resources.files("surveil.generate").joinpath("universe.csv").read_text()
-    records = list(csv.DictReader(text.splitlines()))
-    n = len(records)
-    rank = np.arange(1, n + 1)
-    weights = 1.0 / rank**0.7
-    return Universe(
-        np.array([r["symbol"] for r in records]),
-        np.array([round(float(r["reference_price"]) * 100) for r in records], dtype=np.int64),
-        np.array([float(r["daily_volatility"]) for r in records]),
-        weights / weights.sum(),
+@dataclass
+class DayContext:
+    """Everything about the day the background and the scenarios share."""
+
+    day: dt.date
+    session: Session
+    seed: int
+    reference: Reference
+    universe: Universe
+    profile: IntradayProfile
+    owner: np.ndarray  # owner index per account
+    market_maker: np.ndarray  # bool per account
+    buys: np.ndarray  # (owners, symbols) bool: the owner's background direction today
+    other_accounts: np.ndarray  # accounts that are not market makers
+    other_weights: np.ndarray
+    next_other: np.ndarray  # per account, the next account that is not a market maker
+    mm_accounts: np.ndarray
+    mm_weights: np.ndarray
+    mm_symbols: np.ndarray  # (market makers, 4) symbols quoted, padded by repetition
+    draw_other: Sampler = field(repr=False)  # index into other_accounts
+    draw_mm: Sampler = field(repr=False)  # index into mm_accounts
+    draw_symbol: Sampler = field(repr=False)
+    account_table: tuple[np.ndarray, np.ndarray] = field(repr=False)
+    firm_table: tuple[np.ndarray, np.ndarray] = field(repr=False)
+    symbol_table: tuple[np.ndarray, np.ndarray] = field(repr=False)
+
+    @property
+    def open_us(self) -> int:
+        return self.profile.open_us
+
+    @property
+    def close_us(self) -> int:
+        return self.profile.close_us
+
+    @property
+    def ordinal(self) -> int:
+        return self.day.toordinal()
+
+    def expected_orders(self, account: int, background_orders: int) -> float:
+        """Background orders the account is expected to send today (0 for market makers)."""
+        where = np.searchsorted(self.other_accounts, account)
+        if where >= len(self.other_accounts) or self.other_accounts[where] != account:
+            return 0.0
+        return background_orders * (1 - MM_SHARE) * float(self.other_weights[where])
+
+    def mm_symbol_set(self) -> set[int]:
+        return {int(s) for s in np.unique(self.mm_symbols)}
+
+
+def day_context(
+    day: dt.date, session: Session, seed: int, reference: Reference, universe: Universe
+) -> DayContext:
+    owner = reference.account_owner
+    market_maker = reference.account_types == MARKET_MAKER
+    other_accounts = np.flatnonzero(~market_maker)
+    other_weights = 1.0 / np.arange(1, len(other_accounts) + 1) ** 0.8
+    mm_accounts = np.flatnonzero(market_maker)
+    mm_weights = 1.0 / np.arange(1, len(mm_accounts) + 1)
+    # Stable habits (which market maker quotes what) depend on the seed only; the day's
+    # directions change every day.
+    habits = np.random.default_rng([seed, 0x3A3])
+    mm_symbols = np.empty((len(mm_accounts), 4), dtype=np.int64)
+    pool = min(MM_SYMBOL_POOL, len(universe))
+    for i in range(len(mm_accounts)):
+        count = int(habits.integers(2, 5))
+        chosen = habits.choice(pool, min(count, pool), replace=False)
+        mm_symbols[i] = np.resize(chosen, 4)
+    directions = np.random.default_rng([seed, day.toordinal(), 0xD1])
+    buys = directions.random((reference.n_owners, len(universe))) < 0.5
+    next_other = np.empty(reference.n_accounts, dtype=np.int64)
+    following = other_accounts[0]
+    for a in range(reference.n_accounts - 1, -1, -1):
+        next_other[a] = following
+        if not market_maker[a]:
+            following = a
+    return DayContext(
+        day=day,
+        session=session,
+        seed=seed,
+        reference=reference,
+        universe=universe,
+        profile=IntradayProfile(session),
+        owner=owner,
+        market_maker=market_maker,
+        buys=buys,
+        other_accounts=other_accounts,
+        other_weights=other_weights / other_weights.sum(),
+        next_other=next_other,
+        mm_accounts=mm_accounts,
+        mm_weights=mm_weights / mm_weights.sum(),
+        mm_symbols=mm_symbols,
+        draw_other=Sampler(other_weights),
+        draw_mm=Sampler(mm_weights if len(mm_weights) else np.ones(1)),
+        draw_symbol=Sampler(universe.weights),
+        account_table=csvfmt.text_table(reference.account_ids),
+        firm_table=csvfmt.text_table(reference.firm_ids[reference.account_firm]),
+        symbol_table=csvfmt.text_table(universe.symbols),
     )
 
 
 @dataclass
 class Chunk:
-    orders_csv: str
-    executions_csv: str
+    orders_csv: np.ndarray  # uint8 CSV bytes
+    executions_csv: np.ndarray
     orders: int
     executions: int
-
-
-def price_paths(universe: Universe, session: Session, rng: np.random.Generator) -> np.ndarray:
-    """Per-symbol mid price in cents for every second of the session (a geometric random walk)."""
-    seconds = int((session.close_utc - session.open_utc).total_seconds()) + 1
-    full_day = 6.5 * 3600
-    step_sd = universe.daily_volatility[:, None] / np.sqrt(full_day)
-    shocks = rng.standard_normal((len(universe.symbols), seconds)) * step_sd
-    shocks[:, 0] = 0.0
-    open_gap = rng.normal(0.0, universe.daily_volatility * 0.5)
-    log_path = np.cumsum(shocks, axis=1) + open_gap[:, None]
-    return universe.reference_cents[:, None] * np.exp(log_path)
+    planted_orders: np.ndarray  # (ref, ClOrdID number) of the planted orders in the chunk
+    planted_fills: np.ndarray  # (ref, ExecID number)
 
 
 def generate_chunks(
-    day: dt.date,
-    session: Session,
-    reference: Reference,
-    universe: Universe,
-    orders: int,
-    seed: int,
+    ctx: DayContext,
+    market: Market,
+    constraints: Constraints,
+    planted: tuple[Orders, Fills],
+    background_orders: int,
 ) -> Iterator[Chunk]:
-    ordinal = day.toordinal()
-    paths = price_paths(universe, session, np.random.default_rng([seed, ordinal, 0]))
-    open_us = int(session.open_utc.timestamp() * US_PER_S)
-    close_us = int(session.close_utc.timestamp() * US_PER_S)
-    n_accounts = len(reference.account_ids)
-    account_weights = 1.0 / np.arange(1, n_accounts + 1) ** 0.8
-    account_weights /= account_weights.sum()
-    yyyymmdd = f"{day:%Y%m%d}"
-    next_exec = 1
-    for start in range(0, orders, CHUNK_ORDERS):
-        n = min(CHUNK_ORDERS, orders - start)
-        rng = np.random.default_rng([seed, ordinal, 1 + start // CHUNK_ORDERS])
-        chunk, n_exec = _chunk(
-            rng, n, start, next_exec, yyyymmdd, day, paths, open_us, close_us,
-            reference, universe, account_weights,
-        )  # fmt: skip
-        next_exec += n_exec
+    slices = max(1, math.ceil(background_orders / CHUNK_ORDERS))
+    edges = ctx.profile.time_us(np.linspace(0.0, 1.0, slices + 1))
+    edges[0], edges[-1] = ctx.open_us, ctx.close_us + 1
+    planted_orders, planted_fills = planted
+    next_order = next_exec = 1
+    for k in range(slices):
+        n = (k + 1) * background_orders // slices - k * background_orders // slices
+        rng = np.random.default_rng([ctx.seed, ctx.ordinal, 1, k])
+        orders, fills = background(ctx, market, constraints, rng, n, k / slices, (k + 1) / slices)
+        chosen = np.flatnonzero(
+            (planted_orders.time_us >= edges[k]) & (planted_orders.time_us < edges[k + 1])
+        )
+        if len(chosen):
+            position = np.full(len(planted_orders), -1)
+            position[chosen] = np.arange(len(chosen)) + len(orders)
+            mine = position[planted_fills.order] >= 0
+            extra = planted_fills.take(np.flatnonzero(mine))
+            extra.order = position[extra.order]
+            orders = Orders.concat([orders, planted_orders.take(chosen)])
+            fills = Fills.concat([fills, extra])
+        chunk = _format(ctx, orders, fills, next_order, next_exec)
+        next_order += chunk.orders
+        next_exec += chunk.executions
         yield chunk
 
 
-def _chunk(
+def _format(
+    ctx: DayContext, orders: Orders, fills: Fills, first_order: int, first_exec: int
+) -> Chunk:
+    by_time = np.argsort(orders.time_us, kind="stable")
+    orders = orders.take(by_time)
+    new_place = np.empty_like(by_time)
+    new_place[by_time] = np.arange(len(by_time))
+    fills.order = new_place[fills.order]
+    fills = fills.take(np.lexsort((fills.order, fills.time_us)))
+    n, m = len(orders), len(fills)
+    order_numbers = np.arange(first_order, first_order + n)
+    exec_numbers = np.arange(first_exec, first_exec + m)
+
+    notional = np.bincount(fills.order, weights=fills.quantity * fills.price, minlength=n)
+    has_fills = orders.cum > 0
+    avg_micro = np.round(notional * 100 / np.maximum(orders.cum, 1)).astype(np.int64)
+
+    yyyymmdd = f"{ctx.day:%Y%m%d}"
+    trade_date = ctx.day.isoformat()
+    lines = csvfmt.Lines(n)
+    lines.ident(f"C{yyyymmdd}", order_numbers, 9)
+    lines.constant(trade_date)
+    lines.text(ctx.account_table, orders.account)
+    lines.text(ctx.firm_table, orders.account)
+    lines.text(ctx.symbol_table, orders.symbol)
+    lines.text(_SIDES, orders.side)
+    lines.text(_ORDER_TYPES, orders.market.astype(np.int64))
+    lines.text(_TIME_IN_FORCE, orders.ioc.astype(np.int64))
+    lines.integer(orders.quantity)
+    lines.decimal(orders.limit, 4, present=~orders.market)
+    lines.timestamp(orders.time_us, ctx.day)
+    lines.text(_STATUSES, orders.status)
+    lines.integer(orders.cum)
+    lines.decimal(avg_micro, 6, present=has_fills)
+    lines.timestamp(orders.cancel_us, ctx.day, present=orders.status == CANCELLED)
+    orders_csv = lines.build()
+
+    lines = csvfmt.Lines(m)
+    lines.ident(f"E{yyyymmdd}", exec_numbers, 10)
+    lines.constant(trade_date)
+    lines.ident(f"C{yyyymmdd}", order_numbers[fills.order], 9)
+    account = orders.account[fills.order]
+    lines.text(ctx.account_table, account)
+    lines.text(ctx.symbol_table, orders.symbol[fills.order])
+    lines.text(_SIDES, orders.side[fills.order])
+    lines.integer(fills.quantity)
+    lines.decimal(fills.price, 4)
+    lines.text(_VENUES, fills.venue)
+    lines.timestamp(fills.time_us, ctx.day)
+    executions_csv = lines.build()
+
+    planted_o = np.flatnonzero(orders.ref >= 0)
+    planted_f = np.flatnonzero(fills.ref >= 0)
+    return Chunk(
+        orders_csv,
+        executions_csv,
+        n,
+        m,
+        np.stack([orders.ref[planted_o], order_numbers[planted_o]], axis=1),
+        np.stack([fills.ref[planted_f], exec_numbers[planted_f]], axis=1),
+    )
+
+
+_SIDES = csvfmt.text_table(SIDE_TEXT)
+_STATUSES = csvfmt.text_table(STATUS_TEXT)
+_ORDER_TYPES = csvfmt.text_table(["2", "1"])  # indexed by is-market
+_TIME_IN_FORCE = csvfmt.text_table(["0", "3"])  # indexed by is-IOC
+_VENUES = csvfmt.text_table(VENUES)
+
+
+def background(
+    ctx: DayContext,
+    market: Market,
+    constraints: Constraints,
     rng: np.random.Generator,
     n: int,
-    start: int,
-    first_exec: int,
-    yyyymmdd: str,
-    day: dt.date,
-    paths: np.ndarray,
-    open_us: int,
-    close_us: int,
-    reference: Reference,
-    universe: Universe,
-    account_weights: np.ndarray,
-) -> tuple[Chunk, int]:
-    account = rng.choice(len(reference.account_ids), n, p=account_weights)
-    symbol = rng.choice(len(universe.symbols), n, p=universe.weights)
-    side = rng.choice(len(SIDES), n, p=SIDE_SHARES)
-    is_buy = side == 0
-    is_market = rng.random(n) < 0.15
-    is_ioc = ~is_market & (rng.random(n) < 0.10)
+    quantile_from: float,
+    quantile_to: float,
+) -> tuple[Orders, Fills]:
+    """`n` background orders placed between two quantiles of the day's activity, with fills."""
+    universe = ctx.universe
+    t = ctx.profile.time_us(quantile_from + np.sort(rng.random(n)) * (quantile_to - quantile_from))
 
-    # Mostly round lots with a heavy tail, some odd lots.
-    lots = np.minimum(rng.zipf(2.0, n), 500)
-    quantity = np.where(rng.random(n) < 0.08, rng.integers(1, 100, n), lots * 100)
+    # Who trades what. Market makers never place orders in the gap before a block turns.
+    block = (t - ctx.open_us) // BLOCK_US
+    block_end = ctx.open_us + (block + 1) * BLOCK_US
+    turns = block_end < ctx.close_us
+    in_gap = turns & (t >= block_end - GAP_US)
+    is_mm = (rng.random(n) < MM_SHARE) & ~in_gap & (len(ctx.mm_accounts) > 0)
+    account = np.empty(n, dtype=np.int64)
+    symbol = np.empty(n, dtype=np.int64)
+    n_mm = int(is_mm.sum())
+    maker = ctx.draw_mm.draw(rng, n_mm)
+    account[is_mm] = ctx.mm_accounts[maker]
+    symbol[is_mm] = ctx.mm_symbols[maker, rng.integers(0, 4, n_mm)]
+    others = ~is_mm
+    account[others] = ctx.other_accounts[ctx.draw_other.draw(rng, n - n_mm)]
+    symbol[others] = ctx.draw_symbol.draw(rng, n - n_mm)
+    _respect(ctx, constraints, account, symbol, t, np.flatnonzero(others))
 
-    # U-shaped intraday activity: busy open and close, quieter midday.
-    span = close_us - open_us
-    u = rng.random(n)
-    x = np.where(
-        u < 0.2, rng.beta(1, 8, n), np.where(u < 0.4, 1 - rng.beta(1, 8, n), rng.random(n))
+    flip = is_mm & (block % 2 == 1)
+    buy = ctx.buys[ctx.owner[account], symbol] ^ flip
+    side = np.where(buy, BUY, np.where(rng.random(n) < SHORT_SHARE, SHORT, SELL))
+    deadline = np.where(is_mm & turns, block_end - GAP_US, ctx.close_us) - 1
+
+    kind = _DRAW_KIND.draw(rng, n)
+    kind[is_mm] = PASSIVE_KIND
+    market_order = kind == MARKET_KIND
+    ioc = np.where(
+        kind == MARKETABLE_KIND,
+        rng.random(n) < 0.25,
+        (kind == PASSIVE_KIND) & (rng.random(n) < 0.04),
     )
-    order_us = open_us + (x * (span - 2 * US_PER_S)).astype(np.int64)
-    second = (order_us - open_us) // US_PER_S
-    mid = paths[symbol, second]
+    ioc &= ~is_mm
 
-    # Limits a little away from the mid, on the passive side mostly.
-    offset = np.abs(rng.normal(0.0, 0.002, n)) * np.where(rng.random(n) < 0.3, -1, 1)
-    limit = np.where(is_buy, mid * (1 - offset), mid * (1 + offset))
-    limit_cents = np.maximum(np.round(limit), 1).astype(np.int64)
+    lots = 1 + _DRAW_LOTS.draw(rng, n)
+    quantity = np.where(rng.random(n) < ODD_LOT_SHARE, rng.integers(1, 100, n), lots * 100)
+    quantity[is_mm] = rng.integers(1, 6, n_mm) * 100
+    for sym, start, end, cap in constraints.caps:
+        capped = (symbol == sym) & (t >= start) & (t < end)
+        quantity[capped] = np.minimum(quantity[capped], cap)
 
-    # Final state: 2 filled, 4 cancelled, C expired at the close, 8 rejected.
+    # Limits: passive ones a few basis points behind the touch, marketable ones through it.
+    tick = universe.tick[symbol]
+    bid, ask = market.quotes(symbol, t)
+    mid = market.mid_at(symbol, t)
+    calm = t >= market.calm_start_us
+    room = np.maximum(np.floor(0.0010 * mid / tick), 0).astype(np.int64)
+    behind = np.minimum(np.round(np.abs(rng.normal(0.0, 0.0003, n)) * mid / tick), room)
+    behind = np.where(is_mm, _DRAW_MM_BEHIND.draw(rng, n), behind).astype(np.int64)
+    behind[calm] = 0
+    through = rng.integers(0, 4, n)
+    through[calm] = np.minimum(through[calm], 1)
+    passive_limit = np.where(buy, bid - behind * tick, ask + behind * tick)
+    marketable_limit = np.where(buy, ask + through * tick, bid - through * tick)
+    limit = np.where(kind == PASSIVE_KIND, passive_limit, marketable_limit)
+    limit = np.where(market_order, 0, np.maximum(limit, tick))
+
+    # Outcome: filled in full, in part, or not at all; rejected orders never reach a book.
     u = rng.random(n)
-    status = np.full(n, "2", dtype="<U1")
-    rejected = u < 0.02
-    day_limit = ~is_market & ~is_ioc
-    cancelled = day_limit & (u >= 0.02) & (u < 0.27) | is_ioc & (u >= 0.02) & (u < 0.32)
-    expired = day_limit & (u >= 0.27) & (u < 0.35)
-    status[cancelled] = "4"
-    status[expired] = "C"
-    status[rejected] = "8"
-    partial = np.floor(quantity * rng.uniform(0.05, 0.95, n)).astype(np.int64)
-    some_fill = rng.random(n) < 0.5
-    cum = np.where(status == "2", quantity, np.where(some_fill, partial, 0))
-    cum[rejected] = 0
+    full_share = np.select(
+        [market_order, kind == MARKETABLE_KIND, is_mm, ioc], [1.0, 0.80, 0.45, 0.0], 0.36
+    )
+    part_share = np.select(
+        [market_order, kind == MARKETABLE_KIND, is_mm, ioc], [0.0, 0.12, 0.10, 0.0], 0.12
+    )
+    rejected = rng.random(n) < REJECT_SHARE
+    full = (u < full_share) & ~rejected
+    part = (u >= full_share) & (u < full_share + part_share) & ~rejected & (quantity > 1)
+    full |= (u >= full_share) & (u < full_share + part_share) & ~rejected & (quantity == 1)
+    round_lot = (quantity % 100 == 0) & (quantity >= 200)
+    fraction = rng.uniform(0.1, 0.9, n)
+    partial = np.where(
+        round_lot,
+        np.clip(np.floor(quantity // 100 * fraction), 1, quantity // 100 - 1) * 100,
+        np.clip(np.floor(quantity * fraction), 1, quantity - 1),
+    ).astype(np.int64)
+    cum = np.where(full, quantity, np.where(part, partial, 0))
 
-    n_fills = np.where(cum > 0, np.minimum(1 + rng.binomial(3, 0.3, n), cum), 0)
-    order_of_fill = np.repeat(np.arange(n), n_fills)
-    n_exec = len(order_of_fill)
-    fill_index = np.arange(n_exec) - np.repeat(np.cumsum(n_fills) - n_fills, n_fills)
-    last_fill = fill_index == np.repeat(n_fills - 1, n_fills)
-
-    # Split each order's filled quantity over its fills: one share each, the rest by weight.
-    weights = rng.uniform(0.2, 1.0, n_exec)
-    weight_sum = np.bincount(order_of_fill, weights=weights, minlength=n)
-    spare = (cum - n_fills)[order_of_fill]
-    share = 1 + np.floor(spare * weights / weight_sum[order_of_fill]).astype(np.int64)
-    allotted = np.bincount(order_of_fill, weights=np.where(last_fill, 0, share), minlength=n)
-    fill_qty = np.where(
-        last_fill, cum[order_of_fill] - allotted[order_of_fill].astype(np.int64), share
+    fills = _fills(
+        ctx, market, rng, kind, is_mm, symbol, buy, quantity, limit, cum, t, deadline, calm
     )
 
-    # Fills follow the order in time: IOC within milliseconds, resting orders over minutes.
-    ioc_fill = is_ioc[order_of_fill]
-    gaps = 1 + np.where(
-        ioc_fill, rng.integers(50, 5_000, n_exec), rng.exponential(20 * US_PER_S, n_exec)
+    # Final state and cancel time.
+    last_event = t.copy()
+    np.maximum.at(last_event, fills.order, fills.time_us)
+    open_left = ~rejected & (cum < quantity)
+    immediate = ioc | market_order
+    resting_cancel = rng.random(n) < np.where(is_mm, 0.9, 0.75)
+    expires = open_left & ~immediate & ~resting_cancel
+    status = np.full(n, FILLED, dtype=np.int64)
+    status[open_left] = CANCELLED
+    status[expires] = EXPIRED
+    status[rejected] = REJECTED
+    delay = np.where(
+        immediate,
+        rng.integers(20, 1_500, n),
+        np.minimum(rng.exponential(np.where(is_mm, 15.0, 40.0), n), 1_200.0) * US_PER_S,
+    ).astype(np.int64)
+    cancel_us = np.clip(last_event + 1 + delay, last_event, deadline)
+    # A market maker's order cannot outlive its block: cancelled at the block's deadline.
+    early_expiry = expires & is_mm & (deadline < ctx.close_us - 1)
+    status[early_expiry] = CANCELLED
+    cancel_us[early_expiry] = np.maximum(deadline[early_expiry], last_event[early_expiry])
+    cancel_us = np.where(status == CANCELLED, cancel_us, NO_TIME)
+
+    orders = Orders(
+        account=account,
+        symbol=symbol,
+        side=side,
+        market=market_order,
+        ioc=ioc,
+        quantity=quantity,
+        limit=limit,
+        time_us=t,
+        status=status,
+        cum=cum,
+        cancel_us=cancel_us,
+        ref=np.full(n, -1, dtype=np.int64),
+    )
+    return orders, fills
+
+
+def _respect(
+    ctx: DayContext,
+    constraints: Constraints,
+    account: np.ndarray,
+    symbol: np.ndarray,
+    t: np.ndarray,
+    todo: np.ndarray,
+) -> None:
+    """Move background orders that break a constraint to the next eligible account."""
+    for _ in range(256):
+        if len(todo) == 0:
+            return
+        acc, sym, when = account[todo], symbol[todo], t[todo]
+        owner = ctx.owner[acc]
+        bad = constraints.excluded[owner, sym]
+        for one_sym, start, end, banned_buy in constraints.one_way:
+            inside = (sym == one_sym) & (when >= start) & (when < end)
+            if inside.any():
+                bad |= inside & (ctx.buys[owner, sym] == banned_buy)
+        todo = todo[bad]
+        account[todo] = ctx.next_other[account[todo]]
+    raise RuntimeError("could not place background orders around the planted scenarios")
+
+
+def _fills(
+    ctx: DayContext,
+    market: Market,
+    rng: np.random.Generator,
+    kind: np.ndarray,
+    is_mm: np.ndarray,
+    symbol: np.ndarray,
+    buy: np.ndarray,
+    quantity: np.ndarray,
+    limit: np.ndarray,
+    cum: np.ndarray,
+    t: np.ndarray,
+    deadline: np.ndarray,
+    calm: np.ndarray,
+) -> Fills:
+    """Split each order's filled quantity over 1–4 fills with times, prices and venues."""
+    n = len(cum)
+    aggressive = kind != PASSIVE_KIND
+    unit = np.where((cum % 100 == 0) & (cum >= 100), 100, 1)
+    units = cum // unit
+    count = np.where(
+        aggressive,
+        1 + rng.binomial(2, 0.3, n) + (quantity >= 2_000),
+        1 + rng.binomial(np.where(is_mm, 1, 3), np.where(is_mm, 0.3, 0.25), n),
+    )
+    count[calm] = 1  # one fill each in the calm close: no lone order looks like a push
+    count = np.where(cum > 0, np.minimum(count, units), 0)
+    order = np.repeat(np.arange(n), count)
+    m = len(order)
+    first = np.cumsum(count) - count
+    index = np.arange(m) - np.repeat(first, count)
+    last = index == np.repeat(count - 1, count)
+
+    # One unit each, the rest shared by random weights; the last fill takes what is left.
+    weights = rng.uniform(0.2, 1.0, m)
+    weight_sum = np.bincount(order, weights=weights, minlength=n)
+    spare = (units - count)[order]
+    share = 1 + np.floor(spare * weights / weight_sum[order]).astype(np.int64)
+    given = np.bincount(order, weights=np.where(last, 0, share), minlength=n).astype(np.int64)
+    fill_units = np.where(last, units[order] - given[order], share)
+    fill_qty = fill_units * unit[order]
+
+    # Times: aggressive fills within milliseconds, resting ones over (capped) minutes.
+    agg = aggressive[order]
+    gaps = np.where(
+        agg,
+        rng.integers(30, 2_000, m),
+        rng.exponential(np.where(is_mm[order], 8.0, 12.0), m) * US_PER_S,
     ).astype(np.int64)
     running = np.cumsum(gaps)
-    has_fills = n_fills > 0
-    first_fill = (np.cumsum(n_fills) - n_fills)[has_fills]
-    before = np.where(first_fill > 0, running[np.maximum(first_fill - 1, 0)], 0)
-    elapsed = running - np.repeat(before, n_fills[has_fills])
-    fill_us = np.minimum(order_us[order_of_fill] + elapsed, close_us - 1)
-    fill_second = np.minimum((fill_us - open_us) // US_PER_S, paths.shape[1] - 1)
-    fill_mid = paths[symbol[order_of_fill], fill_second] * (1 + rng.normal(0, 0.0003, n_exec))
-    fill_mid = np.maximum(np.round(fill_mid), 1).astype(np.int64)
-    buy_fill = is_buy[order_of_fill]
-    limited = ~is_market[order_of_fill]
-    order_limit = limit_cents[order_of_fill]
-    fill_cents = np.where(
-        limited, np.where(buy_fill, np.minimum(fill_mid, order_limit), np.maximum(fill_mid, order_limit)),
-        fill_mid,
-    )  # fmt: skip
-    venue = rng.choice(len(VENUES), n_exec, p=VENUE_SHARES)
+    before = np.repeat(np.concatenate([[0], running])[first], count)
+    elapsed = np.where(agg, running - before, np.minimum(running - before, PASSIVE_FILL_CAP_US))
+    fill_us = np.minimum(t[order] + elapsed, deadline[order])
 
-    notional = np.bincount(order_of_fill, weights=fill_qty * fill_cents, minlength=n)
-    avg_micro = np.where(cum > 0, np.round(notional * 10_000 / np.maximum(cum, 1)), 0)
-
-    end_us = order_us.copy()
-    end_us[has_fills] = fill_us[last_fill]
-    cancel_delay = np.where(is_ioc, rng.integers(100, 5_000, n), rng.exponential(60 * US_PER_S, n))
-    cancel_us = np.minimum(end_us + cancel_delay.astype(np.int64) + 1, close_us - 1)
-    cancel_us = np.maximum(cancel_us, end_us)
-
-    trade_date = day.isoformat()
-    order_ids = csvfmt.ids(f"C{yyyymmdd}", np.arange(start + 1, start + n + 1), 9)
-    account_ids = reference.account_ids[account]
-    firm_ids = reference.firm_ids[reference.account_firm[account]]
-    symbols = universe.symbols[symbol]
-    sides = SIDES[side]
-    orders_csv = csvfmt.rows(
-        [
-            order_ids,
-            np.full(n, trade_date),
-            account_ids,
-            firm_ids,
-            symbols,
-            sides,
-            np.where(is_market, "1", "2"),
-            np.where(is_ioc, "3", "0"),
-            csvfmt.integers(quantity),
-            csvfmt.nullable(csvfmt.fixed(limit_cents, 2), ~is_market),
-            csvfmt.timestamps(order_us),
-            status,
-            csvfmt.integers(cum),
-            csvfmt.nullable(csvfmt.fixed(avg_micro.astype(np.int64), 6), cum > 0),
-            csvfmt.nullable(csvfmt.timestamps(cancel_us), status == "4"),
-        ]
+    # Prices: aggressive fills at the touch (walking a tick a fill for large orders outside
+    # the calm close), bounded by the limit; resting fills at their limit.
+    sym = symbol[order]
+    bid, ask = market.quotes(sym, fill_us)
+    tick = ctx.universe.tick[sym]
+    walk = np.where((quantity[order] >= 2_000) & ~calm[order], index, 0) * tick
+    is_buy = buy[order]
+    touch = np.where(is_buy, ask + walk, np.maximum(bid - walk, tick))
+    order_limit = limit[order]
+    bounded = np.where(
+        order_limit > 0,
+        np.where(is_buy, np.minimum(touch, order_limit), np.maximum(touch, order_limit)),
+        touch,
     )
-    executions_csv = csvfmt.rows(
-        [
-            csvfmt.ids(f"E{yyyymmdd}", np.arange(first_exec, first_exec + n_exec), 10),
-            np.full(n_exec, trade_date),
-            order_ids[order_of_fill],
-            account_ids[order_of_fill],
-            symbols[order_of_fill],
-            sides[order_of_fill],
-            csvfmt.integers(fill_qty),
-            csvfmt.fixed(fill_cents, 2),
-            VENUES[venue],
-            csvfmt.timestamps(fill_us),
-        ]
+    price = np.where(agg, bounded, order_limit)
+    venue = ctx.universe.venues(rng, sym)
+    return Fills(
+        order=order,
+        quantity=fill_qty,
+        price=price,
+        venue=venue,
+        time_us=fill_us,
+        ref=np.full(m, -1, dtype=np.int64),
     )
-    return Chunk(orders_csv, executions_csv, n, n_exec), n_exec

@@ -2,6 +2,11 @@
 
 Faker is used here only (a few hundred rows), never per order. The same seed gives the same
 firms and accounts every day, as a broker's account master barely changes day to day.
+
+Accounts belong to beneficial owners. Most owners hold one account; about one in ten holds
+two to four (linked accounts), all of the owner's type: a client, a proprietary desk or a
+market maker. Keeping market makers apart from other owners matters to the order flow: only
+they trade both sides of a symbol in the background (see flow.py).
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import numpy as np
 
 FIRM_TYPES = ("broker-dealer", "hedge fund", "asset manager", "proprietary trading firm", "bank")
 ACCOUNT_TYPES = ("client", "proprietary", "market_maker")
-ACCOUNT_TYPE_SHARES = (0.80, 0.15, 0.05)
+CLIENT, PROPRIETARY, MARKET_MAKER = range(3)
+OWNER_TYPE_SHARES = (0.80, 0.14, 0.06)
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,15 @@ class Reference:
     account_firm: np.ndarray  # index into firm_ids
     account_types: np.ndarray  # index into ACCOUNT_TYPES
     beneficial_owner: np.ndarray  # owner id per account
+    account_owner: np.ndarray  # owner index (0..owners-1) per account
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.account_ids)
+
+    @property
+    def n_owners(self) -> int:
+        return int(self.account_owner.max()) + 1
 
     def firms_rows(self) -> list[tuple[str, ...]]:
         return [
@@ -62,16 +77,25 @@ def build_reference(seed: int, n_firms: int = 50, n_accounts: int = 500) -> Refe
     firm_types = [FIRM_TYPES[i] for i in rng.integers(0, len(FIRM_TYPES), n_firms)]
     account_ids = np.array([f"A{i:06d}" for i in range(1, n_accounts + 1)])
     account_firm = rng.integers(0, n_firms, n_accounts)
-    account_types = rng.choice(len(ACCOUNT_TYPES), n_accounts, p=ACCOUNT_TYPE_SHARES)
-    # Most owners hold one account; about one in ten holds two to four (linked accounts).
-    owners = np.empty(n_accounts, dtype=object)
+    account_types = np.empty(n_accounts, dtype=np.int64)
+    account_owner = np.empty(n_accounts, dtype=np.int64)
     i = owner = 0
     while i < n_accounts:
         size = int(rng.integers(2, 5)) if rng.random() < 0.1 else 1
+        owner_type = int(rng.choice(len(ACCOUNT_TYPES), p=OWNER_TYPE_SHARES))
+        end = min(i + size, n_accounts)
+        account_owner[i:end] = owner
+        account_types[i:end] = owner_type
         owner += 1
-        for j in range(i, min(i + size, n_accounts)):
-            owners[j] = f"B{owner:06d}"
-        i += size
+        i = end
+    owners = np.array([f"B{o + 1:06d}" for o in account_owner])
     return Reference(
-        firm_ids, names, firm_types, account_ids, account_firm, account_types, owners.astype(str)
+        firm_ids,
+        names,
+        firm_types,
+        account_ids,
+        account_firm,
+        account_types,
+        owners,
+        account_owner,
     )

@@ -1,0 +1,148 @@
+"""Run one benchmark stage in this (fresh) process and print its figures as one JSON line.
+
+Each stage runs in its own process so that its peak RSS is its own. Called by run.py as
+`python benchmarks/_stage.py STAGE DATE [ORDERS]` with SURVEIL_* set in the environment.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+from psycopg import sql
+
+from surveil.manifest import COLUMNS, day_dir_name
+from surveil.settings import load_settings
+
+DAY_TABLES = ("orders", "executions")
+
+
+def floor_csv_writer(settings, day: dt.date) -> int:
+    """A plain csv.writer writing the day's rows, held in memory beforehand (not timed)."""
+    folder = settings.data_path / day_dir_name(day)
+    rows = {}
+    for table in DAY_TABLES:
+        with (folder / f"{table}.csv").open(newline="") as fh:
+            rows[table] = list(csv.reader(fh))
+    out_dir = Path(os.environ["BENCH_SCRATCH"])
+    start = time.perf_counter()
+    for table, data in rows.items():
+        with (out_dir / f"{table}.csv").open("w", newline="") as out:
+            csv.writer(out, lineterminator="\n").writerows(data)
+    os.environ["BENCH_SECONDS"] = str(time.perf_counter() - start)
+    return sum(len(d) - 1 for d in rows.values())
+
+
+def floor_copy(settings, day: dt.date, unlogged: bool) -> int:
+    """COPY of the lake's files into tables without indexes or constraints."""
+    from surveil import db
+
+    folder = Path(settings.lake_uri) / day_dir_name(day)
+    total = 0
+    with db.connect(settings) as conn:
+        with conn.transaction():
+            for table in DAY_TABLES:
+                target = f"floor_{table}"
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(target)))
+                conn.execute(
+                    sql.SQL("CREATE {} TABLE {} (LIKE {})").format(
+                        sql.SQL("UNLOGGED" if unlogged else ""),
+                        sql.Identifier(target),
+                        sql.Identifier(table),
+                    )
+                )
+        # The floor is a plain COPY into an existing table, committed.
+        start = time.perf_counter()
+        with conn.transaction():
+            for table in DAY_TABLES:
+                target = f"floor_{table}"
+                statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)").format(
+                    sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table]))
+                )
+                with conn.cursor() as cur, (folder / f"{table}.csv").open("rb") as fh:
+                    with cur.copy(statement) as copy:
+                        while block := fh.read(1 << 20):
+                            copy.write(block)
+                    total += cur.rowcount
+        os.environ["BENCH_SECONDS"] = str(time.perf_counter() - start)
+        for table in DAY_TABLES:
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(f"floor_{table}")))
+    return total
+
+
+def main() -> None:
+    stage, date = sys.argv[1], dt.date.fromisoformat(sys.argv[2])
+    orders = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    settings = load_settings()
+    start = time.perf_counter()
+    extra: dict[str, object] = {}
+    if stage == "generate":
+        from surveil.generate import generate_day
+
+        r = generate_day(settings, date, orders=orders, force=True)
+        rows = r.rows["orders"] + r.rows["executions"]
+    elif stage == "upload":
+        from surveil.lake import upload_day
+
+        r = upload_day(settings, date, force=True)
+        rows = 0
+    elif stage in ("load", "reload"):
+        from surveil.load import load_day
+
+        r = load_day(settings, date)
+        rows = r.rows_read.get("orders", 0) + r.rows_read.get("executions", 0)
+        extra = {"action": r.action, "timings": r.timings}
+        if r.action == "skipped":
+            rows = 0
+    elif stage == "validate":
+        from surveil.validate import validate_day
+
+        r = validate_day(settings, date)
+        rows = next(c.observed for c in r.checks if c.name == "orders_count")
+        rows += next(c.observed for c in r.checks if c.name == "executions_count")
+        extra = {"passed": r.passed}
+    elif stage == "detect":
+        from surveil.detect import detect_day
+
+        r = detect_day(settings, date)
+        rows = 0
+        extra = {"rules": {x.rule: {"seconds": x.seconds, "alerts": x.alerts} for x in r.rules}}
+    elif stage == "run-day":
+        from surveil.pipeline import run_day
+
+        r = run_day(settings, date, orders=orders)
+        rows = 0
+        extra = {"steps": {s.step: s.seconds for s in r.steps}}
+    elif stage == "import-fix":
+        from surveil.fixwriter import write_fix_log
+        from surveil.importfix import import_fix
+        from surveil.settings import Settings
+
+        scratch = Path(os.environ["BENCH_SCRATCH"])
+        log = scratch / "day.fix"
+        messages = write_fix_log(settings.data_path / day_dir_name(date), log, prefix=True)
+        target = Settings(home=scratch, data_dir=scratch / "imported")
+        start = time.perf_counter()
+        r = import_fix(target, [log], date, force=True)
+        os.environ["BENCH_SECONDS"] = str(time.perf_counter() - start)
+        rows = messages
+        extra = {"orders": r.orders, "executions": r.executions}
+    elif stage == "floor-csv":
+        rows = floor_csv_writer(settings, date)
+    elif stage in ("floor-copy-logged", "floor-copy-unlogged"):
+        rows = floor_copy(settings, date, unlogged=stage.endswith("unlogged"))
+    else:
+        raise SystemExit(f"unknown stage {stage}")
+    seconds = float(os.environ.pop("BENCH_SECONDS", time.perf_counter() - start))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"stage": stage, "seconds": seconds, "rows": rows, "rss_mb": rss_mb, **extra}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,628 @@
+"""The generator: realistic statistics, lifecycle rules, determinism, planted scenarios that
+satisfy their rule while their look-alikes and the background do not, and a day that loads
+and validates in PostgreSQL.
+
+The rule checks here implement the parameters documented in surveil/generate/scenarios.py
+over the CSV files, in plain Python, as an executable spec for the detectors.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from surveil import calendar
+from surveil.errors import BadInputError
+from surveil.generate import GENERATOR_VERSION, generate_day
+from surveil.generate import flow as flow_module
+from surveil.generate.market import VENUES, load_universe
+from surveil.generate.scenarios import RULE_PARAMETERS, SCENARIO_TYPES, default_counts
+from surveil.manifest import COLUMNS, MANIFEST_NAME, OPTIONAL_COLUMNS
+from surveil.settings import Settings
+from tests.conftest import EARLY_CLOSE_DAY, TRADING_DAY
+
+UTC = dt.UTC
+ORDERS = 3_000
+
+
+# -- reading a day ---------------------------------------------------------------------------
+def _time(text: str) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _array(text: str) -> set[str]:
+    return set(filter(None, text.strip("{}").split(",")))
+
+
+@dataclass
+class Day:
+    path: Path
+    manifest: dict[str, Any]
+    orders: list[dict[str, Any]]
+    executions: list[dict[str, Any]]
+    accounts: dict[str, dict[str, str]]
+    scenarios: list[dict[str, Any]]
+
+    @property
+    def trade_date(self) -> dt.date:
+        return dt.date.fromisoformat(self.manifest["trade_date"])
+
+    @property
+    def session(self) -> calendar.Session:
+        return calendar.session(self.trade_date)
+
+    def planted_order_ids(self) -> set[str]:
+        return {i for s in self.scenarios for i in s["cl_ord_ids"]}
+
+
+def read_day(path: Path) -> Day:
+    def rows(name: str) -> list[dict[str, str]]:
+        with (path / name).open(newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    orders = [
+        {
+            **r,
+            "quantity": int(r["quantity"]),
+            "cum_qty": int(r["cum_qty"]),
+            "limit_price": Decimal(r["limit_price"]) if r["limit_price"] else None,
+            "avg_px": Decimal(r["avg_px"]) if r["avg_px"] else None,
+            "transact_time": _time(r["transact_time"]),
+            "cancel_time": _time(r["cancel_time"]),
+        }
+        for r in rows("orders.csv")
+    ]
+    executions = [
+        {
+            **r,
+            "fill_qty": int(r["fill_qty"]),
+            "fill_price": Decimal(r["fill_price"]),
+            "transact_time": _time(r["transact_time"]),
+        }
+        for r in rows("executions.csv")
+    ]
+    scenarios = [
+        {**r, **{k: _array(r[k]) for k in ("account_ids", "cl_ord_ids", "exec_ids")}}
+        for r in rows("scenarios.csv")
+    ]
+    accounts = {r["account_id"]: r for r in rows("accounts.csv")}
+    manifest = json.loads((path / MANIFEST_NAME).read_text())
+    return Day(path, manifest, orders, executions, accounts, scenarios)
+
+
+def make_day(root: Path, day: dt.date, orders: int, seed: int = 7, **options: Any) -> Path:
+    settings = Settings(_env_file=None, home=root, data_dir=root / "data")
+    return generate_day(settings, day, orders=orders, seed=seed, **options).path
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
+    return read_day(make_day(tmp_path_factory.mktemp("day"), TRADING_DAY, ORDERS))
+
+
+@pytest.fixture(scope="module")
+def background_only(tmp_path_factory: pytest.TempPathFactory) -> Day:
+    """A bigger day with no planted scenarios: the background alone."""
+    none = dict.fromkeys(SCENARIO_TYPES, 0)
+    path = make_day(tmp_path_factory.mktemp("bg"), TRADING_DAY, 20_000, seed=11, scenarios=none)
+    return read_day(path)
+
+
+# -- the documented rules, as plain Python -----------------------------------------------------
+Alert = dict[str, Any]
+WASH = RULE_PARAMETERS["wash_trade"]
+SPOOF = RULE_PARAMETERS["spoofing"]
+MARK = RULE_PARAMETERS["marking_the_close"]
+OTR = RULE_PARAMETERS["excessive_otr"]
+AHEAD = RULE_PARAMETERS["front_running"]
+
+
+def _is_buy(side: str) -> bool:
+    return side == "1"
+
+
+def _seconds(value: float | int | bool) -> dt.timedelta:
+    return dt.timedelta(seconds=float(value))
+
+
+def wash_trades(day: Day) -> list[Alert]:
+    owner = {a: r["beneficial_owner_id"] for a, r in day.accounts.items()}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for e in day.executions:
+        groups[e["symbol"], owner[e["account_id"]]].append(e)
+    tick = Decimal(str(WASH["price_tolerance_ticks"] * WASH["tick_size"]))
+    share = Decimal(str(WASH["price_tolerance_pct"])) / 100
+    alerts = []
+    for (symbol, _), fills in groups.items():
+        buys = [f for f in fills if _is_buy(f["side"])]
+        sells = [f for f in fills if not _is_buy(f["side"])]
+        for b in buys:
+            for s in sells:
+                close_in_time = abs(b["transact_time"] - s["transact_time"]) <= _seconds(
+                    WASH["window_s"]
+                )
+                close_in_price = abs(b["fill_price"] - s["fill_price"]) <= max(
+                    tick, share * b["fill_price"]
+                )
+                if b["fill_qty"] == s["fill_qty"] and close_in_time and close_in_price:
+                    alerts.append(_alert(symbol, [b, s], [b, s]))
+    return alerts
+
+
+def spoofing(day: Day) -> list[Alert]:
+    sizes: dict[str, list[int]] = defaultdict(list)
+    for o in day.orders:
+        sizes[o["account_id"]].append(o["quantity"])
+    median = {a: statistics.median(q) for a, q in sizes.items()}
+    layered: dict[tuple[str, str, bool], list[dict[str, Any]]] = defaultdict(list)
+    for o in day.orders:
+        if (
+            o["ord_status"] == "4"
+            and o["order_type"] == "2"
+            and o["cum_qty"] == 0
+            and o["quantity"] >= SPOOF["size_multiple"] * median[o["account_id"]]
+        ):
+            layered[o["account_id"], o["symbol"], _is_buy(o["side"])].append(o)
+    fills_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in day.executions:
+        fills_of[e["cl_ord_id"]].append(e)
+    alerts = []
+    for o in day.orders:
+        fills = fills_of.get(o["cl_ord_id"])
+        if not fills:
+            continue
+        first = min(f["transact_time"] for f in fills)
+        deadline = max(f["transact_time"] for f in fills) + _seconds(SPOOF["cancel_window_s"])
+        opposite = layered.get((o["account_id"], o["symbol"], not _is_buy(o["side"])), [])
+        hits = [x for x in opposite if x["transact_time"] <= first <= x["cancel_time"] <= deadline]
+        if len(hits) >= SPOOF["min_orders"]:
+            alerts.append(_alert(o["symbol"], [o, *hits], fills))
+    return alerts
+
+
+def marking_the_close(day: Day, reference: str = "first in window") -> list[Alert]:
+    """With reference="last before window" the move is measured from the symbol's last
+    trade before the window, a variant the generator also keeps clean at realistic sizes."""
+    close = day.session.close_utc
+    start = close - dt.timedelta(minutes=float(MARK["window_minutes"]))
+    ordered = sorted(day.executions, key=lambda e: (e["transact_time"], e["exec_id"]))
+    late = [e for e in ordered if start <= e["transact_time"] <= close]
+    by_symbol: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in late:
+        by_symbol[e["symbol"]].append(e)
+    before = {e["symbol"]: e["fill_price"] for e in ordered if e["transact_time"] < start}
+    alerts = []
+    for symbol, fills in by_symbol.items():
+        opening = fills[0]["fill_price"] if reference == "first in window" else before.get(symbol)
+        if opening is None:
+            continue
+        move = (fills[-1]["fill_price"] - opening) / opening * 100
+        volume = sum(f["fill_qty"] for f in fills)
+        per_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for f in fills:
+            per_account[f["account_id"]].append(f)
+        for mine in per_account.values():
+            net = sum(f["fill_qty"] * (1 if _is_buy(f["side"]) else -1) for f in mine)
+            share = sum(f["fill_qty"] for f in mine) / volume
+            if (
+                net != 0
+                and share >= MARK["min_volume_share"]
+                and len(mine) >= MARK["min_executions"]
+                and (move if net > 0 else -move) >= Decimal(str(MARK["min_price_move_pct"]))
+            ):
+                alerts.append(_alert(symbol, mine, mine))
+    return alerts
+
+
+def excessive_otr(day: Day, peers_min_orders: int = 1) -> list[Alert]:
+    """Peers are all account-symbol pairs; peers_min_orders=20 is a variant that only
+    separates on days big enough for pairs of 20 orders to be common (see scenarios.py)."""
+    orders: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    trades: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for o in day.orders:
+        orders[o["account_id"], o["symbol"]].append(o)
+    for e in day.executions:
+        trades[e["account_id"], e["symbol"]].append(e)
+    ratio = {k: len(v) / max(len(trades[k]), 1) for k, v in orders.items()}
+    median = statistics.median(r for k, r in ratio.items() if len(orders[k]) >= peers_min_orders)
+    return [
+        _alert(k[1], orders[k], trades[k])
+        for k, r in ratio.items()
+        if len(orders[k]) >= OTR["min_orders"]
+        and r >= OTR["min_ratio"]
+        and r >= OTR["peer_multiple"] * median
+    ]
+
+
+def front_running(day: Day) -> list[Alert]:
+    quantities: dict[str, list[int]] = defaultdict(list)
+    for o in day.orders:
+        quantities[o["symbol"]].append(o["quantity"])
+    typical = {s: statistics.median(q) for s, q in quantities.items()}
+    kind = {a: r["account_type"] for a, r in day.accounts.items()}
+    firm = {a: r["firm_id"] for a, r in day.accounts.items()}
+    prop_fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in day.executions:
+        if kind[e["account_id"]] == "proprietary":
+            prop_fills[e["symbol"]].append(e)
+    lead = _seconds(60 * AHEAD["lead_minutes"])
+    unwind_within = _seconds(60 * AHEAD["unwind_minutes"])
+    alerts = []
+    for c in day.orders:
+        large = c["quantity"] >= AHEAD["client_size_multiple"] * typical[c["symbol"]]
+        if kind[c["account_id"]] != "client" or not large:
+            continue
+        t, buy = c["transact_time"], _is_buy(c["side"])
+        by_prop: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for p in prop_fills[c["symbol"]]:
+            if not AHEAD["same_firm"] or firm[p["account_id"]] == firm[c["account_id"]]:
+                by_prop[p["account_id"]].append(p)
+        for fills in by_prop.values():
+            ahead = [
+                p for p in fills if _is_buy(p["side"]) == buy and t - lead <= p["transact_time"] < t
+            ]
+            unwind = [
+                p
+                for p in fills
+                if _is_buy(p["side"]) != buy and t < p["transact_time"] <= t + unwind_within
+            ]
+            if ahead and unwind:
+                alerts.append(_alert(c["symbol"], [*ahead, *unwind, c], [*ahead, *unwind]))
+    return alerts
+
+
+def _alert(symbol: str, orders: list[dict[str, Any]], fills: list[dict[str, Any]]) -> Alert:
+    return {
+        "symbol": symbol,
+        "accounts": {o["account_id"] for o in orders},
+        "orders": {o["cl_ord_id"] for o in orders},
+        "execs": {f["exec_id"] for f in fills},
+    }
+
+
+RULES: dict[str, Callable[[Day], list[Alert]]] = {
+    "wash_trade": wash_trades,
+    "spoofing": spoofing,
+    "marking_the_close": marking_the_close,
+    "excessive_otr": excessive_otr,
+    "front_running": front_running,
+}
+
+
+def matches(alert: Alert, scenario: dict[str, Any]) -> bool:
+    """How surveil's evaluation pairs an alert with a scenario: same symbol, a shared
+    account and a shared order or execution (account and symbol suffice for OTR)."""
+    return (
+        alert["symbol"] == scenario["symbol"]
+        and bool(alert["accounts"] & scenario["account_ids"])
+        and (
+            scenario["type"] == "excessive_otr"
+            or bool(alert["orders"] & scenario["cl_ord_ids"])
+            or bool(alert["execs"] & scenario["exec_ids"])
+        )
+    )
+
+
+# -- files and manifest ------------------------------------------------------------------------
+def test_day_has_its_files_listed_in_the_manifest(day: Day) -> None:
+    files = day.manifest["files"]
+    assert set(files) == {
+        "firms.csv",
+        "accounts.csv",
+        "orders.csv",
+        "executions.csv",
+        "scenarios.csv",
+    }
+    for name, entry in files.items():
+        data = (day.path / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+        assert data.count(b"\n") - 1 == entry["rows"]
+        expected = COLUMNS.get(name.removesuffix(".csv")) or OPTIONAL_COLUMNS["scenarios"]
+        assert tuple(entry["columns"]) == expected
+        assert data.split(b"\n", 1)[0].decode() == ",".join(expected)
+    assert files["orders.csv"]["rows"] == ORDERS
+    source = day.manifest["source"]
+    assert source["generator_version"] == GENERATOR_VERSION
+    assert source["scenarios"] == default_counts(ORDERS)
+
+
+def test_scenarios_csv_holds_array_literals_in_quoted_fields(day: Day) -> None:
+    lines = (day.path / "scenarios.csv").read_text().splitlines()[1:]
+    first = next(csv.reader(lines[:1]))
+    assert first[4].startswith("{") and first[4].endswith("}")
+    assert ',"{' in lines[0] and lines[0].rsplit(",", 1)[1] in ("abuse", "lookalike")
+    labels = Counter((s["type"], s["label"]) for s in day.scenarios)
+    for kind, count in default_counts(ORDERS).items():
+        assert labels[kind, "abuse"] == labels[kind, "lookalike"] == count > 0
+    assert len({s["scenario_id"] for s in day.scenarios}) == len(day.scenarios)
+
+
+# -- lifecycle rules -------------------------------------------------------------------------------
+def test_orders_and_fills_obey_the_order_lifecycle(day: Day) -> None:
+    session = day.session
+    by_id = {o["cl_ord_id"]: o for o in day.orders}
+    assert len(by_id) == len(day.orders)
+    assert len({e["exec_id"] for e in day.executions}) == len(day.executions)
+    filled: Counter[str] = Counter()
+    notional: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for e in day.executions:
+        o = by_id[e["cl_ord_id"]]
+        assert (e["account_id"], e["symbol"], e["side"]) == (
+            o["account_id"],
+            o["symbol"],
+            o["side"],
+        )
+        assert o["transact_time"] <= e["transact_time"] < session.close_utc
+        assert e["venue"] in VENUES and e["fill_qty"] > 0
+        if o["limit_price"] is not None:  # buys at or below the limit, sells at or above
+            if _is_buy(o["side"]):
+                assert e["fill_price"] <= o["limit_price"]
+            else:
+                assert e["fill_price"] >= o["limit_price"]
+        filled[o["cl_ord_id"]] += e["fill_qty"]
+        notional[o["cl_ord_id"]] += e["fill_qty"] * e["fill_price"]
+    for o in day.orders:
+        cum, quantity, status = o["cum_qty"], o["quantity"], o["ord_status"]
+        assert filled[o["cl_ord_id"]] == cum <= quantity  # quantity = cum + leaves
+        assert session.open_utc <= o["transact_time"] < session.close_utc
+        assert (o["order_type"] == "1") == (o["limit_price"] is None)
+        assert o["order_type"] in ("1", "2") and o["time_in_force"] in ("0", "3")
+        assert o["side"] in ("1", "2", "5")
+        assert status in ("2", "4", "C", "8")
+        assert (status == "2") == (cum == quantity)
+        if status == "8":
+            assert cum == 0
+        assert (status == "4") == (o["cancel_time"] is not None)
+        if o["cancel_time"] is not None:
+            assert o["transact_time"] <= o["cancel_time"] < session.close_utc
+        if cum:
+            assert abs(o["avg_px"] - notional[o["cl_ord_id"]] / cum) <= Decimal("0.000001")
+        else:
+            assert o["avg_px"] is None
+
+
+def test_order_ids_rise_with_time(day: Day) -> None:
+    ids = [o["cl_ord_id"] for o in day.orders]
+    assert ids == sorted(ids)
+    times = [o["transact_time"] for o in day.orders]
+    assert times == sorted(times)
+
+
+# -- realism ---------------------------------------------------------------------------------------
+def test_background_statistics_look_like_a_broker_day(day: Day) -> None:
+    planted = day.planted_order_ids()
+    orders = [o for o in day.orders if o["cl_ord_id"] not in planted]
+    n = len(orders)
+    status = Counter(o["ord_status"] for o in orders)
+    assert 0.40 <= status["2"] / n <= 0.70  # filled
+    assert 0.20 <= status["4"] / n <= 0.50  # cancelled
+    assert 0.02 <= status["C"] / n <= 0.15  # expired at the close
+    assert 0.002 <= status["8"] / n <= 0.04  # rejected
+    assert 0.05 <= sum(o["cum_qty"] > 0 and o["ord_status"] != "2" for o in orders) / n <= 0.2
+
+    sides = Counter(o["side"] for o in orders)
+    assert 0.35 <= sides["1"] / n <= 0.65
+    assert 0.04 <= sides["5"] / (sides["2"] + sides["5"]) <= 0.25
+    assert 0.04 <= sum(o["order_type"] == "1" for o in orders) / n <= 0.15
+    assert 0.03 <= sum(o["time_in_force"] == "3" for o in orders) / n <= 0.15
+
+    quantities = [o["quantity"] for o in orders]
+    assert sum(q % 100 == 0 for q in quantities) / n >= 0.85  # mostly round lots
+    assert 0.02 <= sum(q < 100 for q in quantities) / n <= 0.12  # some odd lots
+    assert statistics.median(quantities) in (100, 200)
+    assert max(quantities) >= 30 * statistics.median(quantities)  # a heavy tail
+
+    accounts_per_type = Counter(day.accounts[o["account_id"]]["account_type"] for o in orders)
+    assert set(accounts_per_type) == {"client", "proprietary", "market_maker"}
+
+
+def test_fills_go_to_real_venues_in_realistic_shares(day: Day) -> None:
+    venues = Counter(e["venue"] for e in day.executions)
+    total = sum(venues.values())
+    assert set(venues) <= set(VENUES) and len(venues) >= 10
+    assert 0.25 <= (venues["FINN"] + venues["FINY"]) / total <= 0.65  # off-exchange
+    for mic in ("XNAS", "XNYS", "ARCX", "EDGX", "BATS"):
+        assert 0.02 <= venues[mic] / total <= 0.25
+    universe = load_universe()
+    listing = dict(zip(universe.symbols, universe.listing, strict=True))
+    on_nyse = Counter(listing[e["symbol"]] for e in day.executions if e["venue"] == "XNYS")
+    assert on_nyse["XNYS"] > on_nyse["XNAS"]  # the listing exchange gets more of its symbols
+
+
+def test_prices_follow_each_symbol_near_its_reference(day: Day) -> None:
+    universe = load_universe()
+    reference = {
+        s: int(p) / 10_000 for s, p in zip(universe.symbols, universe.reference, strict=True)
+    }
+    for e in day.executions:
+        assert abs(float(e["fill_price"]) / reference[e["symbol"]] - 1) < 0.15
+        assert e["fill_price"] == e["fill_price"].quantize(Decimal("0.01"))  # on the tick
+    by_symbol: dict[str, list[float]] = defaultdict(list)
+    for e in sorted(day.executions, key=lambda e: e["transact_time"]):
+        by_symbol[e["symbol"]].append(float(e["fill_price"]))
+    moved = [abs(p[-1] / p[0] - 1) for p in by_symbol.values() if len(p) >= 20]
+    assert 0.001 < statistics.median(moved) < 0.05  # a day's move, not frozen, not wild
+
+
+def test_activity_is_u_shaped_over_the_session(day: Day) -> None:
+    open_at = day.session.open_utc
+    minutes = Counter(int((o["transact_time"] - open_at).total_seconds() // 60) for o in day.orders)
+    length = int((day.session.close_utc - open_at).total_seconds() // 60)
+    rate = lambda lo, hi: sum(minutes[m] for m in range(lo, hi)) / (hi - lo)  # noqa: E731
+    midday = rate(length // 2 - 60, length // 2 + 60)
+    assert rate(0, 30) > 1.5 * midday
+    assert rate(length - 30, length) > 1.5 * midday
+
+
+def test_early_close_day_ends_at_1300_new_york(tmp_path: Path) -> None:
+    day = read_day(make_day(tmp_path, EARLY_CLOSE_DAY, 1_500))
+    close = day.session.close_utc
+    assert close == dt.datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # 13:00 EST
+    assert day.manifest["source"]["early_close"] is True
+    times = [o["transact_time"] for o in day.orders] + [e["transact_time"] for e in day.executions]
+    times += [o["cancel_time"] for o in day.orders if o["cancel_time"]]
+    assert max(times) < close and min(times) >= day.session.open_utc
+    assert max(times) > close - dt.timedelta(minutes=5)  # trading right up to 13:00
+    found = {_key(a) for a in marking_the_close(day)}
+    planted = [
+        s for s in day.scenarios if s["type"] == "marking_the_close" and s["label"] == "abuse"
+    ]
+    assert planted and all(any(matches(a, s) for a in marking_the_close(day)) for s in planted)
+    assert found
+
+
+def _key(alert: Alert) -> tuple[str, ...]:
+    return (alert["symbol"], *sorted(alert["accounts"]))
+
+
+# -- determinism -------------------------------------------------------------------------------------
+def _digest(path: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.iterdir())}
+
+
+def test_same_options_give_identical_bytes_and_other_dates_differ(tmp_path: Path) -> None:
+    first = make_day(tmp_path / "a", TRADING_DAY, 1_200)
+    again = make_day(tmp_path / "b", TRADING_DAY, 1_200)
+    assert _digest(first) == _digest(again)
+    other_day = make_day(tmp_path / "c", TRADING_DAY + dt.timedelta(days=1), 1_200)
+    other_seed = make_day(tmp_path / "d", TRADING_DAY, 1_200, seed=8)
+    for other in (other_day, other_seed):
+        digest = _digest(other)
+        for name in ("orders.csv", "executions.csv", "scenarios.csv"):
+            assert digest[name] != _digest(first)[name]
+    assert _digest(other_day)["accounts.csv"] == _digest(first)["accounts.csv"]  # same master
+
+
+def test_scenario_counts_are_options_recorded_in_the_manifest(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, home=tmp_path, data_dir=tmp_path / "data")
+    asked = {"wash_trade": 3, "spoofing": 0}
+    result = generate_day(settings, TRADING_DAY, orders=1_000, seed=3, scenarios=asked)
+    day = read_day(result.path)
+    expected = {**default_counts(1_000), **asked}
+    assert day.manifest["source"]["scenarios"] == expected
+    labels = Counter((s["type"], s["label"]) for s in day.scenarios)
+    assert labels["wash_trade", "abuse"] == 3 and labels["spoofing", "abuse"] == 0
+    assert result.rows["scenarios"] == 2 * sum(expected.values())
+    again = generate_day(settings, TRADING_DAY, orders=1_000, seed=3, scenarios=asked)
+    assert again.status == "skipped"
+    explicit_defaults = generate_day(
+        settings, TRADING_DAY, orders=1_000, seed=3, scenarios=default_counts(1_000)
+    )
+    assert explicit_defaults.status == "generated"  # a different source: regenerated
+    with pytest.raises(BadInputError, match="unknown scenario type"):
+        generate_day(settings, TRADING_DAY, orders=1_000, scenarios={"insider": 1})
+    with pytest.raises(BadInputError, match="fewer"):
+        generate_day(settings, TRADING_DAY, orders=1_000, scenarios={"excessive_otr": 100})
+
+
+def test_default_counts_scale_mildly_with_the_day() -> None:
+    assert set(default_counts(1_000).values()) == {5}
+    assert set(default_counts(1_000_000).values()) == {20}
+    assert 20 < default_counts(5_000_000)["wash_trade"] < 30
+    assert 0 < default_counts(300)["spoofing"] < 5
+    assert set(default_counts(50).values()) == {0}
+
+
+def test_a_day_in_many_chunks_keeps_every_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flow_module, "CHUNK_ORDERS", 700)
+    day = read_day(make_day(tmp_path, TRADING_DAY, 3_500, seed=5))
+    test_orders_and_fills_obey_the_order_lifecycle(day)
+    test_order_ids_rise_with_time(day)
+    numbers = [int(o["cl_ord_id"][9:]) for o in day.orders]
+    assert numbers == list(range(1, len(numbers) + 1))
+    for kind, rule in RULES.items():
+        _assert_separates(day, kind, rule(day))
+
+
+# -- planted scenarios -------------------------------------------------------------------------------
+def test_every_scenario_id_exists_and_belongs_to_the_scenario(day: Day) -> None:
+    orders = {o["cl_ord_id"]: o for o in day.orders}
+    executions = {e["exec_id"]: e for e in day.executions}
+    for s in day.scenarios:
+        assert s["trade_date"] == day.trade_date.isoformat()
+        assert s["cl_ord_ids"] <= orders.keys() and s["exec_ids"] <= executions.keys()
+        assert s["account_ids"] <= day.accounts.keys()
+        mine = [orders[i] for i in s["cl_ord_ids"]]
+        assert {o["symbol"] for o in mine} == {s["symbol"]}
+        assert {o["account_id"] for o in mine} == s["account_ids"]
+        fills = {e["exec_id"] for e in day.executions if e["cl_ord_id"] in s["cl_ord_ids"]}
+        assert fills == s["exec_ids"]
+
+
+@pytest.mark.parametrize("kind", SCENARIO_TYPES)
+def test_planted_scenarios_satisfy_their_rule_and_lookalikes_do_not(day: Day, kind: str) -> None:
+    _assert_separates(day, kind, RULES[kind](day))
+
+
+def _assert_separates(day: Day, kind: str, alerts: list[Alert]) -> None:
+    planted = [s for s in day.scenarios if s["type"] == kind and s["label"] == "abuse"]
+    lookalikes = [s for s in day.scenarios if s["type"] == kind and s["label"] == "lookalike"]
+    assert planted and lookalikes
+    missed = [s["scenario_id"] for s in planted if not any(matches(a, s) for a in alerts)]
+    stray = [a for a in alerts if not any(matches(a, s) for s in planted)]
+    hit = [s["scenario_id"] for s in lookalikes if any(matches(a, s) for a in alerts)]
+    assert not missed, f"{kind}: planted scenarios the rule does not find: {missed}"
+    assert not stray, f"{kind}: alerts on no planted scenario: {stray[:3]}"
+    assert not hit, f"{kind}: look-alikes the rule fires on: {hit}"
+
+
+def test_scenario_details_match_their_description(day: Day) -> None:
+    orders = {o["cl_ord_id"]: o for o in day.orders}
+    executions = {e["exec_id"]: e for e in day.executions}
+    owner = {a: r["beneficial_owner_id"] for a, r in day.accounts.items()}
+    kinds = {a: r["account_type"] for a, r in day.accounts.items()}
+    planted = [s for s in day.scenarios if s["label"] == "abuse"]
+    for s in planted:
+        mine = [orders[i] for i in s["cl_ord_ids"]]
+        fills = [executions[i] for i in s["exec_ids"]]
+        if s["type"] == "wash_trade":
+            assert len({owner[a] for a in s["account_ids"]}) == 1 and len(fills) == 2
+            assert {_is_buy(f["side"]) for f in fills} == {True, False}
+        elif s["type"] == "spoofing":
+            cancelled = [o for o in mine if o["ord_status"] == "4"]
+            assert 3 <= len(cancelled) <= 5 and all(o["quantity"] >= 2_000 for o in cancelled)
+        elif s["type"] == "excessive_otr":
+            assert kinds[next(iter(s["account_ids"]))] == "proprietary"
+            assert len(mine) >= 21 and len(fills) == 1
+        elif s["type"] == "front_running":
+            assert sorted(kinds[a] for a in s["account_ids"]) == ["client", "proprietary"]
+            assert len({day.accounts[a]["firm_id"] for a in s["account_ids"]}) == 1
+        elif s["type"] == "marking_the_close":
+            start = day.session.close_utc - dt.timedelta(minutes=8, seconds=1)
+            assert all(f["transact_time"] >= start for f in fills)
+    wash_accounts = [s["account_ids"] for s in planted if s["type"] == "wash_trade"]
+    assert any(len(a) == 1 for a in wash_accounts) and any(len(a) == 2 for a in wash_accounts)
+
+
+def test_the_background_alone_holds_no_pattern(background_only: Day) -> None:
+    assert background_only.scenarios == []
+    for kind, rule in RULES.items():
+        assert rule(background_only) == [], kind
+    assert marking_the_close(background_only, reference="last before window") == []
+    assert excessive_otr(background_only, peers_min_orders=20) == []
+
+
+# -- loads and validates -----------------------------------------------------------------------------
+def test_generated_day_loads_and_passes_validation(settings: Settings) -> None:
+    from surveil.lake import upload_day
+    from surveil.load import load_day
+    from surveil.validate import validate_day
+
+    generate_day(settings, EARLY_CLOSE_DAY, orders=1_500)
+    upload_day(settings, EARLY_CLOSE_DAY)
+    load_day(settings, EARLY_CLOSE_DAY)
+    result = validate_day(settings, EARLY_CLOSE_DAY)
+    assert result.passed, [(c.name, c.observed, c.sample) for c in result.failed]
