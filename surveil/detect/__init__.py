@@ -49,6 +49,7 @@ SELECT md5(%(rule)s || '|' || %(trade_date)s::text || '|' || r.key), %(trade_dat
        r.exec_ids, round(greatest(0, least(100, r.score))::numeric, 2), r.explanation
 FROM ({rule_sql}) r
 """
+DETECT_SESSION_SETTINGS = "SET LOCAL work_mem = '256MB'"
 DELETE_ALERTS = "DELETE FROM alerts WHERE trade_date = %s AND rule = %s"
 INSERT_DETECT_RUN = """
 INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, alerts, seconds)
@@ -170,6 +171,8 @@ def _detect(
     with conn.transaction():
         # Shared: detections of one day may run together, a load of that day waits for them.
         db.lock_day(conn, day, lock_s, shared=True)
+        # Rules sort and hash a day's fills at once; spilling to disk would cost more.
+        conn.execute(DETECT_SESSION_SETTINGS)
         current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
         if current is None:
             raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")

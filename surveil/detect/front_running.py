@@ -23,6 +23,9 @@ PARAMS = {
     "same_firm": True,
 }
 
+# Large client orders are few; each looks up the fills around it through the
+# (symbol, transact_time) index, so the cost grows with the day's size times a log, not with
+# every client order paired with every proprietary fill in its symbol.
 SQL = """
 WITH typical AS (
     SELECT symbol, percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) AS median_qty
@@ -33,11 +36,6 @@ WITH typical AS (
     FROM orders o JOIN accounts a USING (account_id) JOIN typical t USING (symbol)
     WHERE o.trade_date = %(trade_date)s AND a.account_type = 'client'
       AND o.quantity >= %(client_size_multiple)s * t.median_qty
-), prop_fills AS (
-    SELECT e.exec_id, e.cl_ord_id, e.account_id, a.firm_id, e.symbol, e.side = '1' AS is_buy,
-           e.fill_qty, e.transact_time
-    FROM executions e JOIN accounts a USING (account_id)
-    WHERE e.trade_date = %(trade_date)s AND a.account_type = 'proprietary'
 ), ahead AS (
     SELECT c.cl_ord_id AS client_order, c.account_id AS client_account, c.symbol, c.is_buy,
            c.quantity, c.median_qty, c.transact_time AS client_time, p.account_id AS prop_account,
@@ -46,10 +44,16 @@ WITH typical AS (
            sum(p.fill_qty) AS ahead_qty,
            max(extract(epoch FROM c.transact_time - p.transact_time)) AS lead_s
     FROM large_client c
-    JOIN prop_fills p ON p.symbol = c.symbol AND p.is_buy = c.is_buy
-     AND p.transact_time >= c.transact_time - make_interval(secs => %(lead_minutes)s * 60)
-     AND p.transact_time < c.transact_time
-     AND (NOT %(same_firm)s OR p.firm_id = c.firm_id)
+    CROSS JOIN LATERAL (
+        SELECT e.exec_id, e.cl_ord_id, e.account_id, e.fill_qty, e.transact_time
+        FROM executions e
+        WHERE e.trade_date = %(trade_date)s AND e.symbol = c.symbol
+          AND e.transact_time >= c.transact_time - make_interval(secs => %(lead_minutes)s * 60)
+          AND e.transact_time < c.transact_time
+          AND (e.side = '1') = c.is_buy
+    ) p
+    JOIN accounts pa ON pa.account_id = p.account_id AND pa.account_type = 'proprietary'
+     AND (NOT %(same_firm)s OR pa.firm_id = c.firm_id)
     GROUP BY c.cl_ord_id, c.account_id, c.symbol, c.is_buy, c.quantity, c.median_qty,
              c.transact_time, p.account_id
 ), unwound AS (
@@ -57,10 +61,15 @@ WITH typical AS (
            array_agg(DISTINCT u.cl_ord_id ORDER BY u.cl_ord_id) AS unwind_orders,
            sum(u.fill_qty) AS unwind_qty
     FROM ahead a
-    JOIN prop_fills u ON u.account_id = a.prop_account AND u.symbol = a.symbol
-     AND u.is_buy <> a.is_buy
-     AND u.transact_time > a.client_time
-     AND u.transact_time <= a.client_time + make_interval(secs => %(unwind_minutes)s * 60)
+    CROSS JOIN LATERAL (
+        SELECT e.exec_id, e.cl_ord_id, e.fill_qty
+        FROM executions e
+        WHERE e.trade_date = %(trade_date)s AND e.symbol = a.symbol
+          AND e.account_id = a.prop_account
+          AND e.transact_time > a.client_time
+          AND e.transact_time <= a.client_time + make_interval(secs => %(unwind_minutes)s * 60)
+          AND (e.side = '1') <> a.is_buy
+    ) u
     GROUP BY a.client_order, a.client_account, a.symbol, a.is_buy, a.quantity, a.median_qty,
              a.client_time, a.prop_account, a.ahead_execs, a.ahead_orders, a.ahead_qty, a.lead_s
 )

@@ -24,12 +24,23 @@ PARAMS = {
     "tick_size": 0.01,
 }
 
+# Fills are bucketed by time (bucket width = the window), and a pair is looked for only in
+# the same or a neighbouring bucket of the same symbol and owner: an equality join the
+# planner can hash, instead of a range join that pairs every buy with every sell of an
+# owner's symbol (market makers trade both sides all day).
 SQL = """
 WITH fills AS (
     SELECT e.exec_id, e.cl_ord_id, e.account_id, a.beneficial_owner_id AS owner, e.symbol,
-           e.side <> '1' AS is_sell, e.fill_qty, e.fill_price, e.transact_time
+           e.side <> '1' AS is_sell, e.fill_qty, e.fill_price, e.transact_time,
+           floor(extract(epoch FROM e.transact_time) / %(window_s)s)::bigint AS bucket
     FROM executions e JOIN accounts a USING (account_id)
     WHERE e.trade_date = %(trade_date)s
+), buys AS MATERIALIZED (
+    SELECT f.*, f.bucket + neighbour.offset_buckets AS probe_bucket
+    FROM fills f CROSS JOIN (VALUES (-1), (0), (1)) AS neighbour(offset_buckets)
+    WHERE NOT f.is_sell
+), sells AS (
+    SELECT * FROM fills WHERE is_sell
 ), pairs AS (
     SELECT b.symbol, b.owner, b.exec_id AS buy_exec, s.exec_id AS sell_exec,
            b.cl_ord_id AS buy_order, s.cl_ord_id AS sell_order,
@@ -39,11 +50,10 @@ WITH fills AS (
            abs(extract(epoch FROM s.transact_time - b.transact_time)) AS gap_s,
            greatest(%(price_tolerance_ticks)s * %(tick_size)s,
                     %(price_tolerance_pct)s / 100.0 * b.fill_price) AS price_tolerance
-    FROM fills b
-    JOIN fills s ON s.symbol = b.symbol AND s.owner = b.owner AND s.is_sell AND NOT b.is_sell
-     AND s.transact_time BETWEEN b.transact_time - make_interval(secs => %(window_s)s)
-                             AND b.transact_time + make_interval(secs => %(window_s)s)
-    WHERE abs(b.fill_qty - s.fill_qty)
+    FROM buys b
+    JOIN sells s ON s.symbol = b.symbol AND s.owner = b.owner AND s.bucket = b.probe_bucket
+    WHERE abs(extract(epoch FROM s.transact_time - b.transact_time)) <= %(window_s)s
+      AND abs(b.fill_qty - s.fill_qty)
           <= %(qty_tolerance_pct)s / 100.0 * greatest(b.fill_qty, s.fill_qty)
 )
 SELECT buy_exec || '/' || sell_exec AS key,
