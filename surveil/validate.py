@@ -105,6 +105,9 @@ COUNT_DAY_ROWS = {
 # Rows of the lake's reference file (staged) found identical in the warehouse.
 REFERENCE_MATCHES = "SELECT count(*) FROM {stage} s JOIN {table} t USING ({cols})"
 
+# Checks hash and sort a whole day; keep that in memory.
+VALIDATE_SESSION_SETTINGS = "SET LOCAL work_mem = '256MB'"
+
 INSERT_VALIDATION_RUN = """
 INSERT INTO validation_runs (trade_date, load_run_id, manifest_sha256, passed)
 VALUES (%s, %s, %s, %s) RETURNING validation_id
@@ -151,6 +154,7 @@ def validate_day(settings: Settings, day: dt.date) -> ValidateResult:
 def _validate(conn: psycopg.Connection, lake: Lake, manifest: Manifest) -> ValidateResult:
     day = manifest.trade_date
     with conn.transaction():
+        conn.execute(VALIDATE_SESSION_SETTINGS)
         current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
         if current is None:
             raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")
