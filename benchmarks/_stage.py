@@ -46,6 +46,7 @@ def floor_copy(settings, day: dt.date, unlogged: bool) -> int:
     folder = Path(settings.lake_uri) / day_dir_name(day)
     total = 0
     with db.connect(settings) as conn:
+        db.migrate(conn)
         with conn.transaction():
             for table in DAY_TABLES:
                 target = f"floor_{table}"
