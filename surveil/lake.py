@@ -130,7 +130,7 @@ class S3Lake:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         config = Config(
-            retries={"mode": "standard", "max_attempts": 5},
+            retries={"mode": "standard", "total_max_attempts": 5},  # 5 attempts in all
             connect_timeout=5,
             read_timeout=60,
             request_checksum_calculation="when_required",

@@ -169,8 +169,10 @@ def _detect(
 ) -> DetectResult:
     close_utc = calendar.session(day).close_utc
     with conn.transaction():
-        # Shared: detections of one day may run together, a load of that day waits for them.
+        # Shared: a load of that day waits for detections (and they for a load)...
         db.lock_day(conn, day, lock_s, shared=True)
+        # ...while two detections of the day, which replace the same alerts, take turns.
+        db.lock_day(conn, day, lock_s, namespace=db.DETECT_LOCK_NAMESPACE)
         # Rules sort and hash a day's fills at once; spilling to disk would cost more.
         conn.execute(DETECT_SESSION_SETTINGS)
         current = conn.execute(CURRENT_LOAD, (day,)).fetchone()

