@@ -50,7 +50,9 @@ def run_stage(stage: str, env: dict[str, str], day: dt.date, orders: int) -> dic
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def one_repeat(orders: int, with_run_day: bool) -> dict[str, dict[str, Any]]:
+def one_repeat(
+    orders: int, with_run_day: bool, stages: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
     home = Path(tempfile.mkdtemp(prefix="surveil-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
     env.update({"SURVEIL_HOME": str(home), "BENCH_SCRATCH": str(home)})
@@ -62,7 +64,7 @@ def one_repeat(orders: int, with_run_day: bool) -> dict[str, dict[str, Any]]:
     # Hold the embedded server for the whole repeat, so no stage pays for its start.
     db._embedded_url(load_settings())
     try:
-        results = {stage: run_stage(stage, env, DAY, orders) for stage in STAGES}
+        results = {stage: run_stage(stage, env, DAY, orders) for stage in stages}
         if with_run_day:
             results["run-day"] = run_stage("run-day", env, RUN_DAY_DATE, orders)
         return results
@@ -164,11 +166,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--no-run-day", action="store_true", help="skip the end-to-end run-day")
+    parser.add_argument("--no-import-fix", action="store_true", help="skip import-fix")
     args = parser.parse_args()
     repeats = []
     for i in range(args.repeat):
         print(f"repeat {i + 1}/{args.repeat} …", file=sys.stderr)
-        repeats.append(one_repeat(args.orders, not args.no_run_day))
+        stages = tuple(s for s in STAGES if not (args.no_import_fix and s == "import-fix"))
+        repeats.append(one_repeat(args.orders, not args.no_run_day, stages))
     table = summarise(repeats)
     report = {"orders": args.orders, "repeats": args.repeat, "machine": machine(), "stages": table}
     if args.json:

@@ -150,6 +150,12 @@ def _load(conn: psycopg.Connection, lake: Lake, manifest: Manifest, lock_s: floa
             clock = time.perf_counter()
             _attach(conn, lake, manifest, table, fresh[table])
             timings[f"{table}_attach"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        for table in DAY_TABLES:
+            # Statistics now, not whenever autovacuum gets round to it: without them the
+            # planner takes a fresh day for empty and picks nested loops that run for minutes.
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(partition_name(table, day))))
+        timings["analyze"] = time.perf_counter() - clock
         action = "replaced" if replacing else "loaded"
         run_id = _record(conn, manifest, lake, action, rows_read, inserted, timings, started)
     return LoadResult(day, action, run_id, manifest.sha256, rows_read, inserted, timings)
