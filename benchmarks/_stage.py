@@ -13,6 +13,7 @@ import os
 import resource
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from psycopg import sql
@@ -77,6 +78,36 @@ def floor_copy(settings, day: dt.date, unlogged: bool) -> int:
     return total
 
 
+def plan_nodes(node: dict, nodes: Counter[str]) -> Counter[str]:
+    kind = node["Node Type"]
+    if "Scan" in kind or "Join" in kind or kind == "Nested Loop":
+        target = node.get("Index Name") or node.get("Relation Name") or ""
+        nodes[f"{kind} {target}".strip()] += 1
+    for child in node.get("Plans", []):
+        plan_nodes(child, nodes)
+    return nodes
+
+
+def rule_plans(settings, day: dt.date) -> dict[str, str]:
+    """Per rule, the scan and join nodes of its plan, e.g. 'Index Scan executions_… (x40)'."""
+
+    from surveil import calendar, db
+    from surveil.detect import RULES, resolve_params
+
+    params = resolve_params(settings.rules_file)
+    close_utc = calendar.session(day).close_utc
+    found: dict[str, str] = {}
+    with db.connect(settings) as conn:
+        for name, module in RULES.items():
+            values = {**params[name], "trade_date": day, "close_utc": close_utc}
+            plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) " + module.SQL), values).fetchone()
+            nodes = plan_nodes(plan[0][0]["Plan"], Counter())
+            found[name] = ", ".join(
+                f"{k}" + (f" x{v}" if v > 1 else "") for k, v in sorted(nodes.items())
+            )
+    return found
+
+
 def main() -> None:
     stage, date = sys.argv[1], dt.date.fromisoformat(sys.argv[2])
     orders = int(sys.argv[3]) if len(sys.argv) > 3 else None
@@ -113,7 +144,13 @@ def main() -> None:
 
         r = detect_day(settings, date)
         rows = 0
-        extra = {"rules": {x.rule: {"seconds": x.seconds, "alerts": x.alerts} for x in r.rules}}
+        plans = rule_plans(settings, date)
+        extra = {
+            "rules": {
+                x.rule: {"seconds": x.seconds, "alerts": x.alerts, "plan": plans[x.rule]}
+                for x in r.rules
+            }
+        }
     elif stage == "run-day":
         from surveil.pipeline import run_day
 

@@ -136,6 +136,7 @@ def summarise(repeats: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
                 "goal": "",
                 "peak_rss_mb": None,
                 "alerts": repeats[0]["detect"]["rules"][rule]["alerts"],
+                "plan": repeats[0]["detect"]["rules"][rule].get("plan", ""),
             }
         )
     if "import-fix" in repeats[0]:
@@ -187,6 +188,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for row in table:
+        if row.get("plan"):
+            print(f"    plan: {row['plan']}")
         print(
             f"{row['stage']:<28}{row['seconds']:>9.2f}{row['spread']:>14}"
             f"{row['rows_per_s'] or '':>12}{row['ratio'] if row['ratio'] is not None else '':>8}  "
