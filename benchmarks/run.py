@@ -188,13 +188,13 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for row in table:
-        if row.get("plan"):
-            print(f"    plan: {row['plan']}")
         print(
             f"{row['stage']:<28}{row['seconds']:>9.2f}{row['spread']:>14}"
             f"{row['rows_per_s'] or '':>12}{row['ratio'] if row['ratio'] is not None else '':>8}  "
             f"{row['floor']:<18}{row['goal']:<22}{row['peak_rss_mb'] or '':>7}"
         )
+        if row.get("plan"):
+            print(f"      plan: {row['plan']}")
 
 
 if __name__ == "__main__":
