@@ -125,6 +125,7 @@ from surveil.manifest import (
     Manifest,
     day_dir_name,
     describe_file,
+    publish_day_folder,
     read_local_manifest,
     verify_local_day,
 )
@@ -1154,14 +1155,7 @@ def _write_day(
             files[path.name] = describe_file(path, REJECT_COLUMNS)
         manifest = Manifest(day, files, source)
         (staging / MANIFEST_NAME).write_bytes(manifest.to_bytes())
-        if final.exists():
-            retired = final.with_name(f".{final.name}.old")
-            shutil.rmtree(retired, ignore_errors=True)
-            final.rename(retired)
-            staging.rename(final)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.rename(final)
+        publish_day_folder(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

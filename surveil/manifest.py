@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,20 @@ def verify_local_day(day_dir: Path, manifest: Manifest) -> bool:
         if not path.exists() or sha256_file(path) != entry.sha256:
             return False
     return True
+
+
+def publish_day_folder(staging: Path, final: Path) -> None:
+    """Move a completed day folder (built in `staging`, beside `final`) into place.
+
+    A day folder already there is swapped out and removed: readers may briefly find no
+    folder, never a partial one. An OSError from the last rename means another writer
+    published `final` meanwhile; the caller decides what that means.
+    """
+    if final.exists():
+        retired = final.with_name(f".{final.name}.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        final.rename(retired)
+        staging.rename(final)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(final)

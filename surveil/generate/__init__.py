@@ -34,6 +34,7 @@ from surveil.manifest import (
     FileEntry,
     Manifest,
     day_dir_name,
+    publish_day_folder,
     read_local_manifest,
     verify_local_day,
 )
@@ -116,23 +117,16 @@ def generate_day(
         if not force and (identical := _identical_day(final, source)):
             shutil.rmtree(staging, ignore_errors=True)
             return _skipped(day, final, identical)
-        if final.exists():
-            retired = final.with_name(f".{final.name}.old")
-            shutil.rmtree(retired, ignore_errors=True)
-            final.rename(retired)
-            staging.rename(final)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            try:
-                staging.rename(final)
-            except OSError:  # published by another run between our check and our rename
-                identical = _identical_day(final, source)
-                if identical is None:
-                    raise ConflictError(
-                        f"{final}: another run wrote a different day here meanwhile; run again"
-                    ) from None
-                shutil.rmtree(staging, ignore_errors=True)
-                return _skipped(day, final, identical)
+        try:
+            publish_day_folder(staging, final)
+        except OSError:  # published by another run between our check and our rename
+            identical = _identical_day(final, source)
+            if identical is None:
+                raise ConflictError(
+                    f"{final}: another run wrote a different day here meanwhile; run again"
+                ) from None
+            shutil.rmtree(staging, ignore_errors=True)
+            return _skipped(day, final, identical)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
