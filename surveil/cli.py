@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from surveil import __version__
@@ -64,6 +65,21 @@ ScenarioOpt = Annotated[
         "--scenario",
         metavar="TYPE=N",
         help="Planted scenarios of TYPE per day (plus as many look-alikes); repeatable.",
+    ),
+]
+
+
+class Engine(StrEnum):
+    postgres = "postgres"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="postgres: over the loaded day in the warehouse; spark: over the day in the lake, "
+        "alerts written to the lake (then `surveil load-alerts`). Needs surveil\\[spark].",
     ),
 ]
 
@@ -111,6 +127,14 @@ def _secrets(settings: Settings | None) -> list[str]:
 
         url = settings.database_url.get_secret_value()
         found.append(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
+    if settings is not None:  # S3A keys and tokens passed through SURVEIL_SPARK_CONF
+        from surveil.settings import SECRET_WORDS
+
+        found += [
+            v
+            for k, v in settings.spark_conf_pairs.items()
+            if any(w in k.lower() for w in SECRET_WORDS)
+        ]
     return [s for s in found if len(s) >= 4]
 
 
@@ -191,7 +215,10 @@ def _fail(json_out: bool, message: str, code: int) -> None:
     message = message.strip().splitlines()[0] if message.strip() else "failed"
     if len(message) > MAX_ERROR_CHARS:  # one readable line, whatever the input held
         message = message[: MAX_ERROR_CHARS - 1] + "…"
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
+    # The message is text, not markup: "pip install 'surveil[spark]'" must print as written.
+    err.print(
+        f"[bold red]error:[/] {escape(message)}", soft_wrap=True, markup=True, highlight=False
+    )
     if json_out:
         sys.stdout.write(
             json.dumps({"status": "error", "error": message, "exit_code": code}) + "\n"
@@ -520,6 +547,7 @@ def backfill(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Days run in parallel.")] = 1,
     orders: OrdersOpt = None,
     seed: SeedOpt = None,
+    engine: EngineOpt = Engine.postgres,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -527,6 +555,10 @@ def backfill(
 
     Every day is attempted even when some fail; the exit code is then non-zero (1 when only
     validations failed, else the first failed day's code).
+
+    With --engine spark each day is generated and uploaded (--jobs in parallel), then
+    detected on Spark over the lake in one session and its alerts loaded into PostgreSQL;
+    the days' orders are not loaded into the warehouse.
 
     Example: surveil backfill --start 2026-11-02 --end 2026-11-27 --jobs 2
     """
@@ -544,7 +576,14 @@ def backfill(
         days = trading_days(first, last)
         advance, stop = _progress_bar(len(days), json_out)
         try:
-            outcomes = run_days(days, jobs=jobs, orders=orders, seed=seed, on_done=advance)
+            if engine is Engine.spark:
+                from surveil.spark import backfill_spark
+
+                outcomes = backfill_spark(
+                    _settings(), days, jobs=jobs, orders=orders, seed=seed, on_done=advance
+                )
+            else:
+                outcomes = run_days(days, jobs=jobs, orders=orders, seed=seed, on_done=advance)
         finally:
             stop()
         return _days_report(f"backfill {first} to {last}", outcomes)
@@ -630,14 +669,22 @@ def detect(
     rule: RuleOpt = None,
     param: ParamOpt = None,
     rules: RulesFileOpt = None,
+    engine: EngineOpt = Engine.postgres,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run the market-abuse rules over a loaded day and store their alerts (replacing the
     rule's earlier alerts for that day).
 
+    With --engine spark the rules run on Apache Spark over the day's files in the lake
+    (SURVEIL_SPARK_MASTER, SURVEIL_SPARK_CONF) and the alerts go to the lake as
+    alerts/trade_date=D/alerts.csv; `surveil load-alerts` puts them into PostgreSQL.
+
     Example: surveil detect --date 2026-11-25 --rule wash_trade --param wash_trade.window_s=30
     """
+    if engine is Engine.spark:
+        _execute(json_out, debug, lambda: _detect_spark(date, rule, param, rules))
+        return
 
     def action() -> Report:
         from surveil.detect import detect_day, parse_overrides
@@ -656,6 +703,57 @@ def detect(
             c.print(table)
 
         return Report({"status": "done", **_jsonable(r), "alerts": r.alerts}, render)
+
+    _execute(json_out, debug, action)
+
+
+def _detect_spark(
+    date: str | None, rule: str | None, param: list[str] | None, rules: Path | None
+) -> Report:
+    from surveil.detect import parse_overrides
+    from surveil.spark import detect_day_spark
+
+    settings = _settings(rules_file=rules)
+    r = detect_day_spark(
+        settings, _date_or_default(date), rule=rule, overrides=parse_overrides(param or [])
+    )
+
+    def render(c: Console) -> None:
+        table = Table(title=f"detect {r.trade_date} on Spark ({r.master})")
+        for col in ("rule", "version", "alerts", "seconds"):
+            table.add_column(col)
+        for x in r.rules:
+            table.add_row(x.rule, x.version, f"{x.alerts:,}", f"{x.seconds:.2f}")
+        c.print(table)
+        c.print(
+            f"JVM start {r.jvm_start_seconds:.1f} s, reading the day {r.read_seconds:.1f} s; "
+            f"alerts in {r.alerts_uri} (surveil load-alerts --date {r.trade_date})"
+        )
+
+    return Report({"status": "done", **_jsonable(r), "alerts": r.alerts}, render)
+
+
+@app.command("load-alerts")
+def load_alerts(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Put a day's alerts from the lake (written by detect --engine spark) into PostgreSQL,
+    replacing that day's alerts of every rule the file covers.
+
+    Example: surveil load-alerts --date 2026-11-25 --json
+    """
+
+    def action() -> Report:
+        from surveil.spark import load_alerts as load
+
+        r = load(_settings(), _date_or_default(date))
+
+        def render(c: Console) -> None:
+            per_rule = ", ".join(f"{k} {v}" for k, v in r.rules.items())
+            c.print(
+                f"{r.trade_date}: {r.alerts} alerts loaded from {r.alerts_uri} ({per_rule}); "
+                f"{r.replaced} replaced"
+            )
+
+        return Report({"status": "loaded", **_jsonable(r), "alerts": r.alerts}, render)
 
     _execute(json_out, debug, action)
 

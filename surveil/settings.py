@@ -15,6 +15,38 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from surveil.errors import ConfigError
 
+# Spark settings whose values are secrets (S3A keys, tokens): masked by `surveil config`.
+SECRET_WORDS = ("secret", "password", "token", "credential")
+
+
+def parse_spark_conf(text: str | None) -> dict[str, str]:
+    """SURVEIL_SPARK_CONF: a JSON object, or k=v pairs separated by commas or whitespace
+    (`spark.executor.memory=8g,spark.sql.shuffle.partitions=400`)."""
+    import json
+
+    if text is None or not text.strip():
+        return {}
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a valid JSON object ({exc.msg})") from None
+        if not isinstance(doc, dict):
+            raise ValueError("expected a JSON object of Spark settings")
+        pairs = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in doc.items()}
+    else:
+        pairs = {}
+        for item in text.replace(",", " ").split():
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"{item!r}: expected key=value")
+            pairs[key.strip()] = value.strip()
+    for key in pairs:
+        if not key.startswith("spark."):
+            raise ValueError(f"{key!r}: Spark settings start with 'spark.'")
+    return pairs
+
 
 def default_home() -> Path:
     """The per-user folder for surveil's local state (XDG data home on Linux)."""
@@ -62,11 +94,34 @@ class Settings(BaseSettings):
     lock_timeout_s: float = Field(
         default=600.0, ge=0, description="Seconds to wait for another run holding the same day."
     )
+    spark_master: str = Field(
+        default="local[*]",
+        description="Spark master for --engine spark: local[*], spark://host:7077, yarn, k8s://….",
+    )
+    spark_conf: str | None = Field(
+        default=None,
+        description="Extra Spark settings: a JSON object or k=v pairs (commas or spaces).",
+    )
 
     @field_validator("lake", "s3_bucket")
     @classmethod
     def _strip_empty(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("spark_conf")
+    @classmethod
+    def _check_spark_conf(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_spark_conf(value)
+        return value.strip()
+
+    @field_validator("spark_master")
+    @classmethod
+    def _check_spark_master(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty (local[*] runs Spark in this process)")
+        return value.strip()
 
     @field_validator("database_url")
     @classmethod
@@ -97,6 +152,10 @@ class Settings(BaseSettings):
         return str(self.home / "lake")
 
     @property
+    def spark_conf_pairs(self) -> dict[str, str]:
+        return parse_spark_conf(self.spark_conf)
+
+    @property
     def embedded_pgdata(self) -> Path:
         return self.home / "pg"
 
@@ -114,6 +173,11 @@ class Settings(BaseSettings):
             "SURVEIL_RULES_FILE": str(self.rules_file) if self.rules_file else "(rule defaults)",
             "SURVEIL_CONNECT_RETRIES": self.connect_retries,
             "SURVEIL_LOCK_TIMEOUT_S": self.lock_timeout_s,
+            "SURVEIL_SPARK_MASTER": self.spark_master,
+            "SURVEIL_SPARK_CONF": {
+                k: "***" if any(w in k.lower() for w in SECRET_WORDS) else v
+                for k, v in self.spark_conf_pairs.items()
+            },
         }
 
 

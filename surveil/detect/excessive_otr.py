@@ -41,24 +41,38 @@ WITH order_counts AS (
     SELECT ratios.*, peers.median_ratio FROM ratios, peers
     WHERE orders >= %(min_orders)s
       AND ratio >= %(min_ratio)s AND ratio >= %(peer_multiple)s * median_ratio
+), order_evidence AS (
+    SELECT account_id, symbol, array_agg(cl_ord_id ORDER BY cl_ord_id) AS cl_ord_ids
+    FROM (SELECT o.account_id, o.symbol, o.cl_ord_id,
+                 row_number() OVER (PARTITION BY o.account_id, o.symbol
+                                    ORDER BY o.cl_ord_id) AS n
+          FROM orders o JOIN flagged f ON f.account_id = o.account_id AND f.symbol = o.symbol
+          WHERE o.trade_date = %(trade_date)s) ranked
+    WHERE n <= %(max_evidence_ids)s
+    GROUP BY account_id, symbol
+), exec_evidence AS (
+    SELECT account_id, symbol, array_agg(exec_id ORDER BY exec_id) AS exec_ids
+    FROM (SELECT e.account_id, e.symbol, e.exec_id,
+                 row_number() OVER (PARTITION BY e.account_id, e.symbol
+                                    ORDER BY e.exec_id) AS n
+          FROM executions e JOIN flagged f ON f.account_id = e.account_id AND f.symbol = e.symbol
+          WHERE e.trade_date = %(trade_date)s) ranked
+    WHERE n <= %(max_evidence_ids)s
+    GROUP BY account_id, symbol
 )
-SELECT account_id || '/' || symbol AS key,
-       symbol,
-       ARRAY[account_id] AS account_ids,
-       ARRAY(SELECT o.cl_ord_id FROM orders o
-             WHERE o.trade_date = %(trade_date)s AND o.account_id = f.account_id
-               AND o.symbol = f.symbol
-             ORDER BY o.cl_ord_id LIMIT %(max_evidence_ids)s) AS cl_ord_ids,
-       ARRAY(SELECT e.exec_id FROM executions e
-             WHERE e.trade_date = %(trade_date)s AND e.account_id = f.account_id
-               AND e.symbol = f.symbol
-             ORDER BY e.exec_id LIMIT %(max_evidence_ids)s) AS exec_ids,
+SELECT f.account_id || '/' || f.symbol AS key,
+       f.symbol,
+       ARRAY[f.account_id] AS account_ids,
+       coalesce(oe.cl_ord_ids, ARRAY[]::text[]) AS cl_ord_ids,
+       coalesce(ee.exec_ids, ARRAY[]::text[]) AS exec_ids,
        least(100, 50 + 10 * ln(ratio / %(min_ratio)s + 1) / ln(2)
                  + 10 * ln(ratio / (%(peer_multiple)s * median_ratio) + 1) / ln(2)) AS score,
        format('Account %%s sent %%s orders in %%s for %%s trades: %%s orders per trade '
               || '(%%sx the peer median of %%s; %%s by volume).',
-              account_id, orders, symbol, trades, round(ratio::numeric, 1),
+              f.account_id, orders, f.symbol, trades, round(ratio::numeric, 1),
               round((ratio / median_ratio)::numeric, 1), round(median_ratio::numeric, 2),
               round(volume_ratio::numeric, 1)) AS explanation
 FROM flagged f
+LEFT JOIN order_evidence oe ON oe.account_id = f.account_id AND oe.symbol = f.symbol
+LEFT JOIN exec_evidence ee ON ee.account_id = f.account_id AND ee.symbol = f.symbol
 """

@@ -25,17 +25,26 @@ PARAMS = {
 
 # Large client orders are few; each looks up the fills around it through the
 # (symbol, transact_time) index, so the cost grows with the day's size times a log, not with
-# every client order paired with every proprietary fill in its symbol.
+# every client order paired with every proprietary fill in its symbol. The lead window
+# [t - lead, t) lies in the client order's time bucket (bucket width = the lead) or the one
+# before, so each order looks in those two buckets: PostgreSQL still walks the index, while
+# an engine without range joins (Spark) gets an equality on (symbol, bucket) to hash instead
+# of pairing the order with every fill of its symbol that day.
 SQL = """
 WITH typical AS (
     SELECT symbol, percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) AS median_qty
     FROM orders WHERE trade_date = %(trade_date)s GROUP BY symbol
 ), large_client AS (
     SELECT o.cl_ord_id, o.account_id, a.firm_id, o.symbol, o.side = '1' AS is_buy,
-           o.quantity, o.transact_time, t.median_qty
+           o.quantity, o.transact_time, t.median_qty,
+           floor(extract(epoch FROM o.transact_time)
+                 / nullif(%(lead_minutes)s * 60, 0))::bigint AS bucket
     FROM orders o JOIN accounts a USING (account_id) JOIN typical t USING (symbol)
     WHERE o.trade_date = %(trade_date)s AND a.account_type = 'client'
       AND o.quantity >= %(client_size_multiple)s * t.median_qty
+), probes AS (
+    SELECT c.*, c.bucket - back.buckets AS probe_bucket
+    FROM large_client c CROSS JOIN (VALUES (0), (1)) AS back(buckets)
 ), ahead AS (
     SELECT c.cl_ord_id AS client_order, c.account_id AS client_account, c.symbol, c.is_buy,
            c.quantity, c.median_qty, c.transact_time AS client_time, p.account_id AS prop_account,
@@ -43,11 +52,13 @@ WITH typical AS (
            array_agg(DISTINCT p.cl_ord_id ORDER BY p.cl_ord_id) AS ahead_orders,
            sum(p.fill_qty) AS ahead_qty,
            max(extract(epoch FROM c.transact_time - p.transact_time)) AS lead_s
-    FROM large_client c
+    FROM probes c
     CROSS JOIN LATERAL (
         SELECT e.exec_id, e.cl_ord_id, e.account_id, e.fill_qty, e.transact_time
         FROM executions e
         WHERE e.trade_date = %(trade_date)s AND e.symbol = c.symbol
+          AND floor(extract(epoch FROM e.transact_time)
+                    / nullif(%(lead_minutes)s * 60, 0))::bigint = c.probe_bucket
           AND e.transact_time >= c.transact_time - make_interval(secs => %(lead_minutes)s * 60)
           AND e.transact_time < c.transact_time
           AND (e.side = '1') = c.is_buy
@@ -76,7 +87,7 @@ WITH typical AS (
 SELECT prop_account || '/' || client_order AS key,
        symbol,
        ARRAY[prop_account, client_account] AS account_ids,
-       ahead_orders || client_order || unwind_orders AS cl_ord_ids,
+       ahead_orders || ARRAY[client_order] || unwind_orders AS cl_ord_ids,
        ahead_execs || unwind_execs AS exec_ids,
        least(100, 50 + 25 * least(unwind_qty::float8 / ahead_qty, 1)
                  + 25 * (1 - lead_s / (%(lead_minutes)s * 60))) AS score,

@@ -56,14 +56,14 @@ WITH typical AS (
 SELECT cl_ord_id AS key,
        symbol,
        ARRAY[account_id] AS account_ids,
-       layered_orders || cl_ord_id AS cl_ord_ids,
+       layered_orders || ARRAY[cl_ord_id] AS cl_ord_ids,
        exec_ids,
        least(100, 50 + 10 * cardinality(layered_orders)
                  + 25 * (1 - slowest_cancel_s / %(cancel_window_s)s)) AS score,
        format('Account %%s layered %%s %%s orders for %%s %%s (%%sx its median order), '
               || 'filled %%s on the other side, and cancelled them all within %%s s.',
               account_id, cardinality(layered_orders), CASE WHEN is_buy THEN 'sell' ELSE 'buy' END,
-              layered_qty, symbol, round((layered_qty / cardinality(layered_orders)
+              layered_qty, symbol, round((floor(layered_qty::float8 / cardinality(layered_orders))
                                           / median_qty)::numeric, 1),
               filled, round(slowest_cancel_s::numeric, 1)) AS explanation
 FROM patterns

@@ -58,8 +58,9 @@ WITH fills AS (
 )
 SELECT buy_exec || '/' || sell_exec AS key,
        symbol,
-       ARRAY(SELECT DISTINCT x FROM unnest(ARRAY[buy_account, sell_account]) x ORDER BY x)
-           AS account_ids,
+       CASE WHEN buy_account = sell_account THEN ARRAY[buy_account]
+            WHEN buy_account < sell_account THEN ARRAY[buy_account, sell_account]
+            ELSE ARRAY[sell_account, buy_account] END AS account_ids,
        ARRAY[buy_order, sell_order] AS cl_ord_ids,
        ARRAY[buy_exec, sell_exec] AS exec_ids,
        50 + 25 * (1 - gap_s / %(window_s)s)
