@@ -7,13 +7,15 @@ import threading
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 from typer.testing import CliRunner
 
+from surveil import db
 from surveil.cli import app
 from surveil.errors import BadInputError
 from surveil.generate import generate_day
 from surveil.lake import upload_day
-from surveil.load import load_day
+from surveil.load import load_day, partition_name
 from surveil.manifest import COLUMNS, Manifest, describe_file
 from surveil.settings import Settings
 from surveil.validate import validate_day
@@ -190,3 +192,54 @@ def test_two_concurrent_loads_of_one_day_leave_exact_counts(settings: Settings, 
     assert sorted(r.action for r in results) == ["loaded", "skipped"]
     assert count_day(conn, "orders", TRADING_DAY) == manifest.entry("orders").rows
     assert count_day(conn, "executions", TRADING_DAY) == manifest.entry("executions").rows
+
+
+def test_tables_left_by_a_load_killed_before_attaching_are_replaced_by_the_next_load(
+    settings: Settings, conn
+) -> None:
+    """The day's tables are built on their own connections and committed unattached just
+    before the load attaches them; a process killed in between leaves them behind. They
+    hold no part of the warehouse, and the next load of the day drops and rebuilds them."""
+    manifest = prepare(settings)
+    db.migrate(conn)
+    for table in ("orders", "executions"):
+        stale = sql.Identifier(f"{partition_name(table, TRADING_DAY)}_new")
+        conn.execute(sql.SQL("CREATE TABLE {} (LIKE {})").format(stale, sql.Identifier(table)))
+
+    result = load_day(settings, TRADING_DAY)
+
+    assert result.action == "loaded"
+    assert count_day(conn, "orders", TRADING_DAY) == manifest.entry("orders").rows
+    assert count_day(conn, "executions", TRADING_DAY) == manifest.entry("executions").rows
+    for table in ("orders", "executions"):
+        assert not table_exists(conn, f"{partition_name(table, TRADING_DAY)}_new")
+
+
+def test_a_failed_load_leaves_neither_day_table_behind(settings: Settings, conn) -> None:
+    prepare(settings)
+    rewrite_lake_file(
+        settings,
+        "executions",
+        lambda ls: ls[:1] + [ls[1].replace(f"C{TRADING_DAY:%Y%m%d}", "CXXXXXXXX", 1)] + ls[2:],
+    )
+    with pytest.raises(BadInputError, match="unknown reference"):
+        load_day(settings, TRADING_DAY)
+    for table in ("orders", "executions"):
+        assert not table_exists(conn, f"{partition_name(table, TRADING_DAY)}_new")
+        assert not table_exists(conn, partition_name(table, TRADING_DAY))
+
+
+def test_partitions_and_their_indexes_carry_the_day_s_name(settings: Settings, conn) -> None:
+    prepare(settings)
+    load_day(settings, TRADING_DAY)
+    for table in ("orders", "executions"):
+        partition = partition_name(table, TRADING_DAY)
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass",
+                (partition,),
+            )
+        ]
+        assert len(names) == 3  # the key and two indexes, adopted from the parent's
+        assert all(n.startswith(f"{partition}_") and "_new" not in n for n in names), names
