@@ -264,3 +264,13 @@ def test_rule_defaults_are_the_parameters_the_generator_plants_for() -> None:
     for name, module in RULES.items():
         for key, value in RULE_PARAMETERS[name].items():
             assert module.PARAMS[key] == value, f"{name}.{key}"
+
+
+def test_a_rule_s_planner_settings_hold_for_its_query_only(conn) -> None:
+    from surveil.detect import _local_settings, wash_trade
+
+    setting = "SELECT current_setting('enable_mergejoin')"
+    with conn.transaction():
+        with _local_settings(conn, wash_trade.PLANNER_SETTINGS):
+            assert conn.execute(setting).fetchone()[0] == "off"
+        assert conn.execute(setting).fetchone()[0] == "on"

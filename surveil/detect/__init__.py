@@ -4,7 +4,9 @@ Each rule is a module with NAME, VERSION, PARAMS (defaults) and SQL: one query o
 day returning one row per alert (key, symbol, account_ids, cl_ord_ids, exec_ids, score,
 explanation). The query receives the rule's parameters, `trade_date` and `close_utc` (the
 session's close, 13:00 ET on early-close days). Parameters come from the defaults, then a
-rules file (TOML, SURVEIL_RULES_FILE or --rules), then per-run overrides.
+rules file (TOML, SURVEIL_RULES_FILE or --rules), then per-run overrides. A rule may also
+carry PLANNER_SETTINGS, PostgreSQL settings in force for its query only, where the planner's
+own choice was measured to be several times slower.
 
 A rule's alerts for a day are replaced whole in one transaction: re-running gives the same
 alerts (their ids are deterministic) and never duplicates; changing a parameter replaces
@@ -16,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -50,6 +54,8 @@ SELECT md5(%(rule)s || '|' || %(trade_date)s::text || '|' || r.key), %(trade_dat
 FROM ({rule_sql}) r
 """
 DETECT_SESSION_SETTINGS = "SET LOCAL work_mem = '256MB'"
+CURRENT_SETTING = "SELECT current_setting(%s)"
+SET_LOCAL = "SELECT set_config(%s, %s, true)"
 DELETE_ALERTS = "DELETE FROM alerts WHERE trade_date = %s AND rule = %s"
 INSERT_DETECT_RUN = """
 INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, alerts, seconds)
@@ -192,7 +198,8 @@ def _detect(
                 "rule_version": module.VERSION,
                 "params_json": Jsonb(params[name]),
             }
-            with conn.cursor() as cur:
+            planner = getattr(module, "PLANNER_SETTINGS", {})
+            with _local_settings(conn, planner), conn.cursor() as cur:
                 cur.execute(query, values)
                 count = cur.rowcount
             seconds = time.perf_counter() - clock
@@ -210,6 +217,20 @@ def _detect(
             )
             result.rules.append(RuleRun(name, module.VERSION, params[name], count, seconds))
     return result
+
+
+@contextmanager
+def _local_settings(conn: psycopg.Connection, settings: dict[str, str]) -> Iterator[None]:
+    """`settings` in force for the statements inside (in the open transaction), then the
+    previous values back."""
+    saved = {}
+    for name, value in settings.items():
+        row = conn.execute(CURRENT_SETTING, (name,)).fetchone()
+        saved[name] = row[0] if row else None
+        conn.execute(SET_LOCAL, (name, value))
+    yield
+    for name, previous in saved.items():
+        conn.execute(SET_LOCAL, (name, previous))
 
 
 def detection_is_current(

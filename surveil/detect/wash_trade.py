@@ -24,6 +24,10 @@ PARAMS = {
     "tick_size": 0.01,
 }
 
+# The pairs join hashes (symbol, owner, bucket). Left to itself the planner sorts the
+# probes (three per buy) for a merge join instead: 6.5 s against 2.2 s at 1M orders.
+PLANNER_SETTINGS = {"enable_mergejoin": "off"}
+
 # Fills are bucketed by time (bucket width = the window), and a pair is looked for only in
 # the same or a neighbouring bucket of the same symbol and owner: an equality join the
 # planner can hash, instead of a range join that pairs every buy with every sell of an
