@@ -23,8 +23,10 @@ PARAMS = {
     "min_orders": 2,
 }
 
+# MATERIALIZED: inlined, both aggregates were planned below a parallel merge join and each
+# worker computed them again over the whole day (3 x the work; 5 s against 3.5 s at 1M).
 SQL = """
-WITH typical AS (
+WITH typical AS MATERIALIZED (
     SELECT account_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) AS median_qty
     FROM orders WHERE trade_date = %(trade_date)s GROUP BY account_id
 ), layered AS (
@@ -33,7 +35,7 @@ WITH typical AS (
     FROM orders o JOIN typical t USING (account_id)
     WHERE o.trade_date = %(trade_date)s AND o.ord_status = '4' AND o.order_type = '2'
       AND o.cum_qty = 0 AND o.quantity >= %(size_multiple)s * t.median_qty
-), genuine AS (
+), genuine AS MATERIALIZED (
     SELECT e.cl_ord_id, e.account_id, e.symbol, e.side = '1' AS is_buy,
            min(e.transact_time) AS first_fill, max(e.transact_time) AS last_fill,
            array_agg(e.exec_id ORDER BY e.exec_id) AS exec_ids, sum(e.fill_qty) AS filled
