@@ -274,3 +274,28 @@ def test_a_rule_s_planner_settings_hold_for_its_query_only(conn) -> None:
         with _local_settings(conn, wash_trade.PLANNER_SETTINGS):
             assert conn.execute(setting).fetchone()[0] == "off"
         assert conn.execute(setting).fetchone()[0] == "on"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "rules file not found"),
+        ("folder", "cannot read the rules file"),
+        (b"\xff\xfe[wash_trade]", "not UTF-8"),
+        (b"[wash_trade\nwindow_s = 1", "not valid TOML"),
+        (b"[wash_trade]\nwindow_s = 'soon'", "expected a number"),
+        (b"[no_such_rule]\nx = 1", "unknown rule"),
+    ],
+)
+def test_a_bad_rules_file_exits_2_naming_it(
+    tmp_path: Path, content: bytes | str | None, message: str
+) -> None:
+    rules = tmp_path / "rules.toml"
+    if content == "folder":
+        rules.mkdir()
+    elif isinstance(content, bytes):
+        rules.write_bytes(content)
+    result = runner.invoke(app, ["detect", "--date", "2026-11-25", "--rules", str(rules)])
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and str(rules) in result.stderr
+    assert "Traceback" not in result.stderr

@@ -114,22 +114,34 @@ def resolve_params(
             layers.append(tomllib.loads(rules_file.read_text()))
         except FileNotFoundError:
             raise ConfigError(f"{rules_file}: rules file not found") from None
+        except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"{rules_file}: cannot read the rules file ({reason})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{rules_file}: not valid TOML ({exc})") from None
     layers.append(overrides or {})
     params = {name: dict(module.PARAMS) for name, module in RULES.items()}
-    for layer in layers:
-        for rule, values in layer.items():
-            if rule not in RULES:
-                raise ConfigError(f"unknown rule {rule!r}; rules are {', '.join(RULES)}")
-            if not isinstance(values, dict):
-                raise ConfigError(f"rule {rule!r}: expected a table of parameters")
-            for key, value in values.items():
-                if key not in RULES[rule].PARAMS:
-                    known = ", ".join(RULES[rule].PARAMS)
-                    raise ConfigError(f"unknown parameter {rule}.{key}; {rule} takes {known}")
-                params[rule][key] = _coerce(rule, key, value, RULES[rule].PARAMS[key])
+    for number, layer in enumerate(layers):
+        try:
+            _apply_layer(params, layer)
+        except ConfigError as exc:
+            if rules_file is not None and number == 0:
+                raise ConfigError(f"{rules_file}: {exc}") from None
+            raise
     return params
+
+
+def _apply_layer(params: dict[str, dict[str, Any]], layer: dict[str, Any]) -> None:
+    for rule, values in layer.items():
+        if rule not in RULES:
+            raise ConfigError(f"unknown rule {rule!r}; rules are {', '.join(RULES)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"rule {rule!r}: expected a table of parameters")
+        for key, value in values.items():
+            if key not in RULES[rule].PARAMS:
+                known = ", ".join(RULES[rule].PARAMS)
+                raise ConfigError(f"unknown parameter {rule}.{key}; {rule} takes {known}")
+            params[rule][key] = _coerce(rule, key, value, RULES[rule].PARAMS[key])
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
