@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from surveil.errors import ConfigError, DayLockedError, UnavailableError
+from surveil.errors import ConfigError, DayLockedError, RetryLaterError, UnavailableError
 from surveil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,11 @@ def connect(settings: Settings) -> Iterator[psycopg.Connection]:
     try:
         with conn:
             yield conn
+    except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+        raise RetryLaterError(
+            f"PostgreSQL at {_describe_target(url)} rolled the transaction back "
+            f"({_scrub(str(exc).splitlines()[0], password)}); nothing was changed, run it again"
+        ) from None
     except psycopg.OperationalError as exc:
         raise UnavailableError(
             f"lost the connection to PostgreSQL at {_describe_target(url)}: "

@@ -53,6 +53,13 @@ class DayLockedError(SurveilError):
     exit_code = ExitCode.LOCKED
 
 
+class RetryLaterError(SurveilError):
+    """PostgreSQL rolled our transaction back to resolve a clash with another session (a
+    deadlock or a serialization failure): nothing was changed, and a re-run will do."""
+
+    exit_code = ExitCode.LOCKED
+
+
 class ValidationFailedError(SurveilError):
     """The loaded day breaks at least one validation check; `result` holds what was done."""
 
