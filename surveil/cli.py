@@ -263,7 +263,8 @@ def _main(
     """Daily trade surveillance over FIX order flow.
 
     Exit codes: 0 done or skipped, 1 validation failed, 2 usage or configuration error,
-    3 bad input data, 4 database or lake unavailable, 75 day locked by another run.
+    3 bad input data, 4 database or lake unavailable, 75 try again later (day locked by another run,
+    or a deadlock rolled back), 70 internal error, 130 interrupted.
     """
 
 
