@@ -2,6 +2,7 @@
 
 Each stage runs in its own process so that its peak RSS is its own. Called by run.py as
 `python benchmarks/_stage.py STAGE DATE [ORDERS]` with SURVEIL_* set in the environment.
+For fix-log, import-fix and its floor (floor-simplefix) `rows` are FIX messages.
 """
 
 from __future__ import annotations
@@ -76,6 +77,53 @@ def floor_copy(settings, day: dt.date, unlogged: bool) -> int:
         for table in DAY_TABLES:
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(f"floor_{table}")))
     return total
+
+
+def write_log(settings, day: dt.date) -> int:
+    """The fix-log stage: the day written as a QuickFIX-style log (one message per line
+    behind a time prefix) for floor-simplefix and import-fix, in a process of its own so
+    that the writer's memory is not counted as theirs."""
+    from surveil.fixwriter import write_fix_log
+
+    scratch = Path(os.environ["BENCH_SCRATCH"])
+    log = scratch / "day.fix"
+    messages = write_fix_log(settings.data_path / day_dir_name(day), log, prefix=True)
+    (scratch / "day.fix.messages").write_text(str(messages))
+    return messages
+
+
+def fix_log() -> tuple[Path, int]:
+    """The log the fix-log stage wrote, and its message count."""
+    scratch = Path(os.environ["BENCH_SCRATCH"])
+    count = scratch / "day.fix.messages"
+    if not count.exists():
+        raise SystemExit("no FIX log: run the fix-log stage first")
+    return scratch / "day.fix", int(count.read_text())
+
+
+def floor_simplefix(settings, day: dt.date) -> int:
+    """simplefix parsing the import-fix log: each line from its `8=FIX` (simplefix does not
+    skip the engine's time prefix), one message per line, MsgType read; it verifies neither
+    BodyLength nor CheckSum. The floor import-fix is measured against."""
+    import simplefix
+
+    log, messages = fix_log()
+    start = time.perf_counter()
+    parser = simplefix.FixParser()
+    found = 0
+    with log.open("rb") as fh:
+        for line in fh:
+            at = line.find(b"8=FIX")
+            if at < 0:
+                continue
+            parser.append_buffer(line[at:].rstrip(b"\r\n"))
+            message = parser.get_message()
+            if message is not None and message.get(35):
+                found += 1
+    os.environ["BENCH_SECONDS"] = str(time.perf_counter() - start)
+    if found != messages:
+        raise SystemExit(f"simplefix read {found} messages of {messages}")
+    return messages
 
 
 def plan_nodes(node: dict, nodes: Counter[str]) -> Counter[str]:
@@ -157,14 +205,16 @@ def main() -> None:
         r = run_day(settings, date, orders=orders)
         rows = 0
         extra = {"steps": {s.step: s.seconds for s in r.steps}}
+    elif stage == "fix-log":
+        rows = write_log(settings, date)
+    elif stage == "floor-simplefix":
+        rows = floor_simplefix(settings, date)
     elif stage == "import-fix":
-        from surveil.fixwriter import write_fix_log
         from surveil.importfix import import_fix
         from surveil.settings import Settings
 
         scratch = Path(os.environ["BENCH_SCRATCH"])
-        log = scratch / "day.fix"
-        messages = write_fix_log(settings.data_path / day_dir_name(date), log, prefix=True)
+        log, messages = fix_log()
         target = Settings(home=scratch, data_dir=scratch / "imported")
         start = time.perf_counter()
         r = import_fix(target, [log], date, force=True)

@@ -99,29 +99,55 @@ message stops the import (BadInputError, exit 3) listing them with file and line
 `skip_invalid` the rest is imported and each invalid message is listed in the day's
 `rejects.csv` (its date from the message's TransactTime/SendingTime; one whose date cannot
 be read is listed in every day of the import), counted in the manifest.
+
+How a day is built without holding it
+=====================================
+
+The logs are read once, message by message, and each message is applied to its date's
+DayBuilder at once; nothing keeps a message after that. A day's state is per key: its
+orders (by ClOrdID), fills (by ExecID), OrderIDs and trade reports. The most recently
+created entries are kept in memory (HOT_ENTRIES per map, shared between the dates being
+built); older ones are spilled to an SQLite file in a hidden folder of the data folder and
+read back whenever a later message names them, so the rules above hold for any log while
+memory stays flat whatever the day's size. A Bloom filter answers "never spilled" for most
+new keys without a lookup. At the end each day's orders are read back in the order they
+were first seen (the order of orders.csv), the fills in the order they were made
+(executions.csv), joined in SQLite to their orders' final account, symbol and side, and
+written as they are read.
+
+A refusal (Reject 3 / j) names a message that came before it. When a log holds refusals of
+messages that were imported, it is read a second time with those messages known, so that
+they are skipped as they pass; logs without refusals are read once.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import hashlib
+import itertools
+import marshal
+import operator
 import re
 import shutil
+import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from surveil.calendar import EXCHANGE_TZ
 from surveil.errors import BadInputError, ConflictError
-from surveil.fixlog import SESSION_TYPES, BadMessage, FixMessage, read_log
+from surveil.fixlog import SESSION_TYPES, TAGS, BadMessage, FixMessage, read_log
 from surveil.manifest import (
     COLUMNS,
     MANIFEST_NAME,
+    FileEntry,
     Manifest,
     day_dir_name,
     describe_file,
@@ -141,6 +167,11 @@ NO_ACCOUNT = "{firm}:noacct"
 OFF_EXCHANGE = "XOFF"
 WIDTH = {"cl_ord_id": 64, "exec_id": 64, "account_id": 50, "firm_id": 50, "symbol": 16, "venue": 20}
 MAX_QUANTITY = 2**31 - 1
+# Entries of each per-key map (orders, fills, OrderIDs, trade reports) kept in memory, shared
+# between the dates being built; the rest wait in the spill file. A few hundred bytes each.
+HOT_ENTRIES = 30_000
+MIN_HOT_ENTRIES = 1_000  # per date, however many dates one import builds
+SETTLE_EVERY = 64  # messages between checks of the maps' sizes
 
 SIDES = {"1": "1", "2": "2", "5": "5", "6": "6", "3": "1", "4": "2"}
 ORDER_TYPES = {
@@ -220,6 +251,8 @@ class ImportResult:
 
 
 _DATE_OF_HOUR: dict[str, dt.date | None] = {}
+_ISO_SECOND: dict[str, str] = {}  # "YYYYMMDD-HH:MM:SS" known good -> "YYYY-MM-DDTHH:MM:SS"
+_ISO_SECONDS_KEPT = 200_000
 
 
 def exchange_date(stamp: str) -> dt.date | None:
@@ -240,19 +273,36 @@ def exchange_date(stamp: str) -> dt.date | None:
 
 
 def iso_utc(stamp: str) -> str | None:
-    """FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.fraction]) → 2026-11-27T14:30:00.000001Z."""
+    """FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.fraction]) → 2026-11-27T14:30:00.000001Z.
+
+    The whole-second part is checked once per second seen (cached); only the fraction is
+    checked per call. `\\d` is any Unicode decimal digit, as str.isdecimal() tells."""
+    head = _ISO_SECOND.get(stamp[:17])
+    if head is not None:
+        fraction = stamp[17:]
+        if not fraction:
+            return f"{head}.000000Z"
+        if fraction[0] == "." and 2 <= len(fraction) <= 10 and fraction[1:].isdecimal():
+            return f"{head}.{fraction[1:7].ljust(6, '0')}Z"
+        return None
     match = _TIMESTAMP.fullmatch(stamp)
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction = match.groups()
     if int(hour) > 23 or int(minute) > 59 or int(second) > 60 or exchange_date(stamp) is None:
         return None
+    if len(_ISO_SECOND) >= _ISO_SECONDS_KEPT:
+        _ISO_SECOND.clear()
+    _ISO_SECOND[stamp[:17]] = f"{year}-{month}-{day}T{hour}:{minute}:{second}"
     micro = (fraction or "")[:6].ljust(6, "0")
     return f"{year}-{month}-{day}T{hour}:{minute}:{second}.{micro}Z"
 
 
-def _when(m: FixMessage) -> tuple[str, str]:
+def _when(m: _Fields) -> tuple[str, str]:
     """(FIX timestamp, ISO UTC) of TransactTime(60), else SendingTime(52)."""
+    stamp = m.values.get("60")
+    if stamp and (iso := iso_utc(stamp)) is not None:
+        return stamp, iso  # the usual case
     for tag in (60, 52):
         stamp = m.text(tag)
         if stamp:
@@ -265,7 +315,7 @@ def _when(m: FixMessage) -> tuple[str, str]:
     raise Invalid("no TransactTime(60) or SendingTime(52)")
 
 
-def _ident(m: FixMessage, tag: int, name: str, column: str) -> str | None:
+def _ident(m: _Fields, tag: int, name: str, column: str) -> str | None:
     value = m.text(tag)
     if value is None:
         return None
@@ -285,6 +335,11 @@ def _fits(value: str, what: str, column: str) -> str:
 def _whole(value: str | None, what: str) -> int | None:
     if value is None:
         return None
+    if value.isascii() and value.isdigit():  # the usual case: plain digits
+        number = int(value)
+        if number > MAX_QUANTITY:
+            raise Invalid(f"{what} {value!r} is too large")
+        return number
     try:
         number = Decimal(value)
     except InvalidOperation:
@@ -302,6 +357,8 @@ def _price(value: str | None, what: str, integer_digits: int = 8) -> str | None:
     is invalid here; more decimals are rounded by PostgreSQL."""
     if value is None:
         return None
+    if len(value) <= integer_digits and _DECIMAL.fullmatch(value):
+        return value  # the usual case: plain and short
     if not _DECIMAL.fullmatch(value):
         try:
             number = Decimal(value)
@@ -315,14 +372,14 @@ def _price(value: str | None, what: str, integer_digits: int = 8) -> str | None:
     return value
 
 
-def _parties(pairs: list[tuple[int, bytes]]) -> list[tuple[str, str]]:
+def _parties(pairs: list[tuple[int, str]]) -> list[tuple[str, str]]:
     """(PartyID, PartyRole) of every Parties entry in `pairs`."""
     found: list[list[str]] = []
     for tag, value in pairs:
         if tag == 448:
-            found.append([value.decode("latin-1"), ""])
+            found.append([value, ""])
         elif tag == 452 and found:
-            found[-1][1] = value.decode("latin-1")
+            found[-1][1] = value
     return [(pid, role) for pid, role in found]
 
 
@@ -334,11 +391,9 @@ def _party(parties: list[tuple[str, str]], roles: tuple[str, ...]) -> str | None
     return None
 
 
-def _account_type(values: dict[int, str | None]) -> str:
-    restrictions = (values.get(529) or "").split()
-    capacity = values.get(528)
-    rule80a = values.get(47)
-    if "5" in restrictions or rule80a == "S":
+def _account_type(capacity: str | None, restrictions: str | None, rule80a: str | None) -> str:
+    """From OrderCapacity(528), OrderRestrictions(529) and Rule80A(47)."""
+    if "5" in (restrictions or "").split() or rule80a == "S":
         return "market_maker"
     if capacity in CLIENT_CAPACITY or rule80a in CLIENT_RULE80A:
         return "client"
@@ -353,23 +408,302 @@ def _plain(number: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _vwap(fills: list[_Fill]) -> Decimal:
-    qty = sum(f.qty for f in fills)
-    notional = sum(Decimal(f.price) * f.qty for f in fills)
+def _vwap(fills: list[FillRef]) -> Decimal:
+    qty = sum(q for _, q, _ in fills)
+    notional = sum(Decimal(price) * q for _, q, price in fills)
     return notional / qty if qty else Decimal(0)
+
+
+# --------------------------------------------------------------------------- message fields
+
+_TAG_KEYS: tuple[str, ...] = tuple(map(str, range(1 + max(TAGS.values()))))
+# PartyID(448) and PartyRole(452) fields as pairs() reads them: int("0448") is 448, and a
+# field without "=" has an empty value.
+_PARTY_FIELDS = re.compile(r"\x010*(448|452)(?:=([^\x01]*)|(?=\x01|$))")
+
+
+def _decode(value: bytes) -> str:
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+class _Fields:
+    """The fields of one message as text, split once: the importer reads a dozen fields of
+    most messages, and FixMessage.text() maps bytes and decodes on every call.
+
+    `values` maps each tag (as text) to what FixMessage.text() reads: the last occurrence,
+    UTF-8 else Latin-1, empty values left out, so that values.get("11") is m.text(11) (the
+    handlers read it so, without a call per field). pairs() is FixMessage.pairs() with
+    Latin-1 text values. `single`: the message is ASCII and no tag occurs twice, so values
+    are also first occurrences."""
+
+    __slots__ = ("message", "msg_type", "source", "line", "body", "values", "single")
+
+    def __init__(self, m: FixMessage) -> None:
+        self.message = m
+        self.msg_type = m.msg_type
+        self.source = m.source
+        self.line = m.line
+        body = self.body = m.body
+        values: dict[str, str] | None = None
+        self.single = False
+        if body.isascii():  # every decoding agrees; FixMessage.mapping() on text
+            text = body.decode("ascii")
+            count = text.count("\x01") + 1
+            if text.count("=") == count:  # no "=" inside values: one split
+                parts = iter(text.replace("\x01", "=").split("="))
+                values = dict(zip(parts, parts, strict=True))
+                if not all(map(str.isdigit, values)):
+                    values = None
+                else:
+                    self.single = len(values) == count
+            if values is None:
+                values = {}
+                for f in text.split("\x01"):
+                    key, _, value = f.partition("=")
+                    values[key] = value
+            if "=\x01" in text or text.endswith("="):  # empty values: absent
+                values = {k: v for k, v in values.items() if v}
+        else:
+            values = {k.decode("latin-1"): _decode(v) for k, v in m.mapping().items() if v}
+        self.values = values
+
+    def text(self, tag: int) -> str | None:
+        """The value of `tag` (its last occurrence), or None when absent or empty; `tag` is
+        one of fixlog.TAGS."""
+        return self.values.get(_TAG_KEYS[tag])
+
+    def parties(self) -> list[tuple[str, str]]:
+        """_parties(self.pairs()), reading only the PartyID and PartyRole fields."""
+        found: list[list[str]] = []
+        for tag, value in _PARTY_FIELDS.findall(self.body.decode("latin-1")):
+            if tag == "448":
+                found.append([value, ""])
+            elif found:
+                found[-1][1] = value
+        return [(pid, role) for pid, role in found]
+
+    def pairs(self) -> list[tuple[int, str]]:
+        """(tag, value) in message order, repeating groups included; -1 for a tag that is no
+        number."""
+        out = []
+        for f in self.body.decode("latin-1").split("\x01"):
+            tag, _, value = f.partition("=")
+            out.append((int(tag) if tag.isascii() and tag.isdigit() else -1, value))
+        return out
+
+    def display(self) -> str:
+        return self.message.display()
+
+
+# --------------------------------------------------------------------------- spilling
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A table of the spill file and its statements (all constants: values are parameters).
+    Every row carries its date (`day`, the date's ordinal), so that all dates share it.
+    Ordered tables have an `id`: (day << 40) + the entry's place, by which rows are read
+    back in order; the others are keyed by (day, key) only."""
+
+    create: str
+    put: str
+    select: str  # (day, key)
+    delete: str  # (day, key)
+
+
+_ORDERS = _Table(
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, day INTEGER NOT NULL, key TEXT NOT NULL, "
+    "value BLOB, account TEXT, symbol TEXT, side TEXT, UNIQUE (day, key))",
+    "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "SELECT * FROM orders WHERE day = ? AND key = ?",
+    "DELETE FROM orders WHERE day = ? AND key = ?",
+)
+_FILLS = _Table(
+    "CREATE TABLE fills (id INTEGER PRIMARY KEY, day INTEGER NOT NULL, key TEXT NOT NULL, "
+    "cl_ord_id TEXT, qty INTEGER, price TEXT, venue TEXT, time TEXT, UNIQUE (day, key))",
+    "INSERT OR REPLACE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "SELECT * FROM fills WHERE day = ? AND key = ?",
+    "DELETE FROM fills WHERE day = ? AND key = ?",
+)
+_ORDER_IDS = _Table(
+    "CREATE TABLE order_ids (day INTEGER, key TEXT, value TEXT, PRIMARY KEY (day, key)) "
+    "WITHOUT ROWID",
+    "INSERT OR REPLACE INTO order_ids VALUES (?, ?, ?)",
+    "SELECT * FROM order_ids WHERE day = ? AND key = ?",
+    "DELETE FROM order_ids WHERE day = ? AND key = ?",
+)
+_TRADES = _Table(
+    "CREATE TABLE trades (day INTEGER, key TEXT, value BLOB, PRIMARY KEY (day, key)) WITHOUT ROWID",
+    "INSERT OR REPLACE INTO trades VALUES (?, ?, ?)",
+    "SELECT * FROM trades WHERE day = ? AND key = ?",
+    "DELETE FROM trades WHERE day = ? AND key = ?",
+)
+_DAY_SHIFT = 40  # ids: (day << 40) + place
+# A date's orders (id range), and its fills (id range) with their orders' final account,
+# symbol and side.
+_ORDERS_IN_ORDER = "SELECT * FROM orders WHERE id BETWEEN ? AND ? ORDER BY id"
+_EXECUTIONS_IN_ORDER = (
+    "SELECT f.key, f.cl_ord_id, o.account, o.symbol, o.side, f.qty, f.price, f.venue, f.time "
+    "FROM fills AS f CROSS JOIN orders AS o ON o.day = f.day AND o.key = f.cl_ord_id "
+    "WHERE f.id BETWEEN ? AND ? ORDER BY f.id"
+)
+
+
+class _Spill:
+    """The import's spill file: an SQLite database nobody else opens, written without a
+    journal or fsync (it is thrown away with the import), in one transaction."""
+
+    PRAGMAS = (
+        "PRAGMA journal_mode=OFF",
+        "PRAGMA synchronous=OFF",
+        "PRAGMA locking_mode=EXCLUSIVE",
+        "PRAGMA temp_store=FILE",
+        "PRAGMA cache_size=-16384",  # KiB
+    )
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None)
+        for pragma in self.PRAGMAS:
+            self.db.execute(pragma)
+        self.db.execute("BEGIN")
+        for table in (_ORDERS, _FILLS, _ORDER_IDS, _TRADES):
+            self.db.execute(table.create)
+        self._blooms: dict[_Table, _Bloom] = {}
+
+    def bloom(self, kind: _Table) -> _Bloom:
+        """The Bloom filter of the keys of every map of this kind (orders, fills, ...),
+        whatever their date: a key spilled for one date is only a false positive for
+        another, and memory stays the same however many dates an import builds."""
+        found = self._blooms.get(kind)
+        if found is None:
+            found = self._blooms[kind] = _Bloom()
+        return found
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.execute("COMMIT")
+        self.db.close()
+
+
+class _Bloom:
+    """Keys ever spilled, approximately: False means never (most new keys), True maybe."""
+
+    __slots__ = ("bits",)
+
+    BITS = 1 << 24  # 2 MiB: about 1.4% false positives at a million keys
+
+    def __init__(self) -> None:
+        self.bits = bytearray(self.BITS >> 3)
+
+    def add(self, key: str) -> None:
+        h = hash(key)
+        a, b = h & (self.BITS - 1), (h >> 24) & (self.BITS - 1)
+        self.bits[a >> 3] |= 1 << (a & 7)
+        self.bits[b >> 3] |= 1 << (b & 7)
+
+    def __contains__(self, key: str) -> bool:
+        h = hash(key)
+        a, b = h & (self.BITS - 1), (h >> 24) & (self.BITS - 1)
+        return bool(self.bits[a >> 3] >> (a & 7) & 1 and self.bits[b >> 3] >> (b & 7) & 1)
+
+
+V = TypeVar("V")
+
+
+class _SpillMap(Generic[V]):
+    """A dict of str keys whose oldest entries move to a table of the spill file.
+
+    get() brings a spilled entry back into memory (callers mutate what they get); peek() only
+    reads it. An entry's table row may be stale while it is in memory: spill() and flush()
+    overwrite it. Entries are only spilled by settle() and flush(), between messages, so an
+    object a handler holds stays the one in the map while the handler runs.
+    """
+
+    def __init__(
+        self,
+        spill: _Spill,
+        day: int,
+        table: _Table,
+        to_row: Callable[[int, str, V], tuple[Any, ...]],
+        from_row: Callable[[tuple[Any, ...]], V],
+        cap: int,
+    ) -> None:
+        """Rows of `table` for date `day` (an ordinal): to_row(day, key, entry) makes one,
+        from_row reads one back."""
+        self.db = spill.db
+        self.day = day
+        self.sql = table
+        self.to_row = to_row
+        self.from_row = from_row
+        self.cap = cap
+        self.hot: dict[str, V] = {}
+        self.spilled = spill.bloom(table)
+        self.any_spilled = False
+
+    def _cold(self, key: str) -> V | None:
+        if not self.any_spilled or key not in self.spilled:
+            return None
+        row = self.db.execute(self.sql.select, (self.day, key)).fetchone()
+        return None if row is None else self.from_row(row)
+
+    def get(self, key: str) -> V | None:
+        value = self.hot.get(key)
+        if value is None:
+            value = self._cold(key)
+            if value is not None:
+                self.hot[key] = value
+        return value
+
+    def peek(self, key: str) -> V | None:
+        value = self.hot.get(key)
+        return self._cold(key) if value is None else value
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def __setitem__(self, key: str, value: V) -> None:
+        self.hot[key] = value
+
+    def pop(self, key: str) -> V | None:
+        value = self.hot.pop(key, None)
+        cold = self._cold(key)
+        if cold is not None:
+            self.db.execute(self.sql.delete, (self.day, key))
+        return cold if value is None else value
+
+    def settle(self) -> None:
+        """Spill the oldest quarter when over the cap."""
+        if len(self.hot) > self.cap:
+            self._spill(len(self.hot) - self.cap * 3 // 4)
+
+    def flush(self) -> None:
+        """Spill everything: the table then holds every entry, current."""
+        self._spill(len(self.hot))
+
+    def _spill(self, count: int) -> None:
+        hot, spilled = self.hot, self.spilled
+        keys = list(itertools.islice(hot, count))
+        rows = []
+        to_row, day = self.to_row, self.day
+        for key in keys:
+            rows.append(to_row(day, key, hot.pop(key)))
+            spilled.add(key)
+        if rows:
+            self.db.executemany(self.sql.put, rows)
+            self.any_spilled = True
 
 
 # --------------------------------------------------------------------------- day state
 
-
-@dataclass(slots=True)
-class _Fill:
-    exec_id: str
-    cl_ord_id: str
-    qty: int
-    price: str
-    venue: str
-    time: str
+FillRef = tuple[str, int, str]  # an order's fill: (exec_id, qty, price)
+# A fill, by ExecID: (seq, cl_ord_id, qty, price, venue, time); seq orders executions.csv.
+Fill = tuple[int, str, int, str, str, str]
 
 
 @dataclass(slots=True)
@@ -393,10 +727,23 @@ class _Order:
     reported_cum: int | None = None
     reported_avg: str | None = None
     predecessor: str | None = None
-    fills: list[str] = field(default_factory=list)
+    fills: list[FillRef] = field(default_factory=list)
+    ordinal: int = -1  # when it was first seen: its place in orders.csv (with its date's id)
 
 
-@dataclass
+_ORDER_VALUES = operator.attrgetter(*(f.name for f in fields(_Order)))
+
+
+def _order_row(day: int, key: str, order: _Order) -> tuple[Any, ...]:
+    value = marshal.dumps(_ORDER_VALUES(order))
+    return order.ordinal, day, key, value, order.account_id, order.symbol, order.side
+
+
+def _order_from_row(row: tuple[Any, ...]) -> _Order:
+    return _Order(*marshal.loads(row[3]))
+
+
+@dataclass(slots=True)
 class _Identity:
     account_id: str
     firm_id: str
@@ -406,25 +753,61 @@ class _Identity:
 
 class DayBuilder:
     """One trading date's orders, executions, accounts and firms, built from its messages in
-    log order."""
+    log order, with its per-key state in `spill` beyond `cap` entries per map (see "How a
+    day is built without holding it")."""
 
-    def __init__(self, day: dt.date) -> None:
+    def __init__(self, day: dt.date, spill: _Spill, cap: int = HOT_ENTRIES) -> None:
         self.day = day
-        self.orders: dict[str, _Order] = {}
-        self.order_ids: dict[str, str] = {}  # OrderID(37) -> the order's key
-        self.fills: dict[str, _Fill] = {}
-        self.trades: dict[str, list[str]] = {}  # TradeReportID -> exec ids
+        self.spill = spill
+        number = day.toordinal()
+        # ids of its orders and fills in the spill file: (day << 40) + place
+        self._ids = (number << _DAY_SHIFT, ((number + 1) << _DAY_SHIFT) - 1)
+        self.orders: _SpillMap[_Order] = _SpillMap(
+            spill, number, _ORDERS, _order_row, _order_from_row, cap
+        )
+        self.fills: _SpillMap[Fill] = _SpillMap(
+            spill,
+            number,
+            _FILLS,
+            lambda day, key, f: (f[0], day, key, *f[1:]),
+            lambda row: (row[0], *row[3:]),
+            cap,
+        )
+        # OrderID(37) -> the order's key
+        self.order_ids: _SpillMap[str] = _SpillMap(
+            spill,
+            number,
+            _ORDER_IDS,
+            lambda day, key, v: (day, key, v),
+            operator.itemgetter(2),
+            cap,
+        )
+        # TradeReportID -> exec ids
+        self.trades: _SpillMap[list[str]] = _SpillMap(
+            spill,
+            number,
+            _TRADES,
+            lambda day, key, v: (day, key, marshal.dumps(v)),
+            lambda row: marshal.loads(row[2]),
+            cap,
+        )
+        self._maps = (self.orders, self.fills, self.order_ids, self.trades)
         self.accounts: dict[str, tuple[str, str, str]] = {}  # id -> (firm, type, owner)
         self.firms: dict[str, None] = {}
         self.rejects: list[Reject] = []
         self.skipped: Counter[str] = Counter()
         self.synthesized = 0
+        self._ordinals = itertools.count(self._ids[0])
+        self._fill_seq = itertools.count(self._ids[0])
         self._now = ""  # the time of the message being applied, ISO UTC
+        self._applied = 0
 
     # ---- entry point
 
-    def add(self, m: FixMessage, when: str | None = None) -> None:
+    def add(self, m: FixMessage | _Fields, when: str | None = None) -> None:
         """Apply one message; `when` is its _when() time when the caller has it already."""
+        if isinstance(m, FixMessage):
+            m = _Fields(m)
         try:
             self._now = when if when is not None else _when(m)[1]
             if m.msg_type == "D":
@@ -441,25 +824,34 @@ class DayBuilder:
             self.rejects.append(
                 Reject(m.source, m.line, m.msg_type, str(exc), m.display(), self.day)
             )
+        self._applied += 1
+        if self._applied % SETTLE_EVERY == 0:
+            for spill_map in self._maps:
+                spill_map.settle()
+
+    def limit(self, cap: int) -> None:
+        """Keep at most `cap` entries per map in memory from now on."""
+        for spill_map in self._maps:
+            spill_map.cap = cap
+            spill_map.settle()
 
     # ---- identities
 
-    def _identity(
-        self, m: FixMessage, pairs: list[tuple[int, bytes]] | None, client_sends: bool
-    ) -> _Identity:
-        parties = _parties(pairs) if pairs is not None else []
+    def _identity(self, m: _Fields, client_sends: bool) -> _Identity:
+        get = m.values.get
+        parties = m.parties() if b"\x01453=" in m.body else []
         firm = _party(parties, FIRM_ROLES)
         if firm is None:
-            tags = (115, 49) if client_sends else (128, 56)
-            firm = next((v for t in tags if (v := m.text(t))), None) or "UNKNOWN"
+            if client_sends:
+                firm = get("115") or get("49") or "UNKNOWN"
+            else:
+                firm = get("128") or get("56") or "UNKNOWN"
         firm = _fits(firm, "firm", "firm_id")
-        account = m.text(1) or _party(parties, ACCOUNT_ROLES)
+        account = get("1") or _party(parties, ACCOUNT_ROLES)
         account = _fits(account or NO_ACCOUNT.format(firm=firm), "Account(1)", "account_id")
-        values = {t: m.text(t) for t in (528, 529, 47)}
+        kind = _account_type(get("528"), get("529"), get("47"))
         owner = _party(parties, (OWNER_ROLE,)) or account
-        return _Identity(
-            account, firm, _account_type(values), _fits(owner, "investor", "account_id")
-        )
+        return _Identity(account, firm, kind, _fits(owner, "investor", "account_id"))
 
     def _register(self, ident: _Identity) -> None:
         self.firms.setdefault(ident.firm_id, None)
@@ -469,32 +861,34 @@ class DayBuilder:
         elif known[1] == "unknown" and ident.account_type != "unknown":
             self.accounts[ident.account_id] = (known[0], ident.account_type, known[2])
 
-    @staticmethod
-    def _pairs_if_parties(m: FixMessage) -> list[tuple[int, bytes]] | None:
-        return m.pairs() if b"\x01453=" in m.body else None
+    def _put(self, key: str, order: _Order, known: _Order | None) -> None:
+        """Store an order; one replacing `known` keeps its place in orders.csv."""
+        order.ordinal = known.ordinal if known is not None else next(self._ordinals)
+        self.orders[key] = order
 
     # ---- order attributes
 
     def _order_from(
-        self, m: FixMessage, key: str, *, client_sends: bool, strict: bool, base: _Order | None
+        self, m: _Fields, key: str, *, client_sends: bool, strict: bool, base: _Order | None
     ) -> _Order:
         """An order row from a D, G or (strict=False) a report; `base` fills what is absent."""
-        symbol = m.text(55)
+        get = m.values.get
+        symbol = get("55")
         if symbol in (None, "[N/A]"):
-            symbol = m.text(48)
+            symbol = get("48")
         if symbol is None:
             if base is None:
                 raise Invalid("no Symbol(55) or SecurityID(48)")
             symbol = base.symbol
         symbol = _fits(symbol, "Symbol(55)", "symbol")
-        side_raw = m.text(54) or (base.side if base else None)
+        side_raw = get("54") or (base.side if base else None)
         if side_raw is None:
             raise Invalid("no Side(54)")
         side = SIDES.get(side_raw)
         if side is None:
             raise Invalid(f"Side(54)={side_raw} is not a side the warehouse takes (1, 2, 5, 6)")
-        price = _price(m.text(44), "Price(44)")
-        type_raw = m.text(40)
+        price = _price(get("44"), "Price(44)")
+        type_raw = get("40")
         if type_raw is None and base is not None:
             type_raw = base.order_type
         if type_raw is None:
@@ -515,12 +909,12 @@ class DayBuilder:
             else:
                 order_type = "1"  # a report that gives no limit: recorded as market
         limit = price if order_type in ("2", "4") else None
-        tif = m.text(59) or (base.tif if base else "0")
+        tif = get("59") or (base.tif if base else "0")
         if tif not in TIME_IN_FORCE:
             raise Invalid(f"TimeInForce(59)={tif} has no equivalent in the warehouse")
-        quantity = _whole(m.text(38), "OrderQty(38)")
+        quantity = _whole(get("38"), "OrderQty(38)")
         if quantity is None and not strict:
-            cum, leaves = _whole(m.text(14), "CumQty(14)"), _whole(m.text(151), "LeavesQty(151)")
+            cum, leaves = _whole(get("14"), "CumQty(14)"), _whole(get("151"), "LeavesQty(151)")
             if cum is not None and leaves is not None and cum + leaves > 0:
                 quantity = cum + leaves
         if quantity is None and base is not None:
@@ -531,10 +925,10 @@ class DayBuilder:
             raise Invalid(f"OrderQty(38)={quantity} is not positive")
         when = self._now
         cl_ord_id = _fits(key, "ClOrdID(11)", "cl_ord_id")
-        if base is not None and m.text(1) is None and b"\x01453=" not in m.body:
+        if base is not None and get("1") is None and b"\x01453=" not in m.body:
             account_id, firm_id = base.account_id, base.firm_id
         else:
-            ident = self._identity(m, self._pairs_if_parties(m), client_sends)
+            ident = self._identity(m, client_sends)
             self._register(ident)  # last: nothing is recorded for a message found invalid
             account_id, firm_id = ident.account_id, ident.firm_id
         return _Order(
@@ -551,13 +945,14 @@ class DayBuilder:
             origin=m.msg_type,
             source=m.source,
             line=m.line,
-            destination=m.text(100) or (base.destination if base else None),
+            destination=get("100") or (base.destination if base else None),
         )
 
     # ---- handlers
 
-    def _new_order(self, m: FixMessage) -> None:
-        key = m.text(11)
+    def _new_order(self, m: _Fields) -> None:
+        get = m.values.get
+        key = get("11")
         if key is None:
             raise Invalid("NewOrderSingle without ClOrdID(11)")
         known = self.orders.get(key)
@@ -571,27 +966,29 @@ class DayBuilder:
             order.fills = known.fills
             order.predecessor = known.predecessor
             self.synthesized -= 1
-        self.orders[key] = order
+        self._put(key, order, known)
 
-    def _replace_request(self, m: FixMessage) -> None:
-        key = m.text(11)
+    def _replace_request(self, m: _Fields) -> None:
+        get = m.values.get
+        key = get("11")
         if key is None:
             raise Invalid("OrderCancelReplaceRequest without ClOrdID(11)")
         if key in self.orders:
             self.skipped["duplicate OrderCancelReplaceRequest (resend)"] += 1
             return
-        orig = m.text(41)
+        orig = get("41")
         base = self.orders.get(orig) if orig else None
         order = self._order_from(m, key, client_sends=True, strict=base is None, base=base)
         if order.quantity is None:
             raise Invalid("no OrderQty(38)")
         order.predecessor = orig
-        self.orders[key] = order
+        self._put(key, order, None)
 
-    def _resolve(self, m: FixMessage) -> tuple[str, str | None]:
+    def _resolve(self, m: _Fields) -> tuple[str, str | None]:
         """(the report's order key, the order it replaces if it confirms a replace)."""
-        exec_type, status = m.text(150), m.text(39)
-        cl, orig = m.text(11), m.text(41)
+        get = m.values.get
+        exec_type, status = get("150"), get("39")
+        cl, orig = get("11"), get("41")
         # 11 names the cancel / replace request here; the order is 41 until a replace is done.
         cancel_like = (exec_type or status) in ("4", "6", "E")
         replace_like = (exec_type or status) == "5"
@@ -602,28 +999,29 @@ class DayBuilder:
             return cl, orig
         if cl:
             return cl, None
-        order_id = m.text(37)
+        order_id = get("37")
         if order_id:
-            return self.order_ids.get(order_id, order_id), None
+            return self.order_ids.get(order_id) or order_id, None
         raise Invalid("ExecutionReport without ClOrdID(11) or OrderID(37)")
 
-    def _synthesise(self, m: FixMessage, key: str, base: _Order | None) -> _Order:
+    def _synthesise(self, m: _Fields, key: str, base: _Order | None) -> _Order:
         order = self._order_from(m, key, client_sends=False, strict=False, base=base)
         order.origin = "8"
-        self.orders[key] = order
+        self._put(key, order, None)
         self.synthesized += 1
         return order
 
-    def _report(self, m: FixMessage) -> None:
+    def _report(self, m: _Fields) -> None:
+        get = m.values.get
         # Everything that can make the report invalid is read before anything is recorded.
         key, replaced = self._resolve(m)
         when = self._now
-        exec_type, trans_type = m.text(150), m.text(20)
-        status = m.text(39) or STATUS_OF_EXEC_TYPE.get(exec_type or "")
-        last_qty = _whole(m.text(32), "LastQty(32)")
-        last_px = _price(m.text(31), "LastPx(31)")
-        cum = _whole(m.text(14), "CumQty(14)")
-        avg = _price(m.text(6), "AvgPx(6)", 12)
+        exec_type, trans_type = get("150"), get("20")
+        status = get("39") or STATUS_OF_EXEC_TYPE.get(exec_type or "")
+        last_qty = _whole(get("32"), "LastQty(32)")
+        last_px = _price(get("31"), "LastPx(31)")
+        cum = _whole(get("14"), "CumQty(14)")
+        avg = _price(get("6"), "AvgPx(6)", 12)
         exec_id = _ident(m, 17, "ExecID", "exec_id")
         bust = trans_type == "1" or exec_type == "H"
         correct = trans_type == "2" or exec_type == "G"
@@ -641,7 +1039,7 @@ class DayBuilder:
         base = self.orders.get(replaced) if replaced else None
         if order is None:
             order = self._synthesise(m, key, base)
-        order_id = m.text(37)
+        order_id = get("37")
         if order_id:
             self.order_ids[order_id] = key
         if replaced is not None:
@@ -651,7 +1049,7 @@ class DayBuilder:
             order.predecessor = order.predecessor or replaced
             if status == "5":
                 status = None  # 4.2: "replaced" describes the old order, not this one
-        venue = _fits(m.text(30) or order.destination or m.text(49) or "UNKNOWN", "venue", "venue")
+        venue = _fits(get("30") or order.destination or get("49") or "UNKNOWN", "venue", "venue")
         if bust or correct:
             self._bust(m)
         if fill_qty is not None:
@@ -673,22 +1071,22 @@ class DayBuilder:
         if exec_id in self.fills:
             self.skipped["duplicate ExecID (resend)"] += 1
             return False
-        self.fills[exec_id] = _Fill(exec_id, order.cl_ord_id, qty, price, venue, when)
-        order.fills.append(exec_id)
+        self.fills[exec_id] = (next(self._fill_seq), order.cl_ord_id, qty, price, venue, when)
+        order.fills.append((exec_id, qty, price))
         return True
 
     def _fill_from_cum(
         self, order: _Order, cum: int, avg: str | None, exec_id: str | None, venue: str, when: str
     ) -> None:
         """The CumQty dialect: a rise in CumQty with no LastQty is a fill of the difference."""
-        fills = [self.fills[e] for e in order.fills]
-        done = sum(f.qty for f in fills)
+        fills = order.fills
+        done = sum(q for _, q, _ in fills)
         if cum <= done:
             return
         if avg is None or exec_id is None:
             self.skipped["CumQty rise without LastQty, AvgPx or ExecID"] += 1
             return
-        notional = sum(Decimal(f.price) * f.qty for f in fills)
+        notional = sum(Decimal(price) * q for _, q, price in fills)
         price = ((Decimal(avg) * cum - notional) / (cum - done)).quantize(
             FOUR_PLACES, ROUND_HALF_EVEN
         )
@@ -697,17 +1095,20 @@ class DayBuilder:
             return
         self._new_fill(exec_id, order, cum - done, _plain(price), venue, when)
 
-    def _bust(self, m: FixMessage) -> None:
-        ref = m.text(19)
-        fill = self.fills.pop(ref, None) if ref else None
-        if fill is None:
-            self.skipped["bust or correction of an execution not in the log"] += 1
-            return
-        order = self.orders.get(fill.cl_ord_id)
-        if order is not None and ref in order.fills:
-            order.fills.remove(ref)
+    def _unfill(self, exec_id: str) -> Fill | None:
+        """Remove a fill, from its order too."""
+        fill = self.fills.pop(exec_id)
+        order = self.orders.get(fill[1]) if fill is not None else None
+        if order is not None:
+            order.fills[:] = [f for f in order.fills if f[0] != exec_id]
+        return fill
 
-    def _trade_report(self, m: FixMessage) -> None:
+    def _bust(self, m: _Fields) -> None:
+        ref = m.text(19)
+        if not ref or self._unfill(ref) is None:
+            self.skipped["bust or correction of an execution not in the log"] += 1
+
+    def _trade_report(self, m: _Fields) -> None:
         # Everything that can make the report invalid is read before anything is recorded.
         pairs = m.pairs()
         trade_id = m.text(571) or m.text(17)
@@ -736,7 +1137,7 @@ class DayBuilder:
             raise Invalid("TradeCaptureReport without sides (NoSides 552)")
         planned = []
         for number, side_pairs in enumerate(sides, 1):
-            values = {t: v.decode("latin-1") for t, v in side_pairs if v}
+            values = {t: v for t, v in side_pairs if v}
             side_raw = values.get(54, "")
             side = SIDES.get(side_raw)
             if side is None:
@@ -749,7 +1150,7 @@ class DayBuilder:
             )
             account = _fits(account, "Account(1)", "account_id")
             owner = _fits(_party(parties, (OWNER_ROLE,)) or account, "investor", "account_id")
-            kind = _account_type({t: values.get(t) for t in (528, 529, 47)})
+            kind = _account_type(values.get(528), values.get(529), values.get(47))
             exec_id = _fits(f"{trade_id}-{number}", "TradeReportID(571)", "exec_id")
             order_id = values.get(37)
             key = values.get(11) or (self.order_ids.get(order_id) if order_id else None)
@@ -778,38 +1179,56 @@ class DayBuilder:
                     line=m.line,
                     status="2",
                 )
-                self.orders[key] = order
+                self._put(key, order, None)
                 self.synthesized += 1
             if self._new_fill(exec_id, order, qty, price, venue, when):
                 exec_ids.append(exec_id)
         self.trades[trade_id] = exec_ids
 
     def _drop_trade(self, ref: str | None) -> None:
-        removed = self.trades.pop(ref, None) if ref else None
+        removed = self.trades.pop(ref) if ref else None
         if removed is None:
             self.skipped["trade report cancel/replace of a trade not in the log"] += 1
             return
         for exec_id in removed:
-            fill = self.fills.pop(exec_id, None)
-            order = self.orders.get(fill.cl_ord_id) if fill else None
-            if order is not None:
-                order.fills.remove(exec_id)
+            self._unfill(exec_id)
 
     # ---- rows
 
-    def rows(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-        """(orders rows, executions rows) in COLUMNS order; orders that cannot be sized
-        become rejects."""
+    def write(self, folder: Path) -> dict[str, FileEntry]:
+        """Write the day's firms, accounts, orders and executions CSVs into `folder`, rows
+        streamed from the spill file; orders that cannot be sized become rejects."""
+        self.orders.flush()
+        self.fills.flush()
+        self.order_ids.hot.clear()  # not needed for rows
+        self.trades.hot.clear()
+        unsized: set[str] = set()
+        firms, accounts = self.reference_rows()
+        tables: dict[str, Iterable[tuple[str, ...]]] = {
+            "firms": firms,
+            "accounts": accounts,
+            "orders": self._order_rows(unsized),
+            "executions": self._execution_rows(unsized),
+        }
+        files = {}
+        for table, rows in tables.items():
+            path = folder / f"{table}.csv"
+            _write_csv(path, COLUMNS[table], rows)
+            files[path.name] = describe_file(path, COLUMNS[table])
+        return files
+
+    def _order_rows(self, unsized: set[str]) -> Iterator[tuple[str, ...]]:
+        """orders.csv rows in the order orders were first seen; the keys of orders that
+        cannot be sized (rejects, not written) go to `unsized`."""
         day = self.day.isoformat()
-        orders: list[tuple[str, ...]] = []
-        filled_by: dict[str, int] = {}
-        for key, order in self.orders.items():
-            fills = [self.fills[e] for e in order.fills]
-            cum = sum(f.qty for f in fills)
-            filled_by[key] = cum
+        for row in _fetch(self.spill.db.execute(_ORDERS_IN_ORDER, self._ids)):
+            order = _order_from_row(row)
+            key = order.cl_ord_id
+            fills = order.fills
+            cum = sum(q for _, q, _ in fills)
             quantity = order.quantity
             if quantity is not None and order.predecessor:
-                before = self._chain_filled(order, filled_by)
+                before = self._chain_filled(order)
                 if quantity - before >= max(cum, 1):
                     quantity -= before
             if quantity is None:
@@ -819,6 +1238,7 @@ class DayBuilder:
                 self.rejects.append(
                     Reject(order.source, order.line, order.origin, reason, "", self.day)
                 )
+                unsized.add(key)
                 continue
             status = _final_status(order, cum, quantity)
             avg = None
@@ -832,33 +1252,42 @@ class DayBuilder:
                 else:
                     avg = format(_vwap(fills).quantize(SIX_PLACES, ROUND_HALF_EVEN), "f")
             cancel_time = order.closed_at if status == "4" else None
-            orders.append(
-                (
-                    key, day, order.account_id, order.firm_id, order.symbol, order.side,
-                    order.order_type, order.tif, str(quantity), order.limit_price or "",
-                    order.transact_time, status, str(cum), avg or "", cancel_time or "",
-                )
+            yield (
+                key, day, order.account_id, order.firm_id, order.symbol, order.side,
+                order.order_type, order.tif, str(quantity), order.limit_price or "",
+                order.transact_time, status, str(cum), avg or "", cancel_time or "",
             )  # fmt: skip
-        written = {row[0] for row in orders}
-        executions = []
-        for fill in self.fills.values():
-            if fill.cl_ord_id not in written:
-                continue
-            order = self.orders[fill.cl_ord_id]
-            executions.append(
-                (
-                    fill.exec_id, day, fill.cl_ord_id, order.account_id, order.symbol,
-                    order.side, str(fill.qty), fill.price, fill.venue, fill.time,
-                )
-            )  # fmt: skip
-        return orders, executions
 
-    def _chain_filled(self, order: _Order, filled_by: dict[str, int]) -> int:
+    def _execution_rows(self, unsized: set[str]) -> Iterator[tuple[str, ...]]:
+        """executions.csv rows in the order the fills were made, with their orders' final
+        account, symbol and side; none of orders in `unsized` (not written)."""
+        day = self.day.isoformat()
+        cursor = self.spill.db.execute(_EXECUTIONS_IN_ORDER, self._ids)
+        while batch := cursor.fetchmany(10_000):
+            for exec_id, cl_ord_id, account, symbol, side, qty, price, venue, time in batch:
+                if cl_ord_id not in unsized:
+                    yield (
+                        exec_id,
+                        day,
+                        cl_ord_id,
+                        account,
+                        symbol,
+                        side,
+                        str(qty),
+                        price,
+                        venue,
+                        time,
+                    )
+
+    def _chain_filled(self, order: _Order) -> int:
         total, seen, prev = 0, {order.cl_ord_id}, order.predecessor
-        while prev and prev not in seen and prev in self.orders:
+        while prev and prev not in seen:
+            before = self.orders.peek(prev)
+            if before is None:
+                break
             seen.add(prev)
-            total += sum(self.fills[e].qty for e in self.orders[prev].fills)
-            prev = self.orders[prev].predecessor
+            total += sum(q for _, q, _ in before.fills)
+            prev = before.predecessor
         return total
 
     def reference_rows(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
@@ -868,9 +1297,14 @@ class DayBuilder:
         return firms, accounts
 
 
-def _sides(pairs: list[tuple[int, bytes]]) -> list[list[tuple[int, bytes]]]:
+def _fetch(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
+    while batch := cursor.fetchmany(10_000):
+        yield from batch
+
+
+def _sides(pairs: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     """The NoSides(552) entries of a TradeCaptureReport, each from its Side(54) on."""
-    sides: list[list[tuple[int, bytes]]] = []
+    sides: list[list[tuple[int, str]]] = []
     in_group = False
     for tag, value in pairs:
         if tag == 552:
@@ -904,12 +1338,15 @@ def _final_status(order: _Order, cum: int, quantity: int) -> str:
 # --------------------------------------------------------------------------- the import
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, *, probe: bool = False) -> str:
+    """The file's sha256 (only its first block read when `probe`)."""
     digest = hashlib.sha256()
     try:
         with path.open("rb") as fh:
             while block := fh.read(1 << 20):
                 digest.update(block)
+                if probe:
+                    break
     except OSError as exc:
         raise BadInputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     return digest.hexdigest()
@@ -923,34 +1360,152 @@ def _read(path: Path, name: str) -> Iterator[FixMessage | BadMessage]:
         raise BadInputError(f"{path}: cannot be read ({exc})") from None
 
 
+def _first(body: bytes, field: bytes) -> str | None:
+    """FixMessage.first(tag) as Latin-1 text, given b"\x01<tag>=": the first value of a
+    header field."""
+    at = body.find(field)
+    if at < 0:
+        return None
+    start = at + len(field)
+    stop = body.find(b"\x01", start)
+    return (body[start:] if stop < 0 else body[start:stop]).decode("latin-1")
+
+
 class _Refusals:
     """Which application messages the counterparty refused (session Reject 3 or
-    BusinessMessageReject j, by RefSeqNum against the other direction's MsgSeqNum)."""
+    BusinessMessageReject j, by RefSeqNum against the other direction's MsgSeqNum).
+
+    Only refusals of imported messages (routed to a day being built) are collected."""
 
     KEEP = 100_000  # messages remembered per direction; a refusal comes within seconds
 
     def __init__(self) -> None:
-        self.by_direction: dict[tuple[bytes, bytes], dict[bytes, int]] = {}
+        # (SenderCompID, TargetCompID) -> MsgSeqNum -> message number, negative for a message
+        # not imported; header values as Latin-1 text
+        self.by_direction: dict[tuple[str, str], dict[str, int]] = {}
         self.refused: set[int] = set()
 
-    def see(self, number: int, m: FixMessage) -> None:
-        sender, target, seq = m.first(49) or b"", m.first(56) or b"", m.first(34) or b""
+    def see(
+        self, number: int, m: FixMessage, imported: bool, fields: _Fields | None = None
+    ) -> None:
+        """Note message `number` (`fields` its _Fields when read already)."""
+        if fields is not None and fields.single:
+            get = fields.values.get
+            sender, target, seq = get("49") or "", get("56") or "", get("34") or ""
+        else:
+            sender = _first(m.body, b"\x0149=") or ""
+            target = _first(m.body, b"\x0156=") or ""
+            seq = _first(m.body, b"\x0134=") or ""
         direction = (sender, target)
-        if m.msg_type == "A" and (seq == b"1" or m.first(141) == b"Y"):
+        msg_type = m.msg_type
+        if msg_type == "A" and (seq == "1" or _first(m.body, b"\x01141=") == "Y"):
             self.by_direction.pop(direction, None)
-        if m.msg_type in REFUSALS:
-            ref = m.first(45)
+        if msg_type in REFUSALS:
+            ref = _first(m.body, b"\x0145=")
             other = self.by_direction.get((target, sender), {})
-            if ref is not None and ref in other:
+            if ref is not None and other.get(ref, 0) > 0:
                 self.refused.add(other[ref])
             return
-        seen = self.by_direction.setdefault(direction, {})
-        seen.pop(seq, None)
-        seen[seq] = number
+        seen = self.by_direction.get(direction)
+        if seen is None:
+            seen = self.by_direction[direction] = {}
+        elif seq in seen:
+            del seen[seq]  # a repeated MsgSeqNum: now the latest
+        seen[seq] = number if imported else -number
         if len(seen) > 2 * self.KEEP:
             recent = list(seen.items())[-self.KEEP :]
             seen.clear()
             seen.update(recent)
+
+
+@dataclass
+class _Reading:
+    """One pass over the logs: the days built and what was counted on the way."""
+
+    spill: _Spill
+    builders: dict[dt.date, DayBuilder] = field(default_factory=dict)
+    messages: Counter[str] = field(default_factory=Counter)
+    per_day_messages: dict[dt.date, Counter[str]] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+    rejects: list[Reject] = field(default_factory=list)
+    refusals: _Refusals = field(default_factory=_Refusals)
+
+    def builder(self, day: dt.date) -> DayBuilder:
+        builder = self.builders.get(day)
+        if builder is None:
+            cap = max(HOT_ENTRIES // (len(self.builders) + 1), MIN_HOT_ENTRIES)
+            for other in self.builders.values():
+                other.limit(cap)
+            builder = self.builders[day] = DayBuilder(day, self.spill, cap)
+        return builder
+
+
+def _count(per_day: dict[dt.date, Counter[str]], day: dt.date, msg_type: str) -> None:
+    counts = per_day.get(day)
+    if counts is None:
+        counts = per_day[day] = Counter()
+    counts[msg_type] += 1
+
+
+def _read_logs(
+    sources: list[tuple[str, Path]], day: dt.date | None, refused: set[int], spill: _Spill
+) -> _Reading:
+    """Read every log once, applying each message to its date's builder as it comes;
+    messages numbered in `refused` are skipped."""
+    r = _Reading(spill)
+    messages, per_day, skipped, rejects = r.messages, r.per_day_messages, r.skipped, r.rejects
+    number = 0
+    last_day, counts, builder = None, Counter[str](), None  # the date of the last message
+    for name, path in sources:
+        for item in _read(path, name):
+            number += 1
+            if isinstance(item, BadMessage):
+                when = exchange_date(item.time) if item.time else None
+                if day is not None and when is not None and when != day:
+                    skipped["invalid, on another date"] += 1
+                    continue
+                rejects.append(
+                    Reject(item.source, item.line, item.msg_type or "", item.reason, item.display(), when)
+                )  # fmt: skip
+                continue
+            mt = item.msg_type
+            messages[mt] += 1
+            if mt not in APP_TYPES:
+                r.refusals.see(number, item, False)
+                sent = item.first(52)
+                when = exchange_date(sent.decode("latin-1")) if sent else None
+                skipped[
+                    "session message" if mt in SESSION_TYPES else f"not imported (MsgType {mt})"
+                ] += 1
+                if when is not None:
+                    _count(per_day, when, mt)
+                continue
+            message = _Fields(item)
+            try:
+                stamp, iso = _when(message)
+            except Invalid as exc:
+                r.refusals.see(number, item, False)
+                rejects.append(Reject(item.source, item.line, mt, str(exc), item.display(), None))
+                continue
+            when = exchange_date(stamp)
+            assert when is not None
+            if when != last_day:
+                last_day, builder = when, None
+                counts = per_day.get(when) or per_day.setdefault(when, Counter())
+            counts[mt] += 1
+            imported = day is None or when == day
+            r.refusals.see(number, item, imported, message)
+            if not imported:
+                skipped["on another date"] += 1
+            elif number in refused:
+                skipped["refused by the counterparty (Reject 3 / j)"] += 1
+            else:
+                if builder is None:
+                    builder = r.builder(when)
+                builder.add(message, iso)
+    for builder in r.builders.values():
+        skipped.update(builder.skipped)
+    return r
 
 
 def import_fix(
@@ -968,71 +1523,68 @@ def import_fix(
         if not path.is_file():
             raise BadInputError(f"{path}: no such file")
     names = _source_names(paths)
-    files_meta = [
-        {"name": name, "sha256": _sha256(path), "bytes": path.stat().st_size}
-        for name, path in zip(names, paths, strict=True)
-    ]
-    result = ImportResult()
-    messages: Counter[str] = Counter()
-    per_day_messages: dict[dt.date, Counter[str]] = {}
-    skipped: Counter[str] = Counter()
-    rejects: list[Reject] = []
-    routed: dict[dt.date, list[tuple[int, FixMessage, str]]] = {}
-    refusals = _Refusals()
-    number = 0
-    for name, path in zip(names, paths, strict=True):
-        for item in _read(path, name):
-            number += 1
-            if isinstance(item, BadMessage):
-                when = exchange_date(item.time) if item.time else None
-                if day is not None and when is not None and when != day:
-                    skipped["invalid, on another date"] += 1
-                    continue
-                rejects.append(
-                    Reject(item.source, item.line, item.msg_type or "", item.reason, item.display(), when)
-                )  # fmt: skip
-                continue
-            mt = item.msg_type
-            messages[mt] += 1
-            refusals.see(number, item)
-            if mt in APP_TYPES:
-                try:
-                    stamp, iso = _when(item)
-                except Invalid as exc:
-                    rejects.append(
-                        Reject(item.source, item.line, mt, str(exc), item.display(), None)
-                    )
-                    continue
-                when = exchange_date(stamp)
-            else:
-                sent = item.first(52)
-                when = exchange_date(sent.decode("latin-1")) if sent else None
-                skipped[
-                    "session message" if mt in SESSION_TYPES else f"not imported (MsgType {mt})"
-                ] += 1
-            if when is not None:
-                per_day_messages.setdefault(when, Counter())[mt] += 1
-            if mt not in APP_TYPES:
-                continue
-            assert when is not None
-            if day is not None and when != day:
-                skipped["on another date"] += 1
-                continue
-            routed.setdefault(when, []).append((number, item, iso))
+    for path in paths:
+        _sha256(path, probe=True)  # an unreadable file fails here, as the digests would
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".import-fix.", dir=settings.data_path))
+    # The import makes no reference cycles: the collector would only walk the day's state
+    # over and over while it is built.
+    collecting = gc.isenabled()
+    gc.disable()
+    # The files' digests (for the manifest) are computed while they are read: hashlib
+    # leaves the interpreter free, so that costs the import no time on a second core.
+    with ThreadPoolExecutor(1) as hashing:
+        digests = [hashing.submit(_sha256, path) for path in paths]
+        try:
+            sources = list(zip(names, paths, strict=True))
 
-    builders: dict[dt.date, DayBuilder] = {}
-    for when in sorted(routed):
-        builder = DayBuilder(when)
-        for num, msg, iso in routed[when]:
-            if num in refusals.refused:
-                skipped["refused by the counterparty (Reject 3 / j)"] += 1
-                continue
-            builder.add(msg, iso)
-        builders[when] = builder
-    built = {when: (b.rows(), b.reference_rows()) for when, b in builders.items()}
-    for b in builders.values():
-        rejects.extend(b.rejects)
-        skipped.update(b.skipped)
+            def files_meta() -> list[dict[str, Any]]:
+                return [
+                    {"name": name, "sha256": digest.result(), "bytes": path.stat().st_size}
+                    for name, path, digest in zip(names, paths, digests, strict=True)
+                ]
+
+            return _import(
+                settings, sources, files_meta, day, work, skip_invalid=skip_invalid, force=force
+            )
+        finally:
+            if collecting:
+                gc.enable()
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _import(
+    settings: Settings,
+    sources: list[tuple[str, Path]],
+    files_meta: Callable[[], list[dict[str, Any]]],
+    day: dt.date | None,
+    work: Path,
+    *,
+    skip_invalid: bool,
+    force: bool,
+) -> ImportResult:
+    """import_fix, with `work` a scratch folder in the data folder (removed by the caller);
+    `files_meta()` describes the logs once they are read."""
+    refused: set[int] = set()
+    for attempt in itertools.count(1):
+        with _Spill(work / f"spill-{attempt}.sqlite") as spill:
+            reading = _read_logs(sources, day, refused, spill)
+            if reading.refusals.refused <= refused:
+                # Each day's tables, staged in `work` (the data folder's file system).
+                staged: dict[dt.date, tuple[Path, dict[str, FileEntry]]] = {}
+                for when in sorted(reading.builders):
+                    folder = work / f"day-{when}"
+                    folder.mkdir()
+                    staged[when] = (folder, reading.builders[when].write(folder))
+                break
+        # Imported messages were refused after they were applied: read again, skipping them
+        # as they pass.
+        refused = reading.refusals.refused
+        (work / f"spill-{attempt}.sqlite").unlink()
+    meta = files_meta()
+    rejects = reading.rejects
+    for when in sorted(reading.builders):
+        rejects.extend(reading.builders[when].rejects)
     if day is not None:
         rejects = [r for r in rejects if r.day in (None, day)]
     if rejects and not skip_invalid:
@@ -1041,55 +1593,58 @@ def import_fix(
     # Days to write: with orders, executions, or dated rejects.
     dated = {r.day for r in rejects if r.day is not None}
     days = sorted(
-        {d for d, ((orders, executions), _) in built.items() if orders or executions}
+        {d for d, (_, files) in staged.items() if files["orders.csv"].rows or files["executions.csv"].rows}
         | (dated if day is None else dated & {day})
-    )
+    )  # fmt: skip
     plans = []
     for when in days:
         final = settings.data_path / day_dir_name(when)
         day_rejects = [r for r in rejects if r.day in (None, when)]
-        (orders, executions), (firms, accounts) = built.get(when, (([], []), ([], [])))
-        builder = builders.get(when)
+        if when not in staged:
+            folder = work / f"day-{when}"
+            folder.mkdir()
+            files = {}
+            for table in ("firms", "accounts", "orders", "executions"):
+                path = folder / f"{table}.csv"
+                _write_csv(path, COLUMNS[table], [])
+                files[path.name] = describe_file(path, COLUMNS[table])
+            staged[when] = (folder, files)
+        folder, files = staged[when]
+        builder = reading.builders.get(when)
         source = {
             "kind": "fix",
             "importer_version": IMPORTER_VERSION,
-            "files": files_meta,
+            "files": meta,
             "skip_invalid": skip_invalid,
-            "messages": dict(sorted(per_day_messages.get(when, Counter()).items())),
-            "orders": len(orders),
-            "executions": len(executions),
+            "messages": dict(sorted(reading.per_day_messages.get(when, Counter()).items())),
+            "orders": files["orders.csv"].rows,
+            "executions": files["executions.csv"].rows,
             "synthesized_orders": builder.synthesized if builder else 0,
             "rejected": len(day_rejects),
         }
         status = _check_target(final, source, force)
-        plans.append(
-            (when, final, source, status, orders, executions, firms, accounts, day_rejects)
-        )
-    for when, final, source, status, orders, executions, firms, accounts, day_rejects in plans:
+        plans.append((when, final, source, status, folder, files, day_rejects))
+    result = ImportResult()
+    for when, final, source, status, folder, files, day_rejects in plans:
         if status == "unchanged":
             manifest = read_local_manifest(final)
             assert manifest is not None
         else:
-            tables = {
-                "firms": firms,
-                "accounts": accounts,
-                "orders": orders,
-                "executions": executions,
-            }
             manifest = _write_day(
-                settings, when, final, tables, day_rejects if skip_invalid else None, source
+                when, final, folder, files, day_rejects if skip_invalid else None, source
             )
         result.days.append(
             DayImport(
-                when, final, status, len(orders), len(executions), len(day_rejects),
+                when, final, status, source["orders"], source["executions"], len(day_rejects),
                 int(source["synthesized_orders"]), dict(source["messages"]), manifest.sha256,
             )
         )  # fmt: skip
-        result.orders += len(orders)
-        result.executions += len(executions)
-    result.messages = dict(sorted(messages.items()))
+        result.orders += source["orders"]
+        result.executions += source["executions"]
+    result.messages = dict(sorted(reading.messages.items()))
     result.rejects = rejects
     result.rejected = len(rejects)
+    skipped = reading.skipped
     result.skipped_by_reason = dict(sorted(skipped.items()))
     result.skipped = sum(skipped.values())
     return result
@@ -1133,40 +1688,34 @@ def _check_target(final: Path, source: dict[str, Any], force: bool) -> str:
 
 
 def _write_day(
-    settings: Settings,
     day: dt.date,
     final: Path,
-    tables: dict[str, list[tuple[str, ...]]],
+    staging: Path,
+    files: dict[str, FileEntry],
     rejects: list[Reject] | None,
     source: dict[str, Any],
 ) -> Manifest:
-    """Write the day in a hidden staging folder, manifest last, and rename it into place."""
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=settings.data_path))
-    try:
-        files = {}
-        for table, rows in tables.items():
-            path = staging / f"{table}.csv"
-            _write_csv(path, COLUMNS[table], rows)
-            files[path.name] = describe_file(path, COLUMNS[table])
-        if rejects is not None:
-            path = staging / REJECTS_FILE
-            _write_csv(path, REJECT_COLUMNS, [r.row() for r in rejects])
-            files[path.name] = describe_file(path, REJECT_COLUMNS)
-        manifest = Manifest(day, files, source)
-        (staging / MANIFEST_NAME).write_bytes(manifest.to_bytes())
-        publish_day_folder(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    """Complete the day staged in `staging` (rejects, manifest last) and rename it into
+    place. The caller removes what is left of the staging on failure."""
+    files = dict(files)
+    if rejects is not None:
+        path = staging / REJECTS_FILE
+        _write_csv(path, REJECT_COLUMNS, (r.row() for r in rejects))
+        files[path.name] = describe_file(path, REJECT_COLUMNS)
+    manifest = Manifest(day, files, source)
+    (staging / MANIFEST_NAME).write_bytes(manifest.to_bytes())
+    publish_day_folder(staging, final)
     return manifest
 
 
-def _write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> None:
     """One record per line: describe_file counts lines, so no value may hold a line break
     (field values are checked printable; reject text is flattened here)."""
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([v.replace("\r", " ").replace("\n", " ") for v in row])
+            line = "".join(row)
+            if "\n" in line or "\r" in line:
+                row = tuple(v.replace("\r", " ").replace("\n", " ") for v in row)
+            writer.writerow(row)

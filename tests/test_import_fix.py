@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -521,6 +522,108 @@ def test_imported_real_days_write_back_to_fix_and_import_the_same(tmp_path: Path
         for name in ("orders", "executions", "accounts", "firms"):
             rows = [table(s, imported.trade_date, name) for s in (first, second)]
             assert sorted(rows[1], key=str) == sorted(rows[0], key=str), name  # time order now
+
+
+# --------------------------------------------------------------------------- spilling
+
+
+def spilling(monkeypatch, entries: int) -> None:
+    """Keep only `entries` orders, fills, OrderIDs and trades in memory, checked after every
+    message: everything older goes through the spill file."""
+    monkeypatch.setattr(importfix, "HOT_ENTRIES", entries)
+    monkeypatch.setattr(importfix, "MIN_HOT_ENTRIES", entries)
+    monkeypatch.setattr(importfix, "SETTLE_EVERY", 1)
+
+
+def day_files(settings: Settings, day: dt.date) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(day_dir(settings, day).iterdir())}
+
+
+def late_messages() -> list[bytes]:
+    """Messages naming orders, fills and trades long after they were made: by then a small
+    memory budget has spilled them, and they must be read back."""
+    at = "20261125-20:00:00"
+
+    def later(seq: int, *fields: tuple[int, str], msg_type: str = "8") -> bytes:
+        sender = ("VENUE", "CLIENT") if msg_type == "8" else ("CLIENT", "VENUE")
+        return fix(msg_type, [*fields, (60, at)], sender=sender[0], target=sender[1], seq=seq, at=at)  # fmt: skip
+
+    return [
+        # a trade report early, its two sides' orders synthesised; a report for an order whose
+        # NewOrderSingle comes last
+        fix("AE", [(571, "T1"), (32, "40"), (31, "10"), (55, "IBM"), (552, "2"), (54, "1"),
+                   (11, "S1"), (54, "2"), (37, "OID-S2"), (60, "20261125-14:31:00")],
+            seq=900, at="20261125-14:31:00"),
+        report("LATE", "EL1", "F", "1", at="20261125-14:31:01", seq=901,
+               extra=[(32, "100"), (31, "10")]),
+        *[new_order(f"O{k}", at=f"20261125-15:{k // 60:02d}:{k % 60:02d}", seq=k)
+          for k in range(1, 121)],
+        *[report(f"O{k}", f"E{k}", "F", "1", at=f"20261125-16:{k // 60:02d}:{k % 60:02d}",
+                 seq=k, extra=[(32, "100"), (31, "10"), (14, "100"), (6, "10")])
+          for k in range(1, 121, 2)],
+        later(501, (37, "OID-O3"), (17, "X3"), (150, "F"), (39, "1"), (32, "50"), (31, "11")),
+        later(502, (11, "O5"), (17, "E5"), (150, "F"), (39, "1"), (32, "100"), (31, "10")),
+        later(503, (11, "O7"), (17, "B7"), (150, "H"), (19, "E7")),
+        later(504, (11, "O9"), (17, "C9"), (150, "G"), (19, "E9"), (32, "60"), (31, "9")),
+        later(505, (11, "X11"), (41, "O11"), (17, "K11"), (150, "4"), (39, "4")),
+        later(506, (11, "O13R"), (41, "O13"), (1, "ACC1"), (55, "IBM"), (54, "1"),
+              (38, "300"), (40, "2"), (44, "10.5"), msg_type="G"),
+        later(507, (11, "O13R"), (41, "O13"), (17, "R13"), (150, "5"), (39, "0")),
+        later(508, (11, "O13R"), (17, "F13"), (150, "F"), (39, "2"), (32, "200"), (31, "10.5")),
+        later(509, (11, "O15"), (17, "C15"), (150, "0"), (39, "2"), (14, "250"), (6, "10.2")),
+        later(510, (571, "T2"), (487, "1"), (572, "T1"), msg_type="AE"),
+        new_order("LATE", at=at, seq=511),
+        new_order("O17", at=at, seq=512),  # a resend
+    ]  # fmt: skip
+
+
+def test_a_day_larger_than_memory_imports_as_if_held_whole(
+    local: Settings, tmp_path: Path, monkeypatch
+) -> None:
+    """With room in memory for a handful of entries, every order, fill and trade goes to the
+    spill file and back; the files are byte for byte those of an import held in memory."""
+    log = write_log(tmp_path / "late.log", *late_messages())
+    whole = import_fix(local, [log], skip_invalid=True)
+    assert whole.skipped_by_reason["duplicate NewOrderSingle (resend)"] == 1
+    # the trade's sides lose their only fill: orders that cannot be sized, in rejects.csv
+    assert [r.reason.split(":")[0] for r in whole.rejects] == ["order S1", "order OID-S2"]
+    spilling(monkeypatch, 3)
+    spilled_home = Settings(home=tmp_path / "spilled")
+    spilled = import_fix(spilled_home, [log], skip_invalid=True)
+    assert spilled == dataclasses.replace(
+        whole, days=[dataclasses.replace(d, path=day_dir(spilled_home, DAY)) for d in whole.days]
+    )
+    assert day_files(spilled_home, DAY) == day_files(local, DAY)
+    orders = {o["cl_ord_id"]: o for o in table(spilled_home, DAY, "orders")}
+    assert (orders["O3"]["cum_qty"], orders["O7"]["cum_qty"], orders["O9"]["cum_qty"]) == (
+        "150", "0", "60",
+    )  # fmt: skip
+    assert (orders["O11"]["ord_status"], orders["O13"]["ord_status"]) == ("4", "4")
+    assert (orders["O13R"]["quantity"], orders["O15"]["cum_qty"]) == ("200", "250")  # 300 - 100
+    assert orders["LATE"]["order_type"] == "2" and list(orders)[:2] == ["LATE", "O1"]
+    assert not {"T1-1", "T1-2"} & {e["exec_id"] for e in table(spilled_home, DAY, "executions")}
+
+
+def test_a_generated_day_through_the_spill_file_round_trips(tmp_path: Path, monkeypatch) -> None:
+    """generate → FIX → import with a tiny memory budget: orders.csv is generate's, byte for
+    byte, and every file is the in-memory import's."""
+    from surveil.generate import generate_day
+
+    source = Settings(home=tmp_path / "a")
+    generated = generate_day(source, TRADING_DAY, orders=400)
+    log = tmp_path / "day.fix"
+    write_fix_log(generated.path, log)
+    whole = Settings(home=tmp_path / "whole")
+    import_fix(whole, [log])
+    spilling(monkeypatch, 5)
+    spilled = Settings(home=tmp_path / "spilled")
+    result = import_fix(spilled, [log])
+    assert result.orders == 400 and result.rejected == 0
+    assert day_files(spilled, TRADING_DAY) == day_files(whole, TRADING_DAY)
+    assert (day_dir(spilled, TRADING_DAY) / "orders.csv").read_bytes() == (
+        generated.path / "orders.csv"
+    ).read_bytes()
+    assert sorted(p.name for p in spilled.data_path.iterdir()) == [f"trade_date={TRADING_DAY}"]
 
 
 # --------------------------------------------------------------------------- the warehouse
