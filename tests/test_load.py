@@ -243,3 +243,15 @@ def test_partitions_and_their_indexes_carry_the_day_s_name(settings: Settings, c
         ]
         assert len(names) == 3  # the key and two indexes, adopted from the parent's
         assert all(n.startswith(f"{partition}_") and "_new" not in n for n in names), names
+
+
+def test_a_load_leaves_the_reference_tables_analysed_for_the_rules(
+    settings: Settings, conn
+) -> None:
+    prepare(settings)
+    load_day(settings, TRADING_DAY)
+    for table in ("firms", "accounts", partition_name("orders", TRADING_DAY)):
+        analysed = conn.execute(
+            "SELECT reltuples > 0 FROM pg_class WHERE oid = %s::regclass", (table,)
+        ).fetchone()[0]
+        assert analysed, f"{table} has no statistics after the load"
