@@ -427,22 +427,40 @@ WHERE i.indrelid = %s::regclass ORDER BY 1
 """
 
 
+def _check_in_bulk(
+    conn: psycopg.Connection,
+    statement: sql.Composed,
+    where: str,
+    *,
+    table_shown: dict[str, str] | None = None,
+) -> None:
+    """Run a statement that checks the day's rows in bulk (a key, a reference) in a
+    savepoint, and report what it finds as bad input in `where`. `table_shown` renames
+    tables in the server's detail (a fresh table by the name the user knows)."""
+    try:
+        with conn.transaction():
+            conn.execute(statement)
+    except psycopg.errors.UniqueViolation as exc:
+        raise BadInputError(f"{where}: duplicate key: {exc.diag.message_detail}") from None
+    except psycopg.errors.ForeignKeyViolation as exc:
+        detail = exc.diag.message_detail or ""
+        for name, shown in (table_shown or {}).items():
+            detail = detail.replace(f'"{name}"', f'"{shown}"')
+        raise BadInputError(f"{where}: unknown reference: {detail}") from None
+
+
 def _add_day_key(
     conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str, fresh: str
 ) -> None:
-    try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
-                    sql.Identifier(fresh),
-                    sql.Identifier(f"{fresh}_pkey"),
-                    sql.SQL(", ").join(map(sql.Identifier, DAY_KEYS[table])),
-                )
-            )
-    except psycopg.errors.UniqueViolation as exc:
-        raise BadInputError(
-            f"{_where(lake, manifest, table)}: duplicate key: {exc.diag.message_detail}"
-        ) from None
+    _check_in_bulk(
+        conn,
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+            sql.Identifier(fresh),
+            sql.Identifier(f"{fresh}_pkey"),
+            sql.SQL(", ").join(map(sql.Identifier, DAY_KEYS[table])),
+        ),
+        _where(lake, manifest, table),
+    )
 
 
 def _reference_day_orders(
@@ -451,44 +469,32 @@ def _reference_day_orders(
     """Every fill names an order of its day: a foreign key from the day's executions to the
     day's orders, partition to partition (sql/003_day_scoped_execution_fk.sql says why)."""
     final = partition_name("executions", manifest.trade_date)
-    try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL(
-                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY (trade_date, cl_ord_id) "
-                    "REFERENCES {} (trade_date, cl_ord_id)"
-                ).format(
-                    sql.Identifier(executions),
-                    sql.Identifier(f"{final}_order_fkey"),
-                    sql.Identifier(orders),
-                )
-            )
-    except psycopg.errors.ForeignKeyViolation as exc:
-        detail = (exc.diag.message_detail or "").replace(f'"{orders}"', '"orders"')
-        raise BadInputError(
-            f"{_where(lake, manifest, 'executions')}: unknown reference: {detail}"
-        ) from None
+    _check_in_bulk(
+        conn,
+        sql.SQL(
+            "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY (trade_date, cl_ord_id) "
+            "REFERENCES {} (trade_date, cl_ord_id)"
+        ).format(
+            sql.Identifier(executions),
+            sql.Identifier(f"{final}_order_fkey"),
+            sql.Identifier(orders),
+        ),
+        _where(lake, manifest, "executions"),
+        table_shown={orders: "orders"},
+    )
 
 
 def _attach(
     conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str, fresh: str
 ) -> None:
     final = partition_name(table, manifest.trade_date)
-    try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
-                    sql.Identifier(table), sql.Identifier(fresh), sql.Literal(manifest.trade_date)
-                )
-            )
-    except psycopg.errors.UniqueViolation as exc:
-        raise BadInputError(
-            f"{_where(lake, manifest, table)}: duplicate key: {exc.diag.message_detail}"
-        ) from None
-    except psycopg.errors.ForeignKeyViolation as exc:
-        raise BadInputError(
-            f"{_where(lake, manifest, table)}: unknown reference: {exc.diag.message_detail}"
-        ) from None
+    _check_in_bulk(
+        conn,
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
+            sql.Identifier(table), sql.Identifier(fresh), sql.Literal(manifest.trade_date)
+        ),
+        _where(lake, manifest, table),
+    )
     conn.execute(
         sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(fresh), sql.Identifier(final))
     )
