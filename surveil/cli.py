@@ -696,16 +696,21 @@ def detect(
         )
 
         def render(c: Console) -> None:
-            table = Table(title=f"detect {r.trade_date} (load run {r.load_run_id})")
-            for col in ("rule", "version", "alerts", "seconds"):
-                table.add_column(col)
-            for x in r.rules:
-                table.add_row(x.rule, x.version, f"{x.alerts:,}", f"{x.seconds:.2f}")
-            c.print(table)
+            c.print(_rule_runs(f"detect {r.trade_date} (load run {r.load_run_id})", r.rules))
 
         return Report({"status": "done", **_jsonable(r), "alerts": r.alerts}, render)
 
     _execute(json_out, debug, action)
+
+
+def _rule_runs(title: str, runs: list[Any]) -> Table:
+    """A table of detection runs: rule, version, alerts, seconds."""
+    table = Table(title=title)
+    for col in ("rule", "version", "alerts", "seconds"):
+        table.add_column(col)
+    for x in runs:
+        table.add_row(x.rule, x.version, f"{x.alerts:,}", f"{x.seconds:.2f}")
+    return table
 
 
 def _detect_spark(
@@ -720,12 +725,7 @@ def _detect_spark(
     )
 
     def render(c: Console) -> None:
-        table = Table(title=f"detect {r.trade_date} on Spark ({r.master})")
-        for col in ("rule", "version", "alerts", "seconds"):
-            table.add_column(col)
-        for x in r.rules:
-            table.add_row(x.rule, x.version, f"{x.alerts:,}", f"{x.seconds:.2f}")
-        c.print(table)
+        c.print(_rule_runs(f"detect {r.trade_date} on Spark ({r.master})", r.rules))
         c.print(
             f"JVM start {r.jvm_start_seconds:.1f} s, reading the day {r.read_seconds:.1f} s; "
             f"alerts in {r.alerts_uri} (surveil load-alerts --date {r.trade_date})"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from surveil import calendar
-from surveil.detect import RULES, RuleRun, resolve_params, selected_rules
+from surveil.detect import ALERT_COLUMNS, RULES, RuleRun, resolve_params, selected_rules
 from surveil.errors import BadInputError
 from surveil.lake import Lake, open_lake, read_manifest
 from surveil.manifest import (
@@ -44,19 +44,7 @@ from surveil.spark.translate import to_spark_sql
 ALERTS_PREFIX = "alerts"
 ALERTS_FILE = "alerts.csv"
 # The CSV columns of alerts.csv: the `alerts` table's, in `surveil alerts --csv` order.
-ALERT_FILE_COLUMNS = (
-    "alert_id",
-    "trade_date",
-    "rule",
-    "rule_version",
-    "symbol",
-    "account_ids",
-    "cl_ord_ids",
-    "exec_ids",
-    "score",
-    "explanation",
-    "params",
-)
+ALERT_FILE_COLUMNS = ALERT_COLUMNS
 
 # The warehouse's columns and types (sql/001_core_schema.sql) in Spark's terms: varchar and
 # char become STRING, timestamptz TIMESTAMP (an instant; the session runs in UTC).
