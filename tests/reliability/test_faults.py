@@ -121,21 +121,6 @@ def clean_run(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict
     return state
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    # Its request log would land in the stderr the CLI tests capture (same process).
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> str:
     """A fresh bucket on the module's moto server, set as the lake (through SURVEIL_LAKE)."""

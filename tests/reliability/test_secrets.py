@@ -133,20 +133,6 @@ def secrets_env(
     yield url
 
 
-@pytest.fixture
-def moto_endpoint() -> Iterator[str]:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_the_database_password_never_appears(
     secrets_env: str,
     database_url: str,
