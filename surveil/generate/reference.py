@@ -63,7 +63,8 @@ class Reference:
 def build_reference(seed: int, n_firms: int = 50, n_accounts: int = 500) -> Reference:
     from faker import Faker
 
-    fake = Faker("en_US")
+    # Only the providers company() draws on: the same names, without loading the other 24.
+    fake = Faker("en_US", providers=["faker.providers.person", "faker.providers.company"])
     fake.seed_instance(seed)
     names: list[str] = []
     seen: set[str] = set()

@@ -316,13 +316,16 @@ class Planner:
         for a in accounts:
             self.constraints.excluded[self.ctx.owner[a], symbol] = True
 
+    def free_accounts(self, pool: np.ndarray, symbol: int) -> np.ndarray:
+        """The accounts of `pool` whose owners may still trade `symbol`, in pool order."""
+        return pool[~self.constraints.excluded[self.ctx.owner[pool], symbol]]
+
     def pick(self, pool: np.ndarray, symbol: int, avoid_owners: set[int] = frozenset()) -> int:
-        candidates = [
-            int(a)
-            for a in pool
-            if self.owner_free(int(a), symbol) and int(self.ctx.owner[a]) not in avoid_owners
-        ]
-        if not candidates:
+        candidates = self.free_accounts(pool, symbol)
+        if avoid_owners:
+            avoided = np.isin(self.ctx.owner[candidates], list(avoid_owners))
+            candidates = candidates[~avoided]
+        if not len(candidates):
             raise Crowded
         return int(self.rng.choice(candidates))
 
@@ -394,12 +397,10 @@ class Planner:
         self.builders.append(build)
 
     def _linked_client_owners(self, symbol: int) -> list[int]:
-        owners: dict[int, int] = {}
-        for a in self.clients:
-            if self.owner_free(int(a), symbol):
-                owner = int(self.ctx.owner[a])
-                owners[owner] = owners.get(owner, 0) + 1
-        return sorted(o for o, n in owners.items() if n >= 2)
+        owners, accounts = np.unique(
+            self.ctx.owner[self.free_accounts(self.clients, symbol)], return_counts=True
+        )
+        return owners[accounts >= 2].tolist()
 
     def spoofing(self, label: str, variant: str) -> None:
         earliest, latest = self.day_window(12 * MINUTE)
