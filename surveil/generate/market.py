@@ -61,8 +61,12 @@ class Sampler:
     def __init__(self, probabilities: np.ndarray) -> None:
         cdf = np.cumsum(np.asarray(probabilities, dtype=np.float64))
         cdf /= cdf[-1]
-        midpoints = (np.arange(self.SIZE) + 0.5) / self.SIZE
-        self.table = np.minimum(np.searchsorted(cdf, midpoints), len(cdf) - 1).astype(np.int64)
+        # Slot j holds the first index whose cdf reaches the slot's midpoint (j + 0.5) / SIZE,
+        # so index i fills the slots whose midpoints cdf[i - 1] < m <= cdf[i]: counted
+        # exactly, as SIZE is a power of two.
+        slots_up_to = np.clip(np.floor(cdf * self.SIZE - 0.5) + 1, 0, self.SIZE).astype(np.int64)
+        slots_up_to[-1] = self.SIZE
+        self.table = np.repeat(np.arange(len(cdf)), np.diff(slots_up_to, prepend=0))
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.table[rng.integers(0, self.SIZE, n)]
