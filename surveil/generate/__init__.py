@@ -41,7 +41,7 @@ from surveil.manifest import (
 from surveil.settings import Settings
 
 # Bump whenever the bytes generated for the same options change.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 __all__ = [
     "GENERATOR_VERSION",

@@ -4,7 +4,10 @@ Prices are integers in units of $0.0001 (`PRICE_SCALE` per dollar), so every tic
 divides them exactly and no float ever reaches the CSV.
 
 The mid price of each symbol is a geometric random walk per second with the symbol's daily
-volatility, after an opening gap. The last `CALM_SECONDS` of the session are deliberately
+volatility, after an opening gap. Each second the log mid steps up or down by the same
+amount: the variance of Gaussian steps at a fifth of the drawing cost, and over a minute
+(60 steps) the same bell-shaped moves, while a mid that moves in even steps suits prices
+that move in ticks anyway. The last `CALM_SECONDS` of the session are deliberately
 calm (the walk is damped and held within `CALM_BAND` of its level when the calm starts), so
 that in the closing window only a planted push moves a price by 0.5% or more; planted
 scenarios add `Ramp`s (a price impact) on top.
@@ -171,9 +174,11 @@ class Market:
         self.close_us = int(session.close_utc.timestamp()) * US_PER_S
         self.calm_start_us = self.close_us - CALM_SECONDS * US_PER_S
         seconds = (self.close_us - self.open_us) // US_PER_S
-        step_sd = universe.daily_volatility / np.sqrt(FULL_DAY_S)
-        log_path = rng.standard_normal((len(universe), seconds + 1))
-        log_path *= step_sd[:, None]
+        step = (universe.daily_volatility / np.sqrt(FULL_DAY_S))[:, None]
+        ups = rng.integers(0, 2, (len(universe), seconds + 1), dtype=np.int8)
+        log_path = ups.astype(np.float64)
+        log_path *= 2 * step
+        log_path -= step  # +step for an up, -step for a down
         log_path[:, 0] = rng.normal(0.0, universe.daily_volatility * 0.5)  # opening gap
         np.cumsum(log_path, axis=1, out=log_path)
         calm = max(seconds - CALM_SECONDS, 0)
