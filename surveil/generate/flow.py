@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -245,15 +246,35 @@ def _format(
     order_numbers = np.arange(first_order, first_order + n)
     exec_numbers = np.arange(first_exec, first_exec + m)
 
+    # The two files' text is independent and numpy releases the GIL for the bulk of it,
+    # so the executions are formatted on a second thread while this one does the orders.
+    executions_csv = _FORMATTER.submit(
+        _executions_csv, ctx, orders, fills, order_numbers, exec_numbers
+    )
+    orders_csv = _orders_csv(ctx, orders, fills, order_numbers)
+
+    planted_o = np.flatnonzero(orders.ref >= 0)
+    planted_f = np.flatnonzero(fills.ref >= 0)
+    return Chunk(
+        orders_csv,
+        executions_csv.result(),
+        n,
+        m,
+        np.stack([orders.ref[planted_o], order_numbers[planted_o]], axis=1),
+        np.stack([fills.ref[planted_f], exec_numbers[planted_f]], axis=1),
+    )
+
+
+def _orders_csv(
+    ctx: DayContext, orders: Orders, fills: Fills, order_numbers: np.ndarray
+) -> np.ndarray:
+    n = len(orders)
     notional = np.bincount(fills.order, weights=fills.quantity * fills.price, minlength=n)
     has_fills = orders.cum > 0
     avg_micro = np.round(notional * 100 / np.maximum(orders.cum, 1)).astype(np.int64)
-
-    yyyymmdd = f"{ctx.day:%Y%m%d}"
-    trade_date = ctx.day.isoformat()
     lines = csvfmt.Lines(n)
-    lines.ident(f"C{yyyymmdd}", order_numbers, 9)
-    lines.constant(trade_date)
+    lines.ident(f"C{ctx.day:%Y%m%d}", order_numbers, 9)
+    lines.constant(ctx.day.isoformat())
     lines.text(ctx.account_table, orders.account)
     lines.text(ctx.firm_table, orders.account)
     lines.text(ctx.symbol_table, orders.symbol)
@@ -267,32 +288,32 @@ def _format(
     lines.integer(orders.cum)
     lines.decimal(avg_micro, 6, present=has_fills)
     lines.timestamp(orders.cancel_us, ctx.day, present=orders.status == CANCELLED)
-    orders_csv = lines.build()
+    return lines.build()
 
-    lines = csvfmt.Lines(m)
+
+def _executions_csv(
+    ctx: DayContext,
+    orders: Orders,
+    fills: Fills,
+    order_numbers: np.ndarray,
+    exec_numbers: np.ndarray,
+) -> np.ndarray:
+    yyyymmdd = f"{ctx.day:%Y%m%d}"
+    lines = csvfmt.Lines(len(fills))
     lines.ident(f"E{yyyymmdd}", exec_numbers, 10)
-    lines.constant(trade_date)
+    lines.constant(ctx.day.isoformat())
     lines.ident(f"C{yyyymmdd}", order_numbers[fills.order], 9)
-    account = orders.account[fills.order]
-    lines.text(ctx.account_table, account)
+    lines.text(ctx.account_table, orders.account[fills.order])
     lines.text(ctx.symbol_table, orders.symbol[fills.order])
     lines.text(_SIDES, orders.side[fills.order])
     lines.integer(fills.quantity)
     lines.decimal(fills.price, 4)
     lines.text(_VENUES, fills.venue)
     lines.timestamp(fills.time_us, ctx.day)
-    executions_csv = lines.build()
+    return lines.build()
 
-    planted_o = np.flatnonzero(orders.ref >= 0)
-    planted_f = np.flatnonzero(fills.ref >= 0)
-    return Chunk(
-        orders_csv,
-        executions_csv,
-        n,
-        m,
-        np.stack([orders.ref[planted_o], order_numbers[planted_o]], axis=1),
-        np.stack([fills.ref[planted_f], exec_numbers[planted_f]], axis=1),
-    )
+
+_FORMATTER = ThreadPoolExecutor(1, thread_name_prefix="surveil-csv")
 
 
 _SIDES = csvfmt.text_table(SIDE_TEXT)
