@@ -642,18 +642,16 @@ class Planner:
         earliest = self.open_us + 30 * MINUTE
         latest = self.close_us - 55 * MINUTE
         sym, t = self.place(self.symbols(30), earliest, latest, 27 * MINUTE, 27 * MINUTE)
-        firms = self.ctx.reference.account_firm
+        firms, owner = self.ctx.reference.account_firm, self.ctx.owner
+        free_clients = self.free_accounts(self.clients, sym)
         for prop in self.rng.permutation(self.props):
             prop = int(prop)
             if not self.owner_free(prop, sym):
                 continue
-            same_firm = [
-                int(c)
-                for c in self.clients
-                if firms[c] == firms[prop] and self.owner_free(int(c), sym)
-                and self.ctx.owner[c] != self.ctx.owner[prop]
-            ]  # fmt: skip
-            if same_firm:
+            same_firm = free_clients[
+                (firms[free_clients] == firms[prop]) & (owner[free_clients] != owner[prop])
+            ]
+            if len(same_firm):
                 client = int(self.rng.choice(same_firm))
                 break
         else:
