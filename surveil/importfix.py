@@ -1432,11 +1432,7 @@ class _Refusals:
         self, number: int, m: FixMessage, imported: bool, fields: _Fields | None = None
     ) -> None:
         """Note message `number` (`fields` its _Fields when read already)."""
-        if fields is not None and fields.single:  # the usual case, read here: no call
-            get = fields.values.get
-            sender, target, seq = get("49") or "", get("56") or "", get("34") or ""
-        else:
-            sender, target, seq = fields.header() if fields is not None else _header(m.body)
+        sender, target, seq = fields.header() if fields is not None else _header(m.body)
         direction = (sender, target)
         msg_type = m.msg_type
         if msg_type in _SESSION_RESETS_AND_REFUSALS:
