@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from surveil.cli import app
 from surveil.detect import detect_day, list_alerts, resolve_params
+from surveil.detect.medians import typical_quantity
 from surveil.errors import ConfigError
 from surveil.load import load_day
 from surveil.settings import Settings
@@ -299,3 +301,33 @@ def test_a_bad_rules_file_exits_2_naming_it(
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr and str(rules) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("key", ["symbol", "account_id"])
+def test_the_median_from_counts_is_the_median_percentile_cont_gives(conn, key: str) -> None:
+    """Groups of one to 60 orders, odd and even counts, repeated and spread quantities."""
+    rng = random.Random(7)
+    rows = [
+        (f"K{group}", rng.choice([1, 100, 100, 250, 999, rng.randint(1, 10**6)]))
+        for group in range(300)
+        for _ in range(rng.randint(1, 60))
+    ]
+    with conn.transaction():
+        # A temporary `orders` comes first in the search path: the CTEs read it.
+        conn.execute(
+            f"CREATE TEMP TABLE orders ({key} text, quantity integer, trade_date date)"
+            " ON COMMIT DROP"
+        )
+        with conn.cursor().copy(f"COPY orders ({key}, quantity, trade_date) FROM STDIN") as copy:
+            for group, quantity in rows:
+                copy.write_row((group, quantity, DAY))
+        counted = conn.execute(
+            typical_quantity(key) + f" SELECT {key}, median_qty FROM typical ORDER BY 1",
+            {"trade_date": DAY},
+        ).fetchall()
+        expected = conn.execute(
+            f"SELECT {key}, percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) FROM orders "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert len(counted) == 300
+    assert counted == expected

@@ -14,6 +14,8 @@ member's own customers. Does not catch: front running through a client account o
 external broker, or information gained from a venue rather than from the client order.
 """
 
+from surveil.detect.medians import typical_quantity
+
 NAME = "front_running"
 VERSION = "1"
 PARAMS = {
@@ -30,11 +32,9 @@ PARAMS = {
 # before, so each order looks in those two buckets: PostgreSQL still walks the index, while
 # an engine without range joins (Spark) gets an equality on (symbol, bucket) to hash instead
 # of pairing the order with every fill of its symbol that day.
-SQL = """
-WITH typical AS (
-    SELECT symbol, percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) AS median_qty
-    FROM orders WHERE trade_date = %(trade_date)s GROUP BY symbol
-), large_client AS (
+SQL = (
+    typical_quantity("symbol")
+    + """, large_client AS (
     SELECT o.cl_ord_id, o.account_id, a.firm_id, o.symbol, o.side = '1' AS is_buy,
            o.quantity, o.transact_time, t.median_qty,
            floor(extract(epoch FROM o.transact_time)
@@ -99,3 +99,4 @@ SELECT prop_account || '/' || client_order AS key,
            AS explanation
 FROM unwound
 """
+)

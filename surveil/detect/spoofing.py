@@ -15,6 +15,8 @@ accounts (collusive), spoof orders that were partly filled before cancellation, 
 "inside the spread" variant (FINRA 5210.03 type 2), which needs the market's quotes.
 """
 
+from surveil.detect.medians import typical_quantity
+
 NAME = "spoofing"
 VERSION = "1"
 PARAMS = {
@@ -25,11 +27,12 @@ PARAMS = {
 
 # MATERIALIZED: inlined, both aggregates were planned below a parallel merge join and each
 # worker computed them again over the whole day (3 x the work; 5 s against 3.5 s at 1M).
-SQL = """
-WITH typical AS MATERIALIZED (
-    SELECT account_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) AS median_qty
-    FROM orders WHERE trade_date = %(trade_date)s GROUP BY account_id
-), layered AS (
+# The opposite side is written as an equality (`l.is_buy = (NOT g.is_buy)`), which the join
+# can match on, not as `<>`, which it can only filter: half the pairs of a genuine and a
+# layered order of one account and symbol are never formed (12.5 s against 15 s at 3M).
+SQL = (
+    typical_quantity("account_id", materialized=True)
+    + """, layered AS (
     SELECT o.cl_ord_id, o.account_id, o.symbol, o.side = '1' AS is_buy, o.quantity,
            o.transact_time, o.cancel_time, t.median_qty
     FROM orders o JOIN typical t USING (account_id)
@@ -48,7 +51,7 @@ WITH typical AS MATERIALIZED (
            max(extract(epoch FROM l.cancel_time - g.first_fill)) AS slowest_cancel_s
     FROM genuine g
     JOIN layered l ON l.account_id = g.account_id AND l.symbol = g.symbol
-     AND l.is_buy <> g.is_buy
+     AND l.is_buy = (NOT g.is_buy)
      AND l.transact_time <= g.first_fill
      AND l.cancel_time BETWEEN g.first_fill
                            AND g.last_fill + make_interval(secs => %(cancel_window_s)s)
@@ -70,3 +73,4 @@ SELECT cl_ord_id AS key,
               filled, round(slowest_cancel_s::numeric, 1)) AS explanation
 FROM patterns
 """
+)
