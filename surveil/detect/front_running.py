@@ -25,13 +25,14 @@ PARAMS = {
     "same_firm": True,
 }
 
-# Large client orders are few; each looks up the fills around it through the
-# (symbol, transact_time) index, so the cost grows with the day's size times a log, not with
-# every client order paired with every proprietary fill in its symbol. The lead window
-# [t - lead, t) lies in the client order's time bucket (bucket width = the lead) or the one
-# before, so each order looks in those two buckets: PostgreSQL still walks the index, while
-# an engine without range joins (Spark) gets an equality on (symbol, bucket) to hash instead
-# of pairing the order with every fill of its symbol that day.
+# Large client orders are few, and each is paired only with the fills near it in time, so
+# the cost grows with the day's size times a log, not with every client order paired with
+# every proprietary fill in its symbol. The lead window [t - lead, t) lies in the client
+# order's time bucket (bucket width = the lead) or the one before, so each order probes
+# those two buckets: an equality on (symbol, bucket) that PostgreSQL merges or hashes and
+# that an engine without range joins (Spark) can hash too. The unwind after the order is a
+# lookup of one account's fills in the symbol by the (account_id, symbol, transact_time)
+# index (migration 004), which reads only the unwind window.
 SQL = (
     typical_quantity("symbol")
     + """, large_client AS (
