@@ -282,3 +282,35 @@ def test_a_load_reports_how_long_each_step_of_each_day_table_took(settings: Sett
         steps = [timings[f"{table}_{step}"] for step in BUILD_STEPS]
         assert all(seconds >= 0 for seconds in steps)
         assert sum(steps) <= timings[f"{table}_build"] <= timings["build_wall"]
+
+
+def test_migration_004_gives_days_loaded_before_it_the_time_ordered_index(
+    settings: Settings, conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every_migration = db.migrations()
+    monkeypatch.setattr(db, "migrations", lambda: [m for m in every_migration if m.version < 4])
+    prepare(settings)
+    load_day(settings, TRADING_DAY)
+    monkeypatch.undo()
+    before = partition_name("executions", TRADING_DAY)
+
+    def indexed_columns(partition: str) -> list[str]:
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass "
+                "AND NOT indisprimary ORDER BY 1",
+                (partition,),
+            )
+        ]
+
+    assert any("(account_id, symbol)" in d for d in indexed_columns(before))
+    with db.connect(settings) as upgrade:
+        assert [m.version for m in db.migrate(upgrade)] == [4]
+    assert not any("(account_id, symbol)" in d for d in indexed_columns(before))
+    assert any("(account_id, symbol, transact_time)" in d for d in indexed_columns(before))
+    # A day loaded after it is built with the new index, which ATTACH adopts.
+    later = TRADING_DAY - dt.timedelta(days=1)
+    prepare(settings, later)
+    load_day(settings, later)
+    assert len(indexed_columns(partition_name("executions", later))) == 2
