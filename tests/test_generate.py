@@ -482,6 +482,18 @@ def test_early_close_day_ends_at_1300_new_york(tmp_path: Path) -> None:
     assert found
 
 
+def test_a_client_filling_past_its_first_limit_gets_a_limit_that_covers_its_fills(
+    tmp_path: Path,
+) -> None:
+    """On this day a planted front-running client order sells into its own impact and a
+    falling walk, filling more than 1% below the touch its limit was first set from: generate
+    stopped with a RuntimeError. Its limit now covers its fills, and the day obeys every
+    lifecycle rule."""
+    day = read_day(make_day(tmp_path, dt.date(2026, 9, 9), 60_000))
+    test_orders_and_fills_obey_the_order_lifecycle(day)
+    assert any(s["type"] == "front_running" for s in day.scenarios)
+
+
 def _key(alert: Alert) -> tuple[str, ...]:
     return (alert["symbol"], *sorted(alert["accounts"]))
 

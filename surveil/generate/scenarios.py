@@ -694,11 +694,15 @@ class Planner:
             tick = int(m.universe.tick[sym])
             orders = [aggressive(ahead_buys, ahead_qty, t - lead, m, ahead_market)]
             touch = m.touch(sym, t, client_buys)
-            limit = _round_away(touch * (1.01 if client_buys else 0.99), tick, client_buys)
             fills = [
                 (qty, m.touch(sym, at, client_buys), at)
                 for qty, at in zip(client_sizes, client_times, strict=True)
             ]
+            # 1% through the touch, or through the worst fill where the client's own impact
+            # and the walk moved the price further within the fills' minutes.
+            prices = [price for _, price, _ in fills]
+            through = max(touch * 1.01, *prices) if client_buys else min(touch * 0.99, *prices)
+            limit = _round_away(through, tick, client_buys)
             orders.append(
                 PlantedOrder(client, sym, client_side, False, False, client_qty, limit, t, FILLED,
                              fills=fills)
