@@ -40,7 +40,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 err = Console(stderr=True, highlight=False)
-INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug in surveil, not in the data or the environment
 MAX_ERROR_CHARS = 800
 
 DateOpt = Annotated[
@@ -194,7 +193,7 @@ def _execute(json_out: bool, debug: bool, action: Callable[[], Report]) -> None:
     except SurveilError as exc:
         _fail(json_out, _redact(str(exc.args[0]), _secrets(_quiet_settings())), int(exc.exit_code))
     except KeyboardInterrupt:
-        _fail(json_out, "interrupted", 130)
+        _fail(json_out, "interrupted", ExitCode.INTERRUPTED)
     except Exception as exc:
         if debug:
             raise
@@ -202,7 +201,7 @@ def _execute(json_out: bool, debug: bool, action: Callable[[], Report]) -> None:
             json_out,
             f"unexpected {exc.__class__.__name__}: {_redact(str(exc), _secrets(_quiet_settings()))} "
             "(run with --debug for the traceback)",
-            INTERNAL_ERROR,
+            ExitCode.INTERNAL,
         )
     if json_out:
         sys.stdout.write(json.dumps(_jsonable(report.payload)) + "\n")

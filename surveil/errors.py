@@ -11,12 +11,19 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    OK = 0
-    VALIDATION_FAILED = 1
-    USAGE = 2
-    BAD_INPUT = 3
-    UNAVAILABLE = 4
-    LOCKED = 75
+    """Every code `surveil` exits with; the README's exit-code table is written from this."""
+
+    OK = 0  # done, or skipped (weekend, holiday, nothing new to do)
+    VALIDATION_FAILED = 1  # a check failed (validation, an audit chain, a refused detect)
+    USAGE = 2  # a bad option or setting
+    BAD_INPUT = 3  # malformed or conflicting input data
+    UNAVAILABLE = 4  # database, bucket or another service unreachable or refusing us
+    GAP = 5  # surveillance gap: a trading day missing, unvalidated or undetected
+    CONFLICT = 6  # somebody else changed what this command was about to change
+    REPORT_FAILED = 7  # the day is done, but its report could not be made
+    INTERNAL = 70  # EX_SOFTWARE: a bug in surveil, not in the data or the environment
+    LOCKED = 75  # EX_TEMPFAIL: try again later (a lock held, a deadlock rolled back)
+    INTERRUPTED = 130  # SIGINT: the open transaction was rolled back
 
 
 class SurveilError(Exception):
