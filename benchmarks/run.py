@@ -97,11 +97,11 @@ def fresh_home(prefix: str, with_database: bool = True) -> Iterator[Path]:
     home = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["SURVEIL_HOME"] = str(home)
     os.environ.pop("SURVEIL_DATABASE_URL", None)
-    from surveil import db
+    from surveil import embedded
     from surveil.settings import load_settings
 
     if with_database:
-        db._embedded_url(load_settings())
+        embedded.embedded_url(load_settings())
     try:
         yield home
     finally:

