@@ -260,7 +260,7 @@ def test_a_busy_alert_section_stays_within_its_caps(
     assert len(price.data["trades"]) <= sections.MARKET_POINTS + 2 < 1500
     assert any("of the 1,500 trades" in note for note in price.notes)
     assert len(resting.data["sell"]) <= sections.RESTING_POINTS + 2
-    assert any("steps drawn" in note for note in resting.notes)
+    assert any("highest level of each" in note for note in resting.notes)
     assert len(json.dumps([price.data, resting.data])) < 80_000
     assert "the chart draws" in section_html(settings, section)
 

@@ -93,7 +93,9 @@ IS_SYNTHETIC = "SELECT EXISTS (SELECT 1 FROM planted_scenarios WHERE trade_date 
 # How much the accounts had resting in the book, by side, over the window: every limit
 # order that can rest (not IOC or FOK, not rejected) adds its quantity at entry; each fill
 # takes its quantity off, and the cancel (or the close, for what was left) the rest. The
-# level at the window's start comes first.
+# level at the window's start comes first. A side with more than %(points)s changes in the
+# window is drawn as the highest level of each slice of %(slice_s)s seconds, at the slice's
+# first change; `changes` says how many there were.
 RESTING = """
 WITH own AS (
     SELECT cl_ord_id, quantity, cum_qty, cancel_time,
@@ -113,12 +115,20 @@ WITH own AS (
 ), levels AS (
     SELECT at, book, sum(sum(delta)) OVER (PARTITION BY book ORDER BY at) AS resting
     FROM changes GROUP BY at, book
+), in_window AS (
+    SELECT at, book, resting, count(*) OVER (PARTITION BY book) AS changes
+    FROM levels WHERE at BETWEEN %(start)s AND %(end)s
+), drawn AS (
+    SELECT min(at) AS at, book, max(resting) AS resting, max(changes) AS changes
+    FROM in_window
+    GROUP BY book, CASE WHEN changes <= %(points)s THEN extract(epoch FROM at)
+                        ELSE floor(extract(epoch FROM at - %(start)s) / %(slice_s)s) END
 )
 SELECT * FROM (
-    (SELECT DISTINCT ON (book) %(start)s::timestamptz AS at, book, resting FROM levels
-     WHERE at < %(start)s ORDER BY book, at DESC)
+    (SELECT DISTINCT ON (book) %(start)s::timestamptz AS at, book, resting, 0::bigint
+     FROM levels WHERE at < %(start)s ORDER BY book, at DESC)
     UNION ALL
-    (SELECT at, book, resting FROM levels WHERE at BETWEEN %(start)s AND %(end)s)
+    (SELECT at, book, resting, changes FROM drawn)
 ) window_levels
 ORDER BY at, book
 """

@@ -11,6 +11,7 @@ import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -91,11 +92,15 @@ class AlertSection:
         return self.events_total - len(self.rows)
 
 
-def et_seconds(at: dt.datetime) -> float:
-    """Seconds since midnight, exchange time, to the millisecond: the charts' x axis."""
-    local = at.astimezone(calendar.EXCHANGE_TZ)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return round((local - midnight).total_seconds(), 3)
+@lru_cache(maxsize=8)
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), calendar.EXCHANGE_TZ)
+
+
+def et_seconds(at: dt.datetime, day: dt.date) -> float:
+    """Seconds since the trade date's midnight in New York, to the millisecond: the charts'
+    x axis (no trading day holds a change of clocks, which happen on Sunday mornings)."""
+    return round((at - _midnight(day)).total_seconds(), 3)
 
 
 def et_clock(at: dt.datetime, ms: bool = True) -> str:
@@ -197,13 +202,14 @@ def price_chart(
         conn, evidence.trade_date, evidence.symbol, evidence.start, evidence.end,
         points=MARKET_POINTS,
     )  # fmt: skip
-    times = [et_seconds(t.at) for t in trades]
+    day = evidence.trade_date
+    times = [et_seconds(t.at, day) for t in trades]
     prices = [float(t.price) for t in trades]
     drawn, left_out = chart_events(evidence.events)
     section.events_drawn = len(drawn)
     marks: dict[str, list[list[Any]]] = {"placed": [], "cancelled": [], "filled": []}
     for e in drawn:
-        t = et_seconds(e.at)
+        t = et_seconds(e.at, day)
         price, market = (
             (float(e.price), 0) if e.price is not None else (_last_price(times, prices, t), 1)
         )
@@ -225,8 +231,8 @@ def price_chart(
             f"rule named, and every n-th of the others ({left_out:,} left out)."
         )
     data = {
-        "start": et_seconds(evidence.start),
-        "end": et_seconds(evidence.end),
+        "start": et_seconds(evidence.start, day),
+        "end": et_seconds(evidence.end, day),
         "trades": [
             [t, p, trade.quantity] for t, p, trade in zip(times, prices, trades, strict=True)
         ],
@@ -247,30 +253,38 @@ def _last_price(times: list[float], prices: list[float], t: float) -> float | No
 
 def resting_chart(conn: psycopg.Connection, evidence: Evidence, chart_id: str) -> Chart:
     assert evidence.start is not None and evidence.end is not None
+    day = evidence.trade_date
+    slice_s = max(0.001, (evidence.end - evidence.start).total_seconds() / RESTING_POINTS)
     params = {
-        "d": evidence.trade_date,
+        "d": day,
         "accounts": evidence.account_ids,
         "symbol": evidence.symbol,
-        "close": calendar.session(evidence.trade_date).close_utc,
+        "close": calendar.session(day).close_utc,
         "start": evidence.start,
         "end": evidence.end,
+        "points": RESTING_POINTS,
+        "slice_s": slice_s,
     }
     books: dict[str, list[list[float]]] = {"buy": [], "sell": []}
-    for at, book, resting in conn.execute(queries.RESTING, params):
-        books[book].append([et_seconds(at), int(resting)])
-    end = et_seconds(evidence.end)
-    notes = []
-    for book, steps in books.items():
-        if len(steps) > RESTING_POINTS:
-            notes.append(f"{book}: {RESTING_POINTS:,} of {len(steps):,} steps drawn (every n-th).")
-            books[book] = steps = thin(steps, RESTING_POINTS)
-        if steps:
-            steps.append([end, steps[-1][1]])
+    steps: dict[str, int] = {"buy": 0, "sell": 0}
+    for at, book, resting, changes in conn.execute(queries.RESTING, params):
+        books[book].append([et_seconds(at, day), int(resting)])
+        steps[book] = max(steps[book], int(changes))
+    end = et_seconds(evidence.end, day)
+    notes = [
+        f"{book}: {steps[book]:,} changes in the window; the highest level of each "
+        f"{slice_s:,.1f}-second slice is drawn."
+        for book in books
+        if steps[book] > RESTING_POINTS
+    ]
+    for levels in books.values():
+        if levels:
+            levels.append([end, levels[-1][1]])
     notes.append(
         "Resting: limit orders that can rest (not IOC or FOK), from entry until filled, "
         "cancelled or the close."
     )
-    data = {"start": et_seconds(evidence.start), "end": end, **books}
+    data = {"start": et_seconds(evidence.start, day), "end": end, **books}
     whose = "account's" if len(evidence.account_ids) == 1 else "accounts'"
     title = f"{evidence.symbol}: the {whose} resting quantity by side"
     return Chart(chart_id, "resting", title, data, notes)
@@ -283,7 +297,9 @@ def messages_chart(conn: psycopg.Connection, evidence: Evidence, chart_id: str) 
         counts.setdefault(int(bucket), {})[kind] = int(n)
     buckets = sorted(counts)
     data = {
-        "buckets": [et_seconds(dt.datetime.fromtimestamp(b, dt.UTC)) for b in buckets],
+        "buckets": [
+            et_seconds(dt.datetime.fromtimestamp(b, dt.UTC), evidence.trade_date) for b in buckets
+        ],
         "bucket_s": BUCKET_S,
         **{k: [counts[b].get(k, 0) for b in buckets] for k in ("placed", "cancelled", "filled")},
     }
