@@ -813,6 +813,56 @@ def _write_alerts_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> N
 
 
 @app.command()
+def report(
+    date: DateOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Write the page here instead (and not to the lake). Default: "
+            "$SURVEIL_DATA_DIR/reports/trade_date=D/report.html, and the lake's "
+            "reports/trade_date=D/report.html when SURVEIL_LAKE or S3_BUCKET is set.",
+        ),
+    ] = None,
+    days: Annotated[
+        int, typer.Option("--days", min=1, help="Trading days in the alerts-per-day chart.")
+    ] = 20,
+    top: Annotated[
+        int, typer.Option("--top", min=0, help="Alerts shown in detail, by score.")
+    ] = 25,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write the day's surveillance report: one self-contained HTML page (charts, evidence,
+    provenance) that opens offline and prints to PDF.
+
+    Example: surveil report --date 2026-11-25 --top 10 --out report.html
+    """
+
+    def action() -> Report:
+        from surveil.report import report_day
+
+        r = report_day(_settings(), _date_or_default(date), out=out, days=days, top=top)
+
+        def render(c: Console) -> None:
+            where = f"{r.path}" + (f" and {r.lake_uri}" if r.lake_uri else "")
+            shown = f"{r.sections} of {r.alerts:,} alerts in detail"
+            if r.left_out:
+                shown += f", {r.left_out:,} not shown"
+            c.print(
+                f"Report for {r.trade_date}: {where} ({r.bytes / 1e6:.2f} MB, {shown}, "
+                f"{r.seconds:.1f} s)",
+                soft_wrap=True,
+            )
+
+        return Report({"status": "written", **_jsonable(r)}, render)
+
+    _execute(json_out, debug, action)
+
+
+@app.command()
 def evaluate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
     """Compare a day's alerts with the generator's planted scenarios: precision and recall.
 
