@@ -361,8 +361,23 @@ def upload(
     _execute(json_out, debug, action)
 
 
+ReloadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Load the day again from the lake even from the manifest already loaded, "
+        "replacing it whole in one transaction (alerts of the old copy go with it).",
+    ),
+]
+
+
 @app.command()
-def load(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+def load(
+    date: DateOpt = None,
+    force: ReloadOpt = False,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
     """Load a day from the lake into PostgreSQL in one transaction (skipped if already loaded).
 
     Example: surveil load --date 2026-11-27 --json
@@ -371,7 +386,7 @@ def load(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = Fals
     def action() -> Report:
         from surveil.load import load_day
 
-        r = load_day(_settings(), _date_or_default(date))
+        r = load_day(_settings(), _date_or_default(date), force=force)
 
         def render(c: Console) -> None:
             if r.action == "skipped":

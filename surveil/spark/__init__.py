@@ -88,7 +88,15 @@ SPARK_TYPES: dict[str, dict[str, str]] = {
 }
 # The warehouse's nullable columns; every other column is NOT NULL there, and an empty value
 # in one is a bad file, as COPY would say.
-NULLABLE = {("orders", "limit_price"), ("orders", "avg_px"), ("orders", "cancel_time")}
+NULLABLE = {
+    ("orders", "limit_price"),
+    ("orders", "avg_px"),
+    ("orders", "cancel_time"),
+    ("accounts", "beneficial_owner_id"),  # NULL: owner unknown (omnibus, retail)
+}
+# The reference files carry no trade date; in the warehouse each day's firms and accounts
+# are its own (migration 005), and the rules join them on (trade_date, id).
+PER_DAY_REFERENCE = ("firms", "accounts")
 
 
 def spark_schema(table: str) -> str:
@@ -144,6 +152,8 @@ def register_day(spark: Any, settings: Settings, lake: Lake, day: dt.date) -> Da
             nullValue="",
             emptyValue="",
         )
+        if table in PER_DAY_REFERENCE:
+            frame = frame.selectExpr(f"DATE'{day.isoformat()}' AS trade_date", "*")
         frame = frame.cache()
         # Spark reads every file column as nullable: count the rows and the nulls in the
         # warehouse's NOT NULL columns in the one pass that also fills the cache.

@@ -837,8 +837,9 @@ def test_a_load_racing_a_detect_waits_its_turn_and_no_stale_alert_survives(
 def test_loads_of_two_different_days_at_once_do_not_deadlock(
     settings: Settings, conn: psycopg.Connection
 ) -> None:
-    """Days share firms and accounts. The first load is held at its ATTACH (the reference
-    rows already upserted in its transaction) until the second load is under way too."""
+    """The first load is held at its ATTACH of orders (its own day's firms and accounts
+    already attached in its transaction) until the second load is under way too: the
+    second queues behind it, in the same lock order, instead of deadlocking."""
     other = dt.date(2026, 11, 24)
     for day in (D, other):
         generate_day(settings, day)
