@@ -688,7 +688,9 @@ window_s = 23400.0
 qty_tolerance_pct = 100.0
 price_tolerance_pct = 100.0
 """
-PRE_DETECT_CHECK = "DISTINCT ON (rule)"  # run-day's "is detection current?" query
+# The day ledger's read of detect_runs (surveil/ledger.py), which run-day makes before its
+# validate and its detect steps ("is this stage done?").
+PRE_DETECT_CHECK = "DISTINCT ON (trade_date, rule)"
 
 
 def alert_ids(conn: psycopg.Connection) -> list[str]:
@@ -703,9 +705,10 @@ def test_two_run_days_of_one_date_at_once_leave_exact_counts_and_one_load(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """Both processes race for real through generate, upload, load and validate. A gate
-    on detect_runs then lines their detections up so that they overlap for certain rather
-    than by luck: first both wait before detect (reading detect_runs); then, the exclusive
+    """Both processes race for real through generate, upload and load. A gate on
+    detect_runs then lines their detections up so that they overlap for certain rather
+    than by luck: first both wait reading the day ledger (which reads detect_runs) before
+    validate; then, the exclusive
     lock rolled back to a savepoint and a share lock kept, both run inside their detect
     transactions up to their first write to detect_runs."""
     rules = tmp_path / "rules.toml"
