@@ -122,18 +122,18 @@ $$;
 
 -- 4. The day ledger (surveil/ledger.py). A detection run records the validation state of
 --    the load it read: 'passed'; 'failed' (run with --force over a failed validation);
---    'missing' (that load never validated). NULL: run before this migration, or loaded
---    from the lake's alerts (load-alerts), where it was not recorded.
+--    'missing' (that load never validated). NULL: run before this migration.
 ALTER TABLE detect_runs ADD COLUMN validation text
     CHECK (validation IN ('passed', 'failed', 'missing'));
 
 -- A detection that failed leaves no detect_runs row (its transaction rolled back); this
--- says it was tried. Its id comes from the detect_runs sequence, so the two are ordered:
--- a failure newer than the day's newest run means the day's last detection failed.
+-- says it was tried, on which load and for which rules. Its id comes from the detect_runs
+-- sequence, so the two are ordered: a failure on the current load newer than a rule's
+-- newest run means that rule's last detection failed.
 CREATE TABLE detect_failures (
     failure_id  bigint      PRIMARY KEY DEFAULT nextval('detect_runs_run_id_seq'),
     trade_date  date        NOT NULL,
-    load_run_id bigint      REFERENCES load_runs (run_id),
+    load_run_id bigint      NOT NULL REFERENCES load_runs (run_id),  -- the load it read
     rules       text[]      NOT NULL,
     error       text        NOT NULL,
     failed_at   timestamptz NOT NULL DEFAULT clock_timestamp()

@@ -933,9 +933,10 @@ def evaluate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = 
 
 def _detected_cell(r: dict[str, Any]) -> str:
     shown = r["detected"]
-    if shown == "current" and r["detected_over_validation"] in ("failed", "missing"):
-        over = "FAILED validation" if r["detected_over_validation"] == "failed" else "unvalidated"
-        shown += f" (over {over})"
+    if shown == "forced":
+        shown += " (over FAILED validation)"
+    elif shown == "current" and r["detected_over_validation"] == "missing":
+        shown += " (over unvalidated load)"
     if r["detect_run"] is not None:
         shown += f" #{r['detect_run']}"
     return shown
@@ -978,23 +979,27 @@ def status(
         typer.Option(
             "--start",
             metavar="YYYY-MM-DD",
-            help="Every trading day from this date (to --end, default the last completed "
-            "session), traces or not.",
+            help="First date of the range (default: the earliest day surveil knows).",
         ),
     ] = None,
     end: Annotated[
         str | None,
-        typer.Option("--end", metavar="YYYY-MM-DD", help="Last date of the range."),
+        typer.Option(
+            "--end",
+            metavar="YYYY-MM-DD",
+            help="Last date of the range (default: the last completed session).",
+        ),
     ] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Every stage of every day: generated, uploaded, loaded, validated, detected, done.
 
-    Without options: the days known to the data folder, the lake or the warehouse, and the
-    trading days between them with no trace. Exits 5 when a trading day shown is not done
-    (missing, unvalidated, failed validation, undetected, detection stale or failed), so a
-    monitoring check can call it: surveil status --start 2026-11-02.
+    Every trading day from the earliest day the data folder, the lake or the warehouse
+    knows (or --start) to the last completed session (or --end), traces or not. Exits 5
+    when a completed session shown is not done (missing, unvalidated, failed validation,
+    undetected, detection stale, failed or forced), so a monitoring check can call it:
+    surveil status --start 2026-11-02.
 
     Example: surveil status --json
     """

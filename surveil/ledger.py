@@ -2,11 +2,11 @@
 
 A day is done only when every stage succeeded on the copy of the day the warehouse holds
 now: it is loaded, its current load passed validation, and every rule's latest detection
-ran on that load with the rule's current version and the configured parameters, the last
-detection attempt not having failed. Everything that asks "is this day finished?" reads
-it from here (run-day, catch-up, status, detect's refusal over a failed validation), from
-the stage ledgers the stages write: load_runs, validation_runs, detect_runs and
-detect_failures (sql/005_reference_data_per_day.sql).
+ran on that load with the rule's current version and the configured parameters, over a
+validation that had not failed, no rule's last attempt having failed since. Everything that
+asks "is this day finished?" reads it from here (run-day, catch-up, status, detect's refusal
+over a failed validation), from the stage ledgers the stages write: load_runs,
+validation_runs, detect_runs and detect_failures (sql/005_reference_data_per_day.sql).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ LoadStatus = Literal["missing", "loaded"]
 # stale: the latest validation checked an older load of the day than the one held now.
 ValidationStatus = Literal["missing", "pass", "fail", "stale"]
 # stale: some rule has no run on the current load, or ran with another version or other
-# parameters; failed: the day's last detection attempt failed.
-DetectionStatus = Literal["missing", "current", "stale", "failed"]
+# parameters; failed: a rule's last detection attempt failed; forced: current, but run
+# with --force over a failed validation (its alerts rest on data that failed its checks).
+DetectionStatus = Literal["missing", "current", "stale", "failed", "forced"]
 # What the validation of the load a detection read was, when it ran (detect_runs).
 ValidationAtDetect = Literal["passed", "failed", "missing", "unknown"]
 Stage = Literal["load", "validate", "detect"]
@@ -47,12 +48,23 @@ FROM detect_runs WHERE (%(start)s::date IS NULL OR trade_date >= %(start)s)
   AND (%(end)s::date IS NULL OR trade_date <= %(end)s)
 ORDER BY trade_date, rule, run_id DESC
 """
+# Each rule's latest failed attempt (a detection runs its rules in one transaction, so a
+# failure is recorded for every rule it was running).
 LATEST_DETECT_FAILURES = """
-SELECT DISTINCT ON (trade_date) trade_date, failure_id, error
-FROM detect_failures WHERE (%(start)s::date IS NULL OR trade_date >= %(start)s)
+SELECT DISTINCT ON (trade_date, rule) trade_date, rule, failure_id, load_run_id, error
+FROM detect_failures, unnest(rules) AS rule
+WHERE (%(start)s::date IS NULL OR trade_date >= %(start)s)
   AND (%(end)s::date IS NULL OR trade_date <= %(end)s)
-ORDER BY trade_date, failure_id DESC
+ORDER BY trade_date, rule, failure_id DESC
 """
+# What a detection run records of the validation of the load it reads, by the ledger's
+# state of that load ("stale": the latest validation checked another load, not this one).
+VALIDATION_AT_DETECT: dict[ValidationStatus, ValidationAtDetect] = {
+    "pass": "passed",
+    "fail": "failed",
+    "missing": "missing",
+    "stale": "missing",
+}
 # Worst first: a detection is only as good as the worst validation any rule ran over.
 _WORST_FIRST: tuple[ValidationAtDetect, ...] = ("failed", "missing", "unknown", "passed")
 
@@ -67,7 +79,7 @@ class DayState:
     validation_id: int | None = None
     detection: DetectionStatus = "missing"
     detect_run_id: int | None = None  # the day's newest detection run
-    detected_over: ValidationAtDetect | None = None  # for a current detection
+    detected_over: ValidationAtDetect | None = None  # for a current or forced detection
     detect_error: str | None = None  # for a failed detection
 
     @property
@@ -107,11 +119,18 @@ def day_states(
     runs: dict[dt.date, dict[str, tuple[Any, ...]]] = {}
     for day, rule, *rest in conn.execute(LATEST_DETECT_RUNS, window):
         runs.setdefault(day, {})[rule] = tuple(rest)
-    failures = {r[0]: r[1:] for r in conn.execute(LATEST_DETECT_FAILURES, window)}
+    failures: dict[dt.date, dict[str, tuple[Any, ...]]] = {}
+    for day, rule, *rest in conn.execute(LATEST_DETECT_FAILURES, window):
+        failures.setdefault(day, {})[rule] = tuple(rest)
     states = {}
     for day in sorted(set(loads) | set(validations) | set(runs) | set(failures)):
         states[day] = _state(
-            day, loads.get(day), validations.get(day), runs.get(day, {}), failures.get(day), params
+            day,
+            loads.get(day),
+            validations.get(day),
+            runs.get(day, {}),
+            failures.get(day, {}),
+            params,
         )
     return states
 
@@ -127,7 +146,7 @@ def _state(
     load: tuple[Any, ...] | None,
     validation: tuple[Any, ...] | None,
     runs: dict[str, tuple[Any, ...]],
-    failure: tuple[Any, ...] | None,
+    failures: dict[str, tuple[Any, ...]],
     params: dict[str, dict[str, Any]] | None,
 ) -> DayState:
     if load is None:
@@ -141,9 +160,11 @@ def _state(
             validated = "pass" if validation[2] else "fail"
     detection, over = _detection(run_id, runs, params)
     newest_run = max((r[0] for r in runs.values()), default=None)
-    error = None
-    if failure is not None and (newest_run is None or failure[0] > newest_run):
-        detection, over, error = "failed", None, failure[1]
+    error = _newest_failure_since_run(run_id, runs, failures)
+    if error is not None:
+        detection, over = "failed", None
+    elif detection == "current" and over == "failed":
+        detection = "forced"
     return DayState(
         day,
         run_id,
@@ -156,6 +177,22 @@ def _state(
         over,
         error,
     )
+
+
+def _newest_failure_since_run(
+    load_run_id: int, runs: dict[str, tuple[Any, ...]], failures: dict[str, tuple[Any, ...]]
+) -> str | None:
+    """The error of the newest failed attempt, on the current load, of a rule that has not
+    run since, or None. Failure ids and run ids come from one sequence, so they are ordered;
+    a failure on an older copy of the day says nothing about this one."""
+    newest: tuple[int, str] | None = None
+    for rule, (failure_id, failed_load, error) in failures.items():
+        run = runs.get(rule)
+        if failed_load != load_run_id or (run is not None and run[0] > failure_id):
+            continue
+        if newest is None or failure_id > newest[0]:
+            newest = (failure_id, error)
+    return newest[1] if newest else None
 
 
 def _detection(

@@ -33,7 +33,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -697,15 +696,3 @@ def _reference_day_reference(
                 partition_name(referenced, day): referenced,
             },
         )
-
-
-def current_loads(conn: psycopg.Connection) -> dict[dt.date, dict[str, Any]]:
-    """Per day, the load that the warehouse currently holds."""
-    rows = conn.execute(
-        """
-        SELECT DISTINCT ON (trade_date) trade_date, run_id, manifest_sha256, rows_read
-        FROM load_runs WHERE action IN ('loaded', 'replaced')
-        ORDER BY trade_date, run_id DESC
-        """
-    ).fetchall()
-    return {r[0]: {"run_id": r[1], "manifest_sha256": r[2], "rows": r[3]} for r in rows}

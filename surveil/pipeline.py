@@ -191,36 +191,37 @@ def known_days(settings: Settings) -> tuple[set[dt.date], set[dt.date]]:
 @dataclass
 class StatusResult:
     days: list[dict[str, Any]]
-    gaps: list[dt.date]  # trading days shown that are not done: a surveillance gap
+    gaps: list[dt.date]  # completed sessions shown that are not done: surveillance gaps
 
 
 def day_status(
     settings: Settings, start: dt.date | None = None, end: dt.date | None = None
 ) -> StatusResult:
-    """One row per day, every stage of it. Without a range: every day known to the data
-    folder, the lake or the warehouse, and the trading days between the first and the last
-    of them that nobody has any trace of. With `start` and/or `end` (default: the first
-    known day, the last completed session): every trading day in the range, and any known
-    day in it."""
+    """One row per day, every stage of it: every trading day from `start` (default: the
+    earliest day the data folder, the lake or the warehouse knows) to `end` (default: the
+    last completed session), traces or not, and every day known in that range (a future
+    day run with --allow-future, say). A trading day up to the last completed session that
+    is not done is a gap; nothing known and no range: no rows, no gap."""
     params = resolve_params(settings.rules_file)
     local, lake_days = known_days(settings)
     with db.connect(settings) as conn:
         db.migrate(conn)
         states = ledger.day_states(conn, start, end, params)
-    known = {d for d in local | lake_days | set(states) if (start or d) <= d <= (end or d)}
-    if start is None and end is None:
-        first, last = (min(known), max(known)) if known else (None, None)
-    else:
-        first = start or (min(known) if known else None)
-        last = end or calendar.last_completed_session()
+    known = {
+        d
+        for d in local | lake_days | set(states)
+        if (start is None or d >= start) and (end is None or d <= end)
+    }
+    last_session = calendar.last_completed_session()
+    first = start or (min(known) if known else None)
     shown = set(known)
-    if first is not None and last is not None:
-        shown |= set(calendar.trading_days(first, last))
+    if first is not None:
+        shown |= set(calendar.trading_days(first, end or last_session))
     rows, gaps = [], []
     for day in sorted(shown):
         state = states.get(day, ledger.DayState(day))
         rows.append(_status_row(state, day in local, day in lake_days))
-        if not state.done and calendar.is_trading_day(day):
+        if not state.done and calendar.is_trading_day(day) and day <= last_session:
             gaps.append(day)
     return StatusResult(rows, gaps)
 

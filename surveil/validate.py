@@ -336,13 +336,3 @@ def _reference_check(
         in_lake,
         [str(ident) for ident, _ in differences[:SAMPLE]],
     )
-
-
-def latest_validation(conn: psycopg.Connection, day: dt.date) -> tuple[int, bool, str] | None:
-    """(load_run_id, passed, manifest_sha256) of the day's most recent validation."""
-    row = conn.execute(
-        """SELECT load_run_id, passed, manifest_sha256 FROM validation_runs
-           WHERE trade_date = %s ORDER BY validation_id DESC LIMIT 1""",
-        (day,),
-    ).fetchone()
-    return (int(row[0]), bool(row[1]), row[2]) if row else None

@@ -74,14 +74,14 @@ INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, al
                          validation)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
+# Recorded against the day's current load; a day never loaded records nothing (a mistyped
+# date must not become a day the ledger knows, which catch-up would then start from).
 INSERT_DETECT_FAILURE = """
 INSERT INTO detect_failures (trade_date, load_run_id, rules, error)
-SELECT %(d)s, (SELECT run_id FROM load_runs WHERE trade_date = %(d)s
-               AND action IN ('loaded', 'replaced') ORDER BY run_id DESC LIMIT 1),
-       %(rules)s, %(error)s
+SELECT %(d)s, run_id, %(rules)s, %(error)s FROM load_runs
+WHERE trade_date = %(d)s AND action IN ('loaded', 'replaced')
+ORDER BY run_id DESC LIMIT 1
 """
-# The validation state a run records, from the ledger's state of the day's current load.
-VALIDATION_AT_RUN = {"pass": "passed", "fail": "failed", "missing": "missing", "stale": "missing"}
 
 
 @dataclass
@@ -238,12 +238,13 @@ def _detect(
             raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")
         if state.validation == "fail" and not force:
             raise ValidationFailedError(
-                f"{day}: the loaded day failed validation (validation {state.validation_id}); "
-                "detect refuses to run over it: fix the day and reload it, or pass --force "
-                "to run anyway (recorded as run over a failed validation)"
+                f"{day}: the loaded day failed validation (validation run "
+                f"{state.validation_id}); detect refuses to run over it: correct the day and "
+                "reload it (surveil load --force), or pass --force to run anyway (recorded as "
+                "run over a failed validation)"
             )
         result = DetectResult(
-            day, state.load_run_id, validation=VALIDATION_AT_RUN[state.validation]
+            day, state.load_run_id, validation=ledger.VALIDATION_AT_DETECT[state.validation]
         )
         for name in names:
             module = RULES[name]

@@ -481,8 +481,9 @@ def alerts_are_current(
 # --- into PostgreSQL ---------------------------------------------------------------------
 
 INSERT_LAKE_DETECT_RUN = """
-INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, alerts, seconds)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, alerts, seconds,
+                         validation)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
 
 
@@ -508,7 +509,7 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
-    from surveil import db
+    from surveil import db, ledger
     from surveil.load import CURRENT_LOAD
 
     found = read_alerts(settings, day)
@@ -547,6 +548,9 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
                 result.rules[rule] = sum(a["rule"] == rule for a in found.rows)
             current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
             if current is not None and current[1] == source.get("input_sha256"):
+                # What the warehouse's copy of the input day says of its validation, as
+                # detect records it (the ledger shows a forced or unvalidated detection).
+                validation = ledger.VALIDATION_AT_DETECT[ledger.day_state(conn, day).validation]
                 for rule, run in source["rules"].items():
                     conn.execute(
                         INSERT_LAKE_DETECT_RUN,
@@ -558,6 +562,7 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
                             Jsonb(run["params"]),
                             run["alerts"],
                             run["seconds"],
+                            validation,
                         ),
                     )
                 result.recorded_runs = True

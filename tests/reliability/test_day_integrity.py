@@ -239,6 +239,40 @@ def test_allow_future_lets_a_future_date_through_and_catch_up_still_fills_the_ga
     assert [o["trade_date"] for o in out["days"]] == [str(d) for d in WEEK[1:]]
 
 
+def test_status_without_a_range_reports_every_session_missed_up_to_the_last_completed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 06:00 job did not run on Friday nor Monday: status, asked on Monday evening with
+    no options, shows both as missing and exits 5. A future day run with --allow-future is
+    shown and is no gap: its session has not happened."""
+    run_day(EARLIER)
+    run_day(D)
+    run_day(dt.date(2099, 1, 5), "--allow-future")
+    set_clock(monkeypatch, "2026-11-30T18:00")
+    code, out, err = cli("status")
+    assert code == 5, err
+    shown = [r["trade_date"] for r in out["days"]]
+    assert shown == [*(str(d) for d in WEEK), "2099-01-05"]
+    assert out["gaps"] == [str(WEEK[2]), str(WEEK[3])]
+    set_clock(monkeypatch, "2026-11-27T12:00")  # before Friday's close: nothing missed
+    code, out, _ = cli("status")
+    assert code == 0 and out["gaps"] == []
+
+
+def test_a_detect_of_a_day_never_loaded_leaves_no_day_for_catch_up_to_start_from(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    """A mistyped date refused by detect (not loaded) is not a day the ledger knows: the
+    next catch-up does not go back to it."""
+    run_day(D)
+    code, _, err = cli("detect", "--date", "2026-11-02")
+    assert code == 3 and "not loaded" in one_line(err)
+    assert conn.execute("SELECT count(*) FROM detect_failures").fetchone()[0] == 0
+    code, out, err = cli("run-day", "--catch-up", "--date", str(D))
+    assert code == 0, err
+    assert out["days"] == []
+
+
 def test_catch_up_runs_a_hole_between_known_days(settings: Settings) -> None:
     run_day(EARLIER)
     run_day(WEEK[-1])
@@ -280,6 +314,7 @@ def test_a_failed_detection_leaves_the_day_undone_and_catch_up_resumes_at_detect
     """A rule fails at run time (its SQL breaks). Loaded and validated is not done: status
     says the detection failed and exits 5, alerts says the list is not the day's, and
     catch-up detects the day again without loading it again."""
+    set_clock(monkeypatch, "2026-11-25T17:00")  # D's session is the last completed one
     run_day(EARLIER)
     spoofing = RULES["spoofing"]
     rule_sql = spoofing.SQL
@@ -366,10 +401,12 @@ def test_detection_with_other_parameters_than_configured_is_stale(
 # 4. No silent detection over invalid data
 
 
-def break_validation(conn: psycopg.Connection) -> None:
+def break_validation(conn: psycopg.Connection, by: int = 1) -> None:
+    """Change one order's cum_qty in the warehouse (by=-1 undoes by=1)."""
     conn.execute(
-        "UPDATE orders SET cum_qty = cum_qty + 1 WHERE cl_ord_id = (SELECT min(cl_ord_id) "
-        "FROM orders)"
+        "UPDATE orders SET cum_qty = cum_qty + %s WHERE cl_ord_id = (SELECT min(cl_ord_id) "
+        "FROM orders)",
+        (by,),
     )
 
 
@@ -400,11 +437,18 @@ def test_detect_refuses_a_day_that_failed_validation_unless_forced(
     assert code == 5
     assert (row["validated"], row["detected"], row["detected_over_validation"]) == (
         "fail",
-        "current",
+        "forced",
         "failed",
     )
     table = runner.invoke(app, ["status", "--date", str(D)])
-    assert "over FAILED validation" in table.stderr
+    assert "forced (over FAILED validation)" in table.stderr
+    # Mended and validated again: the forced detection still rests on the failed data, so
+    # run-day detects the day again before calling it done.
+    break_validation(conn, by=-1)
+    out = run_day(D)
+    steps = {s["step"]: s["status"] for s in out["steps"]}
+    assert (steps["validate"], steps["detect"]) == ("passed", "detected")
+    assert status_of(D)[0] == 0
 
 
 def test_detect_on_a_day_never_validated_runs_and_is_recorded_as_such(
