@@ -771,7 +771,7 @@ def test_two_first_run_days_at_once_on_the_embedded_default(
             assert_exit_ok_or_locked(code, err)
         url = json.loads(runner.invoke(app, ["config", "--json"]).stdout)  # still embedded
         assert "embedded" in url["SURVEIL_DATABASE_URL"]
-        status = runner.invoke(app, ["status", "--json"])
+        status = runner.invoke(app, ["status", "--date", DATE, "--json"])
         (day,) = json.loads(status.stdout)["days"]
         assert day["validated"] == "pass" and day["loaded_rows"] > 300
     finally:

@@ -153,7 +153,7 @@ def test_the_database_password_never_appears(
         ["alerts", "--date", DATE, "--json"],
         ["alerts", "--date", DATE, "--csv"],
         ["evaluate", "--date", DATE, "--json"],
-        ["status", "--json"],
+        ["status", "--date", DATE, "--json"],  # the day run, not the sessions since
         ["run-day", "--date", DATE, "--json"],
     ):
         t.cli(*args)
