@@ -88,8 +88,8 @@ BEGIN
           AND pg_get_userbyid(c.relowner) <> owner_role
           AND (c.relname IN ('schema_migrations', 'firms', 'accounts', 'orders', 'executions',
                              'load_runs', 'validation_runs', 'validation_results', 'alerts',
-                             'detect_runs', 'planted_scenarios')
-               OR c.relname ~ '^(orders|executions)_\d{4}_\d{2}_\d{2}$'
+                             'detect_runs', 'detect_failures', 'planted_scenarios')
+               OR c.relname ~ '^(firms|accounts|orders|executions)_\d{4}_\d{2}_\d{2}$'
                OR c.relname ~ '_seq$')
     LOOP
         EXECUTE format('ALTER %s %I OWNER TO %I',

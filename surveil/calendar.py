@@ -111,7 +111,37 @@ def trading_days(start: dt.date, end: dt.date) -> list[dt.date]:
     return days
 
 
+def utc_now() -> dt.datetime:
+    """The clock every "has this session happened yet" question reads (tests set it)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def default_trade_date(now: dt.datetime | None = None) -> dt.date:
     """The most recent completed trading day: T-1 in New York, as surveillance reviews yesterday."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     return previous_trading_day(now.astimezone(EXCHANGE_TZ).date())
+
+
+def last_completed_session(now: dt.datetime | None = None) -> dt.date:
+    """The latest trading day whose session has closed (its early close, on those days)."""
+    now = now or utc_now()
+    day = now.astimezone(EXCHANGE_TZ).date()
+    if not is_trading_day(day) or session(day).close_utc > now:
+        day = previous_trading_day(day)
+    return day
+
+
+def unfinished_reason(day: dt.date, now: dt.datetime | None = None) -> str | None:
+    """Why `day` has no complete session to survey yet (a date after the last completed
+    session), or None. Today without a session (a weekend, a holiday) has nothing
+    unfinished: it is simply not a trading day."""
+    now = now or utc_now()
+    today = now.astimezone(EXCHANGE_TZ).date()
+    if day > today:
+        return (
+            f"{day} is in the future (the last completed session is {last_completed_session(now)})"
+        )
+    if day == today and is_trading_day(day) and session(day).close_utc > now:
+        close = session(day).close_utc.astimezone(EXCHANGE_TZ)
+        return f"{day} is today and its session has not closed yet (closes {close:%H:%M} New York)"
+    return None

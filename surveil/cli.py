@@ -58,6 +58,14 @@ SeedOpt = Annotated[
     int | None, typer.Option("--seed", min=0, help="Generator seed [env SURVEIL_SEED].")
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace what is already there.")]
+AllowFutureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-future",
+        help="Also run a date after the last completed NYSE session (the future, or today "
+        "before the close); refused otherwise (exit 2).",
+    ),
+]
 ScenarioOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -100,6 +108,7 @@ class Report:
     payload: dict[str, Any]
     render: Callable[[Console], None]
     exit_code: int = ExitCode.OK
+    warning: str = ""  # one line on stderr, with --json too
 
 
 def _jsonable(value: Any) -> Any:
@@ -207,6 +216,13 @@ def _execute(json_out: bool, debug: bool, action: Callable[[], Report]) -> None:
         sys.stdout.write(json.dumps(_jsonable(report.payload)) + "\n")
     else:
         report.render(err)
+    if report.warning:
+        err.print(
+            f"[bold yellow]warning:[/] {escape(report.warning)}",
+            soft_wrap=True,
+            markup=True,
+            highlight=False,
+        )
     raise typer.Exit(report.exit_code)
 
 
@@ -261,9 +277,11 @@ def _main(
 ) -> None:
     """Daily trade surveillance over FIX order flow.
 
-    Exit codes: 0 done or skipped, 1 validation failed, 2 usage or configuration error,
-    3 bad input data, 4 database or lake unavailable, 75 try again later (day locked by another run,
-    or a deadlock rolled back), 70 internal error, 130 interrupted.
+    Exit codes: 0 done or skipped, 1 validation failed (or detect refused over it), 2 usage
+    or configuration error (a date after the last completed session included), 3 bad input
+    data, 4 database or lake unavailable, 5 status found a surveillance gap, 75 try again
+    later (day locked by another run, or a deadlock rolled back), 70 internal error,
+    130 interrupted.
     """
 
 
@@ -290,6 +308,7 @@ def generate(
     fix_out: Annotated[
         Path | None, typer.Option("--fix-out", metavar="FILE", help="Where --format fix writes.")
     ] = None,
+    allow_future: AllowFutureOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -302,11 +321,14 @@ def generate(
 
     def action() -> Report:
         from surveil.generate import generate_day
+        from surveil.pipeline import refuse_unfinished
 
         settings = _settings()
+        day = _date_or_default(date)
+        refuse_unfinished(day, allow_future)
         r = generate_day(
             settings,
-            _date_or_default(date),
+            day,
             orders=orders,
             seed=seed,
             force=force,
@@ -361,8 +383,23 @@ def upload(
     _execute(json_out, debug, action)
 
 
+ReloadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Load the day again from the lake even from the manifest already loaded, "
+        "replacing it whole in one transaction (alerts of the old copy go with it).",
+    ),
+]
+
+
 @app.command()
-def load(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+def load(
+    date: DateOpt = None,
+    force: ReloadOpt = False,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
     """Load a day from the lake into PostgreSQL in one transaction (skipped if already loaded).
 
     Example: surveil load --date 2026-11-27 --json
@@ -371,7 +408,7 @@ def load(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = Fals
     def action() -> Report:
         from surveil.load import load_day
 
-        r = load_day(_settings(), _date_or_default(date))
+        r = load_day(_settings(), _date_or_default(date), force=force)
 
         def render(c: Console) -> None:
             if r.action == "skipped":
@@ -422,8 +459,9 @@ CatchUpOpt = Annotated[
     bool,
     typer.Option(
         "--catch-up",
-        help="Run every trading day since the last loaded and validated one, oldest first, "
-        "up to --date.",
+        help="Run every trading day up to --date that is not done (loaded, validated and "
+        "detected), oldest first, from the earliest day surveil knows; each resumes at its "
+        "first unfinished stage.",
     ),
 ]
 
@@ -434,6 +472,7 @@ def run_day(
     orders: OrdersOpt = None,
     seed: SeedOpt = None,
     catch_up: CatchUpOpt = False,
+    allow_future: AllowFutureOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -446,7 +485,7 @@ def run_day(
     Example: surveil run-day --date 2026-11-25 --orders 100000
     """
     if catch_up:
-        _execute(json_out, debug, lambda: _catch_up(date, orders, seed, json_out))
+        _execute(json_out, debug, lambda: _catch_up(date, orders, seed, json_out, allow_future))
         return
 
     def action() -> Report:
@@ -461,7 +500,14 @@ def run_day(
             progress = lambda step: status.update(f"{step}…")  # noqa: E731
         code = ExitCode.OK
         try:
-            r = run(settings, _parse_date(date), orders=orders, seed=seed, progress=progress)
+            r = run(
+                settings,
+                _parse_date(date),
+                orders=orders,
+                seed=seed,
+                progress=progress,
+                allow_future=allow_future,
+            )
         except ValidationFailedError as exc:
             if exc.result is None:
                 raise
@@ -527,14 +573,19 @@ def _progress_bar(total: int, json_out: bool) -> tuple[Callable[[Any], None], Ca
     return (lambda _: bar.advance(task)), bar.stop
 
 
-def _catch_up(date: str | None, orders: int | None, seed: int | None, json_out: bool) -> Report:
-    from surveil.pipeline import catch_up_days, run_days
+def _catch_up(
+    date: str | None, orders: int | None, seed: int | None, json_out: bool, allow_future: bool
+) -> Report:
+    from surveil.pipeline import catch_up_days, refuse_unfinished, run_days
 
     until = _date_or_default(date)
+    refuse_unfinished(until, allow_future)
     days = catch_up_days(_settings(), until)
     advance, stop = _progress_bar(len(days), json_out)
     try:
-        outcomes = run_days(days, orders=orders, seed=seed, on_done=advance)
+        outcomes = run_days(
+            days, orders=orders, seed=seed, on_done=advance, allow_future=allow_future
+        )
     finally:
         stop()
     return _days_report(f"run-day --catch-up to {until}", outcomes)
@@ -548,6 +599,7 @@ def backfill(
     orders: OrdersOpt = None,
     seed: SeedOpt = None,
     engine: EngineOpt = Engine.postgres,
+    allow_future: AllowFutureOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -565,15 +617,19 @@ def backfill(
 
     def action() -> Report:
         from surveil.calendar import trading_days
+        from surveil.detect import resolve_params
         from surveil.errors import ConfigError
-        from surveil.pipeline import run_days
+        from surveil.pipeline import refuse_unfinished, run_days
 
-        _settings()  # a bad setting fails once, here, not once per day
+        # A bad setting or rules file fails once, here, not once per day.
+        resolve_params(_settings().rules_file)
         first, last = _parse_date(start), _parse_date(end)
         assert first is not None and last is not None
         if last < first:
             raise ConfigError(f"--end {last} is before --start {first}")
         days = trading_days(first, last)
+        if days:
+            refuse_unfinished(days[-1], allow_future)
         advance, stop = _progress_bar(len(days), json_out)
         try:
             if engine is Engine.spark:
@@ -583,7 +639,14 @@ def backfill(
                     _settings(), days, jobs=jobs, orders=orders, seed=seed, on_done=advance
                 )
             else:
-                outcomes = run_days(days, jobs=jobs, orders=orders, seed=seed, on_done=advance)
+                outcomes = run_days(
+                    days,
+                    jobs=jobs,
+                    orders=orders,
+                    seed=seed,
+                    on_done=advance,
+                    allow_future=allow_future,
+                )
         finally:
             stop()
         return _days_report(f"backfill {first} to {last}", outcomes)
@@ -670,11 +733,22 @@ def detect(
     param: ParamOpt = None,
     rules: RulesFileOpt = None,
     engine: EngineOpt = Engine.postgres,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Run even over a day whose current load failed validation (refused "
+            "otherwise, exit 1); the runs are recorded as made over a failed validation.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run the market-abuse rules over a loaded day and store their alerts (replacing the
     rule's earlier alerts for that day).
+
+    A day whose current load failed validation is refused (exit 1) unless --force; a day
+    never validated is run, and recorded as such (see `surveil status`).
 
     With --engine spark the rules run on Apache Spark over the day's files in the lake
     (SURVEIL_SPARK_MASTER, SURVEIL_SPARK_CONF) and the alerts go to the lake as
@@ -691,11 +765,18 @@ def detect(
 
         settings = _settings(rules_file=rules)
         r = detect_day(
-            settings, _date_or_default(date), rule=rule, overrides=parse_overrides(param or [])
+            settings,
+            _date_or_default(date),
+            rule=rule,
+            overrides=parse_overrides(param or []),
+            force=force,
         )
 
         def render(c: Console) -> None:
             c.print(_rule_runs(f"detect {r.trade_date} (load run {r.load_run_id})", r.rules))
+            if r.validation != "passed":
+                over = "a FAILED validation" if r.validation == "failed" else "no validation"
+                c.print(f"{r.trade_date}: these alerts were computed over {over} of the day.")
 
         return Report({"status": "done", **_jsonable(r), "alerts": r.alerts}, render)
 
@@ -768,14 +849,21 @@ def alerts(
 ) -> None:
     """List a day's alerts: a table for people, --json or --csv for tools.
 
+    Exits 5, with a warning, when the day's detection is not current (never run, failed,
+    or run on another copy of the day or with other rules): the list is then not the
+    day's alerts.
+
     Example: surveil alerts --date 2026-11-25 --rule spoofing --csv > spoofing.csv
     """
 
     def action() -> Report:
         from surveil.detect import ALERT_COLUMNS, list_alerts
+        from surveil.pipeline import detection_warning
 
         day = _date_or_default(date)
-        rows = list_alerts(_settings(), day, rule)
+        settings = _settings()
+        rows = list_alerts(settings, day, rule)
+        warning = detection_warning(settings, day)
 
         def render(c: Console) -> None:
             if csv_out:
@@ -792,8 +880,8 @@ def alerts(
             c.print(table)
             c.print(f"{len(rows)} alerts")
 
-        payload = {"trade_date": day, "count": len(rows), "alerts": rows}
-        return Report(payload, render)
+        payload = {"trade_date": day, "count": len(rows), "alerts": rows, "warning": warning}
+        return Report(payload, render, ExitCode.GAP if warning else ExitCode.OK, warning)
 
     _execute(json_out, debug, action)
 
@@ -893,36 +981,107 @@ def evaluate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = 
     _execute(json_out, debug, action)
 
 
+def _detected_cell(r: dict[str, Any]) -> str:
+    shown = r["detected"]
+    if shown == "forced":
+        shown += " (over FAILED validation)"
+    elif shown == "current" and r["detected_over_validation"] == "missing":
+        shown += " (over unvalidated load)"
+    if r["detect_run"] is not None:
+        shown += f" #{r['detect_run']}"
+    return shown
+
+
+def _status_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="surveil status")
+    for col in ("trade date", "generated", "uploaded", "loaded rows", "validated", "detected",
+                "done"):  # fmt: skip
+        table.add_column(col)
+    for r in rows:
+        loaded = "-" if r["loaded_rows"] is None else f"{r['loaded_rows']:,} #{r['load_run']}"
+        validated = r["validated"]
+        if r["validation_run"] is not None:
+            validated += f" #{r['validation_run']}"
+        if not r["trading_day"]:
+            done = "(no session)"
+        else:
+            done = "[green]yes[/]" if r["done"] else f"[red]no[/] ({r['next_stage']})"
+        table.add_row(
+            r["trade_date"],
+            "yes" if r["generated"] else "-",
+            "yes" if r["uploaded"] else "-",
+            loaded,
+            validated,
+            _detected_cell(r),
+            done,
+        )
+    return table
+
+
 @app.command()
-def status(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
-    """One row per day known to the data folder, the lake or the warehouse.
+def status(
+    date: Annotated[
+        str | None,
+        typer.Option("--date", "-d", metavar="YYYY-MM-DD", help="Only this day."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            metavar="YYYY-MM-DD",
+            help="First date of the range (default: the earliest day surveil knows).",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--end",
+            metavar="YYYY-MM-DD",
+            help="Last date of the range (default: the last completed session).",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Every stage of every day: generated, uploaded, loaded, validated, detected, done.
+
+    Every trading day from the earliest day the data folder, the lake or the warehouse
+    knows (or --start) to the last completed session (or --end), traces or not. Exits 5
+    when a completed session shown is not done (missing, unvalidated, failed validation,
+    undetected, detection stale, failed or forced), so a monitoring check can call it:
+    surveil status --start 2026-11-02.
 
     Example: surveil status --json
     """
 
     def action() -> Report:
+        from surveil.errors import ConfigError
         from surveil.pipeline import day_status
 
-        rows = day_status(_settings())
-        only = _parse_date(date)
-        if only:
-            rows = [r for r in rows if r["trade_date"] == only.isoformat()]
+        first, last = _parse_date(start), _parse_date(end)
+        if date is not None:
+            if first or last:
+                raise ConfigError("--date and --start/--end: give one or the other")
+            first = last = _parse_date(date)
+        if first and last and last < first:
+            raise ConfigError(f"--end {last} is before --start {first}")
+        r = day_status(_settings(), first, last)
 
         def render(c: Console) -> None:
-            table = Table(title="surveil status")
-            for col in ("trade date", "generated", "uploaded", "loaded rows", "validated"):
-                table.add_column(col)
-            for r in rows:
-                table.add_row(
-                    r["trade_date"],
-                    "yes" if r["generated"] else "-",
-                    "yes" if r["uploaded"] else "-",
-                    f"{r['loaded_rows']:,}" if r["loaded_rows"] is not None else "-",
-                    r["validated"] or "-",
+            c.print(_status_table(r.days))
+            if r.gaps:
+                c.print(
+                    f"[red]{len(r.gaps)} trading day(s) not done[/]: "
+                    + ", ".join(str(d) for d in r.gaps[:10])
+                    + (" …" if len(r.gaps) > 10 else "")
                 )
-            c.print(table)
 
-        return Report({"days": rows}, render)
+        payload = {
+            "status": "gap" if r.gaps else "ok",
+            "days": r.days,
+            "gaps": [d.isoformat() for d in r.gaps],
+        }
+        return Report(payload, render, ExitCode.GAP if r.gaps else ExitCode.OK)
 
     _execute(json_out, debug, action)
 

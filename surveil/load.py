@@ -1,19 +1,27 @@
 """Load one trading day from the lake into PostgreSQL, atomically and idempotently.
 
-The day is the unit. In ONE transaction, under an advisory lock on the trade date:
+The day is the unit: its firms, accounts, orders and executions are the day's partitions
+of those tables. In ONE transaction, under an advisory lock on the trade date:
 
 1. the `load_runs` ledger is consulted: a day already loaded from the same manifest is
-   skipped (a ledger row records the skip, 0 rows inserted);
-2. firms and accounts (reference data) are upserted through small staging tables;
-3. the day's orders and executions are streamed with COPY into fresh tables created in
-   this transaction, while every file's sha256 and row count are checked against the
-   manifest; any mismatch or malformed row aborts the whole transaction;
+   skipped (a ledger row records the skip, 0 rows inserted) unless `force` asks for it to
+   be loaded again from the lake;
+2. the day's firms and accounts (its own snapshot of the reference data, see
+   sql/005_reference_data_per_day.sql) are staged and checked;
+3. the day's orders and executions are streamed with COPY into fresh tables created on
+   two connections of their own, while every file's sha256 and row count are checked
+   against the manifest; any mismatch or malformed row aborts the whole transaction;
 4. each fresh table gets its key, statistics and (executions) its foreign key to the day's
-   orders, built and checked in bulk; then both are attached as the day's partitions, which
-   builds their indexes and checks their references to firms and accounts, in bulk, not row
-   by row. A day already present from an older manifest is dropped first, so the
-   warehouse always equals the lake's latest manifest;
+   orders, built and checked in bulk. A day already present is dropped; the day's
+   reference rows are written into its partitions of firms and accounts; the fresh
+   tables get their foreign keys to them, checked in bulk, and are attached as the day's
+   partitions. So the warehouse always equals the lake's latest manifest, reference data
+   included, and a load never touches another day's rows;
 5. the ledger row is written, and the transaction commits.
+
+Locks on the partitioned parents are always taken in one order (firms, accounts, orders,
+executions), so loads of different days queue behind each other's ATTACH instead of
+deadlocking.
 """
 
 from __future__ import annotations
@@ -25,7 +33,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -37,10 +44,17 @@ from surveil.lake import Lake, manifest_key, open_lake, read_manifest
 from surveil.manifest import COLUMNS, OPTIONAL_COLUMNS, FileEntry, Manifest, day_dir_name
 from surveil.settings import Settings
 
-REFERENCE_TABLES = ("firms", "accounts")
-ANALYZE_REFERENCE = "ANALYZE firms, accounts"
+REFERENCE_TABLES = ("firms", "accounts")  # parents before children
 DAY_TABLES = ("orders", "executions")  # parents before children
 KEY_COLUMNS = {"firms": "firm_id", "accounts": "account_id"}
+# What each day's table references of its own day, partition to partition: (table, name of
+# the constraint after the partition's, columns, referenced table). executions → orders is
+# built earlier, with the day's tables (_reference_day_orders).
+DAY_REFERENCES = (
+    ("orders", "account_fkey", ("trade_date", "account_id"), "accounts"),
+    ("orders", "firm_fkey", ("trade_date", "firm_id"), "firms"),
+    ("executions", "account_fkey", ("trade_date", "account_id"), "accounts"),
+)
 BLOCK = 1 << 20
 
 # ANALYZE of a day samples 300 rows per unit of statistics target. The server's default
@@ -98,7 +112,9 @@ def partition_name(table: str, day: dt.date) -> str:
     return f"{table}_{day:%Y_%m_%d}"
 
 
-def load_day(settings: Settings, day: dt.date) -> LoadResult:
+def load_day(settings: Settings, day: dt.date, *, force: bool = False) -> LoadResult:
+    """Load the day from the lake; `force` loads it again even from the manifest already
+    loaded (replacing the day whole, as a new manifest would)."""
     lake = open_lake(settings)
     manifest = read_manifest(lake, day)
     if manifest.trade_date != day:
@@ -107,13 +123,13 @@ def load_day(settings: Settings, day: dt.date) -> LoadResult:
         )
     with db.connect(settings) as conn:
         applied = db.migrate(conn)
-        result = _load(conn, settings, lake, manifest)
+        result = _load(conn, settings, lake, manifest, force)
     result.migrations_applied = [f"{m.version:03d}_{m.name}" for m in applied]
     return result
 
 
 def _load(
-    conn: psycopg.Connection, settings: Settings, lake: Lake, manifest: Manifest
+    conn: psycopg.Connection, settings: Settings, lake: Lake, manifest: Manifest, force: bool
 ) -> LoadResult:
     day = manifest.trade_date
     started = dt.datetime.now(dt.UTC)
@@ -128,21 +144,13 @@ def _load(
             db.lock_day(conn, day, settings.lock_timeout_s)
             timings["lock"] = time.perf_counter() - clock
             current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
-            if current is not None and current[1] == manifest.sha256:
+            if current is not None and current[1] == manifest.sha256 and not force:
                 run_id = _record(conn, manifest, lake, "skipped", {}, {}, timings, started)
                 return LoadResult(day, "skipped", run_id, manifest.sha256, {}, {}, timings)
-            # Every day shares firms and accounts. Take now the lock that ATTACH's
-            # foreign-key checks will need on them, before the upsert's row locks: loads of
-            # two days then queue here instead of deadlocking at ATTACH. Readers go on.
-            conn.execute("LOCK TABLE firms, accounts IN SHARE ROW EXCLUSIVE MODE")
             for table in REFERENCE_TABLES:
                 clock = time.perf_counter()
-                rows_read[table], inserted[table] = _upsert_reference(conn, lake, manifest, table)
+                rows_read[table] = _stage_reference(conn, lake, manifest, table)
                 timings[table] = time.perf_counter() - clock
-            # Rules join the day with accounts; unanalysed (a fresh warehouse, before
-            # autovacuum comes round) they are planned as 180 rows of guesswork, and
-            # front_running took 20 s at 1M orders instead of 2.
-            conn.execute(ANALYZE_REFERENCE)
             clock = time.perf_counter()
             built = True
             for table, (rows, steps) in _build_day_tables(settings, lake, manifest, fresh).items():
@@ -153,12 +161,19 @@ def _load(
             _reference_day_orders(conn, lake, manifest, fresh["executions"], fresh["orders"])
             timings["executions_orders_fk"] = time.perf_counter() - clock
             clock = time.perf_counter()
+            _ensure_reference_partitions(conn, day)
             replacing = current is not None
             if replacing:
                 _drop_day(conn, day)
             for statement in DELETE_DERIVED:
                 conn.execute(statement, {"d": day})
             timings["drop_old_day"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            inserted.update(_put_reference(conn, lake, manifest))
+            timings["reference"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            _reference_day_reference(conn, lake, manifest, fresh)
+            timings["reference_fk"] = time.perf_counter() - clock
             if "scenarios.csv" in manifest.files:
                 rows_read["scenarios"] = inserted["scenarios"] = copy_lake_file(
                     conn, lake, manifest, "scenarios", "planted_scenarios"
@@ -319,12 +334,14 @@ def copy_lake_file(
     target: str,
     *,
     freeze: bool = False,
+    verify: bool = True,
 ) -> int:
     """Stream the lake file into `target` with COPY, checking header, sha256 and row count.
 
     `freeze` (for a table created in this transaction) writes the rows already frozen and
     all-visible: the first reads of the day then neither set hint bits on every page nor,
-    with data checksums on, write each page again to the WAL."""
+    with data checksums on, write each page again to the WAL. `verify=False` reads the
+    file as it is, unchecked against the manifest (validate compares it itself)."""
     entry: FileEntry = manifest.entry(table)
     where = _where(lake, manifest, table)
     columns = COLUMNS[table] if table in COLUMNS else OPTIONAL_COLUMNS[table]
@@ -348,6 +365,8 @@ def copy_lake_file(
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
                 raise BadInputError(f"{where}: {_copy_error(exc)}") from None
             rows = cur.rowcount
+    if not verify:
+        return rows
     if digest.hexdigest() != entry.sha256:
         raise BadInputError(
             f"{where}: sha256 {digest.hexdigest()[:12]}… differs from the manifest's "
@@ -531,8 +550,13 @@ def _attach(
 
 
 def _drop_day(conn: psycopg.Connection, day: dt.date) -> None:
-    """Remove the day's partitions (children first), as part of replacing the day."""
-    for table in reversed(DAY_TABLES):
+    """Remove the day's orders and executions partitions, as part of replacing the day.
+
+    Detached in the order every load locks the parents (orders, then executions), then
+    dropped children first (the day's executions reference its orders). The day's firms
+    and accounts partitions stay: _put_reference replaces their rows."""
+    present = []
+    for table in DAY_TABLES:
         name = partition_name(table, day)
         if conn.execute(PARTITION_EXISTS, (table, name)).fetchone():
             conn.execute(
@@ -540,19 +564,25 @@ def _drop_day(conn: psycopg.Connection, day: dt.date) -> None:
                     sql.Identifier(table), sql.Identifier(name)
                 )
             )
-            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+            present.append(name)
+    for name in reversed(present):
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
 
 
-def _upsert_reference(
-    conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str
-) -> tuple[int, int]:
-    """Stage a reference file and merge it: new ids inserted, changed attributes updated."""
-    staging = f"stage_{table}"
-    columns = COLUMNS[table]
+def _stage_name(table: str) -> str:
+    return f"stage_{table}"
+
+
+def _stage_reference(conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str) -> int:
+    """COPY a reference file into a temporary table (checking its sha256 and rows) and
+    refuse a key that appears twice; the rows reach the day's partition in _put_reference."""
+    staging = _stage_name(table)
     key = KEY_COLUMNS[table]
     conn.execute(
-        sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(
-            sql.Identifier(staging), sql.Identifier(table)
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            sql.Identifier(staging),
+            sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table])),
+            sql.Identifier(table),
         )
     )
     read = copy_lake_file(conn, lake, manifest, table, staging)
@@ -565,48 +595,104 @@ def _upsert_reference(
         raise BadInputError(
             f"{_where(lake, manifest, table)}: duplicate key: {key}={duplicate[0]} appears twice"
         )
-    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-    non_key = [c for c in columns if c != key]
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
+    return read
+
+
+def _ensure_reference_partitions(conn: psycopg.Connection, day: dt.date) -> None:
+    """The day's (empty) partitions of firms and accounts, when it has none yet, with the
+    day's accounts → firms reference. An empty table attaches at once; the ATTACH takes
+    the parents' locks in the load's order, before orders and executions."""
+    for table in REFERENCE_TABLES:
+        name = partition_name(table, day)
+        if conn.execute(PARTITION_EXISTS, (table, name)).fetchone():
+            continue
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(
+                sql.Identifier(name), sql.Identifier(table)
+            )
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
+                sql.Identifier(table), sql.Identifier(name), sql.Literal(day)
+            )
+        )
+        if table == "accounts":
+            conn.execute(
                 sql.SQL(
-                    "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
-                    "ON CONFLICT ({k}) DO UPDATE SET {sets} "
-                    "WHERE ({old}) IS DISTINCT FROM ({new}) "
-                    "RETURNING (xmax = 0) AS inserted"
+                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY (trade_date, firm_id) "
+                    "REFERENCES {} (trade_date, firm_id)"
                 ).format(
-                    t=sql.Identifier(table),
-                    cols=cols,
-                    s=sql.Identifier(staging),
-                    k=sql.Identifier(key),
-                    sets=sql.SQL(", ").join(
-                        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in non_key
-                    ),
-                    old=sql.SQL(", ").join(
-                        sql.SQL("{t}.{c}").format(t=sql.Identifier(table), c=sql.Identifier(c))
-                        for c in non_key
-                    ),
-                    new=sql.SQL(", ").join(
-                        sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in non_key
-                    ),
+                    sql.Identifier(name),
+                    sql.Identifier(f"{name}_firm_fkey"),
+                    sql.Identifier(partition_name("firms", day)),
                 )
             )
-            new_rows = sum(1 for (was_insert,) in cur.fetchall() if was_insert)
-    except psycopg.errors.ForeignKeyViolation as exc:
-        raise BadInputError(
-            f"{_where(lake, manifest, table)}: unknown reference: {exc.diag.message_detail}"
-        ) from None
-    return read, new_rows
 
 
-def current_loads(conn: psycopg.Connection) -> dict[dt.date, dict[str, Any]]:
-    """Per day, the load that the warehouse currently holds."""
-    rows = conn.execute(
-        """
-        SELECT DISTINCT ON (trade_date) trade_date, run_id, manifest_sha256, rows_read
-        FROM load_runs WHERE action IN ('loaded', 'replaced')
-        ORDER BY trade_date, run_id DESC
-        """
-    ).fetchall()
-    return {r[0]: {"run_id": r[1], "manifest_sha256": r[2], "rows": r[3]} for r in rows}
+def _put_reference(conn: psycopg.Connection, lake: Lake, manifest: Manifest) -> dict[str, int]:
+    """Replace the rows of the day's firms and accounts partitions with the staged files;
+    rows inserted per table. Only this day's partitions are written."""
+    day = manifest.trade_date
+    for table in reversed(REFERENCE_TABLES):  # accounts reference firms
+        conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(partition_name(table, day))))
+    inserted = {}
+    for table in REFERENCE_TABLES:
+        columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table]))
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    sql.SQL("INSERT INTO {} (trade_date, {}) SELECT {}, {} FROM {}").format(
+                        sql.Identifier(partition_name(table, day)),
+                        columns,
+                        sql.Literal(day),
+                        columns,
+                        sql.Identifier(_stage_name(table)),
+                    )
+                )
+                inserted[table] = cur.rowcount
+        except psycopg.errors.ForeignKeyViolation as exc:
+            raise BadInputError(
+                f"{_where(lake, manifest, table)}: unknown reference: "
+                f"{_shown(exc.diag.message_detail or '', day)}"
+            ) from None
+    # Rules join the day with its accounts; unanalysed, they are planned as 180 rows of
+    # guesswork, and front_running took 20 s at 1M orders instead of 2.
+    conn.execute(
+        sql.SQL("ANALYZE {}").format(
+            sql.SQL(", ").join(sql.Identifier(partition_name(t, day)) for t in REFERENCE_TABLES)
+        )
+    )
+    return inserted
+
+
+def _shown(detail: str, day: dt.date) -> str:
+    """A server detail with the day's partitions named as the tables the user knows."""
+    for table in (*REFERENCE_TABLES, *DAY_TABLES):
+        for name in (f"{partition_name(table, day)}_new", partition_name(table, day)):
+            detail = detail.replace(f'"{name}"', f'"{table}"')
+    return detail
+
+
+def _reference_day_reference(
+    conn: psycopg.Connection, lake: Lake, manifest: Manifest, fresh: dict[str, str]
+) -> None:
+    """The day's orders and executions reference the day's accounts and firms: foreign
+    keys from the fresh tables to the day's partitions, checked in bulk."""
+    day = manifest.trade_date
+    for table, suffix, columns, referenced in DAY_REFERENCES:
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        _check_in_bulk(
+            conn,
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})").format(
+                sql.Identifier(fresh[table]),
+                sql.Identifier(f"{partition_name(table, day)}_{suffix}"),
+                cols,
+                sql.Identifier(partition_name(referenced, day)),
+                cols,
+            ),
+            _where(lake, manifest, table),
+            table_shown={
+                fresh[table]: table,
+                partition_name(referenced, day): referenced,
+            },
+        )

@@ -1,7 +1,13 @@
 """`surveil run-day`: generate → upload → load → validate → detect for one trading date.
 
 Every step is idempotent on its own, so a re-run after any failure picks up where the
-last one stopped, and a re-run after success does no new work.
+last one stopped, and a re-run after success does no new work. Whether validation and
+detection are still to do, which days catch-up must run and what `status` reports all
+come from the day ledger (surveil/ledger.py): a day is done only when every stage
+succeeded on the copy of the day the warehouse holds.
+
+Only completed sessions are surveyed: a date after the last completed NYSE session (the
+future, or today before the close) is refused unless the caller allows it explicitly.
 """
 
 from __future__ import annotations
@@ -12,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from surveil import calendar, db
-from surveil.detect import RULES, detect_day, detection_is_current, resolve_params
-from surveil.errors import ValidationFailedError
+from surveil import calendar, db, ledger
+from surveil.detect import RULES, detect_day, resolve_params
+from surveil.errors import ConfigError, ValidationFailedError
 from surveil.generate import generate_day
 from surveil.lake import open_lake, upload_day
-from surveil.load import current_loads, load_day
-from surveil.manifest import read_local_manifest
+from surveil.load import load_day
+from surveil.manifest import parse_day_dir_name, read_local_manifest
 from surveil.settings import Settings
-from surveil.validate import latest_validation, validate_day
+from surveil.validate import validate_day
 
 Progress = Callable[[str], None]
 
@@ -46,6 +52,16 @@ class RunDayResult:
         return any(s.status not in ("skipped", "unchanged") for s in self.steps)
 
 
+def refuse_unfinished(day: dt.date, allow_future: bool = False) -> None:
+    """ConfigError (exit 2) for a date after the last completed session, unless allowed:
+    a synthetic day for a session that has not happened would pass for surveillance."""
+    reason = calendar.unfinished_reason(day)
+    if reason and not allow_future:
+        raise ConfigError(
+            f"{reason}; surveil surveys completed sessions only (--allow-future runs it anyway)"
+        )
+
+
 def run_day(
     settings: Settings,
     day: dt.date | None = None,
@@ -53,6 +69,7 @@ def run_day(
     orders: int | None = None,
     seed: int | None = None,
     progress: Progress | None = None,
+    allow_future: bool = False,
 ) -> RunDayResult:
     """Run every stage for `day` (default: the last completed trading day).
 
@@ -62,6 +79,9 @@ def run_day(
     reason = calendar.non_trading_reason(day)
     if reason:
         return RunDayResult(day, "skipped", f"{day} is not a trading day: {reason}")
+    refuse_unfinished(day, allow_future)
+    # A bad rules file or parameter fails here, before any stage commits anything.
+    params = resolve_params(settings.rules_file)
     result = RunDayResult(day, "done")
     say = progress or (lambda _: None)
 
@@ -89,10 +109,7 @@ def run_day(
         return r.action, f"{r.total_inserted:,} rows inserted (run {r.run_id})"
 
     def validate() -> tuple[str, str]:
-        with db.connect(settings) as conn:
-            last = latest_validation(conn, day)
-            current = current_loads(conn).get(day)
-        if last and current and last[0] == current["run_id"] and last[1]:
+        if _state(settings, day).validation == "pass":
             return "skipped", "already validated, all checks passed"
         r = validate_day(settings, day)
         if not r.passed:
@@ -103,16 +120,8 @@ def run_day(
         return "passed", f"{len(r.checks)} checks passed"
 
     def detect() -> tuple[str, str]:
-        params = resolve_params(settings.rules_file)
-        with db.connect(settings) as conn:
-            current = detection_is_current(conn, day, params)
-            counts = dict(
-                conn.execute(
-                    "SELECT rule, count(*) FROM alerts WHERE trade_date = %s GROUP BY rule", (day,)
-                ).fetchall()
-            )
-        if current:
-            result.alerts = {name: counts.get(name, 0) for name in RULES}
+        if _state(settings, day, params).detection == "current":
+            result.alerts = _alert_counts(settings, day)
             return "skipped", "already run on this load: " + _alert_summary(result.alerts)
         r = detect_day(settings, day)
         result.alerts = {x.rule: x.alerts for x in r.rules}
@@ -126,54 +135,114 @@ def run_day(
     return result
 
 
+def _state(
+    settings: Settings, day: dt.date, params: dict[str, dict[str, Any]] | None = None
+) -> ledger.DayState:
+    with db.connect(settings) as conn:
+        return ledger.day_state(conn, day, params)
+
+
+def detection_warning(settings: Settings, day: dt.date) -> str:
+    """Why the day's stored alerts are not its alerts ('' when its detection is current)."""
+    state = _state(settings, day, resolve_params(settings.rules_file))
+    if state.load_run_id is None:
+        return f"{day}: not loaded, never detected: no alerts can be the day's"
+    if state.detection == "failed":
+        return f"{day}: detection failed ({state.detect_error}); these are not the day's alerts"
+    if state.detection == "missing":
+        return f"{day}: detection has not run on the loaded day; these are not the day's alerts"
+    if state.detection == "stale":
+        return (
+            f"{day}: detection ran on another copy of the day or with other rules; "
+            "these are not the day's alerts (run run-day again)"
+        )
+    if state.detected_over == "failed":
+        return f"{day}: these alerts were computed over a day that FAILED validation"
+    return ""
+
+
+def _alert_counts(settings: Settings, day: dt.date) -> dict[str, int]:
+    with db.connect(settings) as conn:
+        counts = dict(
+            conn.execute(
+                "SELECT rule, count(*) FROM alerts WHERE trade_date = %s GROUP BY rule", (day,)
+            ).fetchall()
+        )
+    return {name: counts.get(name, 0) for name in RULES}
+
+
 def _alert_summary(alerts: dict[str, int]) -> str:
     total = sum(alerts.values())
     return f"{total} alerts: " + ", ".join(f"{k} {v}" for k, v in alerts.items())
 
 
-def day_status(settings: Settings) -> list[dict[str, Any]]:
-    """One row per day known to the data folder, the lake or the warehouse."""
-    local: dict[dt.date, int] = {}
+def known_days(settings: Settings) -> tuple[set[dt.date], set[dt.date]]:
+    """Days in the local data folder and days in the lake (those with a manifest)."""
+    local: set[dt.date] = set()
     data = settings.data_path
     if data.exists():
-        from surveil.manifest import parse_day_dir_name
-
         for child in data.iterdir():
             day = parse_day_dir_name(child.name)
-            manifest = read_local_manifest(child) if day else None
-            if day and manifest:
-                local[day] = manifest.entry("orders").rows
-    lake_days = set(open_lake(settings).days())
+            if day and read_local_manifest(child) is not None:
+                local.add(day)
+    return local, set(open_lake(settings).days())
+
+
+@dataclass
+class StatusResult:
+    days: list[dict[str, Any]]
+    gaps: list[dt.date]  # completed sessions shown that are not done: surveillance gaps
+
+
+def day_status(
+    settings: Settings, start: dt.date | None = None, end: dt.date | None = None
+) -> StatusResult:
+    """One row per day, every stage of it: every trading day from `start` (default: the
+    earliest day the data folder, the lake or the warehouse knows) to `end` (default: the
+    last completed session), traces or not, and every day known in that range (a future
+    day run with --allow-future, say). A trading day up to the last completed session that
+    is not done is a gap; nothing known and no range: no rows, no gap."""
+    params = resolve_params(settings.rules_file)
+    local, lake_days = known_days(settings)
     with db.connect(settings) as conn:
         db.migrate(conn)
-        loads = current_loads(conn)
-        validations = {
-            row[0]: (row[1], row[2])
-            for row in conn.execute(
-                """SELECT DISTINCT ON (trade_date) trade_date, load_run_id, passed
-                   FROM validation_runs ORDER BY trade_date, validation_id DESC"""
-            )
-        }
-    rows = []
-    for day in sorted(set(local) | lake_days | set(loads)):
-        load = loads.get(day)
-        validation = validations.get(day)
-        if validation is None or load is None:
-            validated = None
-        elif validation[0] != load["run_id"]:
-            validated = "stale"
-        else:
-            validated = "pass" if validation[1] else "fail"
-        rows.append(
-            {
-                "trade_date": day.isoformat(),
-                "generated": day in local,
-                "uploaded": day in lake_days,
-                "loaded_rows": sum(load["rows"].values()) if load else None,
-                "validated": validated,
-            }
-        )
-    return rows
+        states = ledger.day_states(conn, start, end, params)
+    known = {
+        d
+        for d in local | lake_days | set(states)
+        if (start is None or d >= start) and (end is None or d <= end)
+    }
+    last_session = calendar.last_completed_session()
+    first = start or (min(known) if known else None)
+    shown = set(known)
+    if first is not None:
+        shown |= set(calendar.trading_days(first, end or last_session))
+    rows, gaps = [], []
+    for day in sorted(shown):
+        state = states.get(day, ledger.DayState(day))
+        rows.append(_status_row(state, day in local, day in lake_days))
+        if not state.done and calendar.is_trading_day(day) and day <= last_session:
+            gaps.append(day)
+    return StatusResult(rows, gaps)
+
+
+def _status_row(state: ledger.DayState, generated: bool, uploaded: bool) -> dict[str, Any]:
+    return {
+        "trade_date": state.trade_date.isoformat(),
+        "trading_day": calendar.is_trading_day(state.trade_date),
+        "generated": generated,
+        "uploaded": uploaded,
+        "loaded_rows": state.loaded_rows,
+        "load_run": state.load_run_id,
+        "validated": state.validation,
+        "validation_run": state.validation_id,
+        "detected": state.detection,
+        "detect_run": state.detect_run_id,
+        "detected_over_validation": state.detected_over,
+        "detect_error": state.detect_error,
+        "next_stage": state.next_stage,
+        "done": state.done,
+    }
 
 
 @dataclass
@@ -188,14 +257,19 @@ class DayOutcome:
     steps: list[StepResult] = field(default_factory=list)
 
 
-def run_one_day(day: dt.date, orders: int | None = None, seed: int | None = None) -> DayOutcome:
+def run_one_day(
+    day: dt.date,
+    orders: int | None = None,
+    seed: int | None = None,
+    allow_future: bool = False,
+) -> DayOutcome:
     """run_day for one date with its failure caught; settings are read in the calling process,
     so this is what backfill's worker processes run."""
     from surveil.errors import SurveilError
     from surveil.settings import load_settings
 
     try:
-        result = run_day(load_settings(), day, orders=orders, seed=seed)
+        result = run_day(load_settings(), day, orders=orders, seed=seed, allow_future=allow_future)
     except ValidationFailedError as exc:
         steps = exc.result.steps if isinstance(exc.result, RunDayResult) else []
         return DayOutcome(day, "failed", int(exc.exit_code), str(exc.args[0]), True, steps)
@@ -212,6 +286,7 @@ def run_days(
     orders: int | None = None,
     seed: int | None = None,
     on_done: Callable[[DayOutcome], None] | None = None,
+    allow_future: bool = False,
 ) -> list[DayOutcome]:
     """Run every day, in parallel processes when jobs > 1; every day is attempted even when
     others fail. Outcomes come back in date order."""
@@ -219,7 +294,7 @@ def run_days(
     outcomes: list[DayOutcome] = []
     if jobs <= 1 or len(days) <= 1:
         for day in days:
-            outcome = run_one_day(day, orders, seed)
+            outcome = run_one_day(day, orders, seed, allow_future)
             outcomes.append(outcome)
             done(outcome)
     else:
@@ -228,7 +303,7 @@ def run_days(
 
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(run_one_day, day, orders, seed) for day in days]
+            futures = [pool.submit(run_one_day, day, orders, seed, allow_future) for day in days]
             for future in as_completed(futures):
                 outcome = future.result()
                 outcomes.append(outcome)
@@ -246,23 +321,22 @@ def overall_exit_code(outcomes: list[DayOutcome]) -> int:
     return others[0].exit_code if others else 1
 
 
-LAST_GOOD_DAY = """
-SELECT max(l.trade_date) FROM (
-    SELECT DISTINCT ON (trade_date) trade_date, run_id FROM load_runs
-    WHERE action IN ('loaded', 'replaced') ORDER BY trade_date, run_id DESC) l
-JOIN LATERAL (
-    SELECT passed, load_run_id FROM validation_runs v WHERE v.trade_date = l.trade_date
-    ORDER BY validation_id DESC LIMIT 1) v ON v.load_run_id = l.run_id AND v.passed
-"""
-
-
 def catch_up_days(settings: Settings, until: dt.date) -> list[dt.date]:
-    """Trading days after the last fully loaded and validated one, up to `until`, oldest
-    first. With no good day in the warehouse yet, just `until` (backfill covers history)."""
+    """Every trading day up to `until` that is not done, oldest first, from the earliest
+    day the warehouse, the lake or the data folder knows; with nothing known yet, just
+    `until` (backfill covers history). Each such day, run through run_day, resumes at its
+    first unfinished stage: a day loaded and validated but undetected is detected, not
+    loaded again. A day known after `until` moves nothing."""
+    params = resolve_params(settings.rules_file)
+    local, lake_days = known_days(settings)
     with db.connect(settings) as conn:
         db.migrate(conn)
-        row = conn.execute(LAST_GOOD_DAY).fetchone()
-    last_good = row[0] if row else None
-    if last_good is None:
+        states = ledger.day_states(conn, None, until, params)
+    known = {d for d in local | lake_days | set(states) if d <= until}
+    if not known:
         return [until] if calendar.is_trading_day(until) else []
-    return calendar.trading_days(last_good + dt.timedelta(days=1), until)
+    return [
+        day
+        for day in calendar.trading_days(min(known), until)
+        if not states.get(day, ledger.DayState(day)).done
+    ]

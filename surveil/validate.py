@@ -1,14 +1,18 @@
-"""`surveil validate`: check the warehouse's copy of a day against its manifest and the
-data's own rules.
+"""`surveil validate`: check the warehouse's copy of a day against its manifest, the lake's
+files against the manifest, and the data's own rules.
 
-Each check reports the ids that break it (or, for counts, the observed figure); the row
-rules are computed a few at a time in shared passes over the day. Results are kept in
-`validation_runs` / `validation_results`.
+The lake is re-read every time: each file the manifest lists is hashed again (streamed)
+and compared with the manifest's sha256, and the manifest with the one the day was loaded
+from, so a file changed in the lake after its load fails a named check rather than going
+unnoticed. Each check reports the ids that break it (or, for counts, the observed figure);
+the row rules are computed a few at a time in shared passes over the day. Results are kept
+in `validation_runs` / `validation_results`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 
 import psycopg
@@ -17,8 +21,8 @@ from psycopg import sql
 from surveil import db
 from surveil.errors import BadInputError
 from surveil.lake import Lake, open_lake, read_manifest
-from surveil.load import CURRENT_LOAD, copy_lake_file
-from surveil.manifest import COLUMNS, Manifest
+from surveil.load import BLOCK, CURRENT_LOAD, copy_lake_file
+from surveil.manifest import COLUMNS, Manifest, day_dir_name
 from surveil.settings import Settings
 
 SAMPLE = 5
@@ -119,8 +123,19 @@ COUNT_DAY_ROWS = {
     "executions": "SELECT count(*) FROM executions WHERE trade_date = %s",
 }
 
-# Rows of the lake's reference file (staged) found identical in the warehouse.
-REFERENCE_MATCHES = "SELECT count(*) FROM {stage} s JOIN {table} t USING ({cols})"
+# Keys of the lake's reference file (staged) and of the day's reference rows in the
+# warehouse that differ: on one side only, or with any other column different (NULL, an
+# unknown beneficial owner, equal to NULL). Sorted, so the sample is stable.
+REFERENCE_DIFFERENCES = """
+SELECT coalesce(s.{key}, t.{key}) AS id, s.{key} IS NOT NULL AS in_lake
+FROM {stage} s
+FULL JOIN (SELECT {cols} FROM {table} WHERE trade_date = %s) t ON t.{key} = s.{key}
+WHERE s.{key} IS NULL OR t.{key} IS NULL OR ({lake_row}) IS DISTINCT FROM ({warehouse_row})
+ORDER BY 1
+"""
+STAGE_REFERENCE = (
+    "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA"
+)
 
 # Checks hash and sort a whole day; keep that in memory.
 VALIDATE_SESSION_SETTINGS = "SET LOCAL work_mem = '256MB'"
@@ -162,9 +177,15 @@ class ValidateResult:
 
 def validate_day(settings: Settings, day: dt.date) -> ValidateResult:
     lake = open_lake(settings)
-    manifest = read_manifest(lake, day)
     with db.connect(settings) as conn:
         db.migrate(conn)
+        if conn.execute(CURRENT_LOAD, (day,)).fetchone() is None:
+            raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")
+        try:
+            manifest = read_manifest(lake, day)
+        except BadInputError as exc:
+            # The day's provenance is gone from the lake: a failed validation, recorded.
+            return _record_unprovable(conn, day, str(exc.args[0]))
         return _validate(conn, lake, manifest)
 
 
@@ -176,16 +197,16 @@ def _validate(conn: psycopg.Connection, lake: Lake, manifest: Manifest) -> Valid
         if current is None:
             raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")
         load_run_id, loaded_sha = current
-        checks: list[CheckResult] = []
-        checks.append(
+        checks = [
             CheckResult(
                 "loaded_manifest_is_latest",
                 loaded_sha == manifest.sha256,
                 int(loaded_sha == manifest.sha256),
                 1,
                 [] if loaded_sha == manifest.sha256 else [loaded_sha[:12]],
-            )
-        )
+            ),
+            _lake_files_check(lake, manifest),
+        ]
         for table, query in COUNT_DAY_ROWS.items():
             row = conn.execute(query, (day,)).fetchone()
             observed = int(row[0]) if row else 0
@@ -204,21 +225,59 @@ def _validate(conn: psycopg.Connection, lake: Lake, manifest: Manifest) -> Valid
         for name in ROW_CHECKS:
             found = sorted(offenders[name])
             checks.append(CheckResult(name, not found, len(found), 0, found[:SAMPLE]))
-        passed = all(c.passed for c in checks)
-        row = conn.execute(
-            INSERT_VALIDATION_RUN, (day, load_run_id, manifest.sha256, passed)
-        ).fetchone()
-        assert row is not None
-        validation_id = int(row[0])
-        with conn.cursor() as cur:
-            cur.executemany(
-                INSERT_VALIDATION_RESULT,
-                [
-                    (validation_id, c.name, c.passed, c.observed, c.expected, c.sample)
-                    for c in checks
-                ],
-            )
+        validation_id = _record(conn, day, load_run_id, manifest.sha256, checks)
     return ValidateResult(day, validation_id, load_run_id, checks)
+
+
+def _record(
+    conn: psycopg.Connection,
+    day: dt.date,
+    load_run_id: int,
+    manifest_sha256: str,
+    checks: list[CheckResult],
+) -> int:
+    passed = all(c.passed for c in checks)
+    row = conn.execute(
+        INSERT_VALIDATION_RUN, (day, load_run_id, manifest_sha256, passed)
+    ).fetchone()
+    assert row is not None
+    validation_id = int(row[0])
+    with conn.cursor() as cur:
+        cur.executemany(
+            INSERT_VALIDATION_RESULT,
+            [(validation_id, c.name, c.passed, c.observed, c.expected, c.sample) for c in checks],
+        )
+    return validation_id
+
+
+def _record_unprovable(conn: psycopg.Connection, day: dt.date, reason: str) -> ValidateResult:
+    """The loaded day's manifest cannot be read from the lake (gone, or no longer a valid
+    manifest): nothing can be checked against it, and that is a failure."""
+    with conn.transaction():
+        load_run_id, loaded_sha = conn.execute(CURRENT_LOAD, (day,)).fetchone() or (0, "")
+        checks = [CheckResult("loaded_manifest_is_latest", False, 0, 1, [reason[:200]])]
+        validation_id = _record(conn, day, load_run_id, loaded_sha, checks)
+    return ValidateResult(day, validation_id, load_run_id, checks)
+
+
+def _lake_files_check(lake: Lake, manifest: Manifest) -> CheckResult:
+    """Hash every file the manifest lists, streamed from the lake, against its sha256."""
+    differing = []
+    for name, entry in sorted(manifest.files.items()):
+        try:
+            with lake.open(f"{day_dir_name(manifest.trade_date)}/{name}") as stream:
+                digest = hashlib.sha256()
+                while block := stream.read(BLOCK):
+                    digest.update(block)
+        except BadInputError:
+            differing.append(f"{name} (missing)")
+            continue
+        if digest.hexdigest() != entry.sha256:
+            differing.append(f"{name} (sha256 {digest.hexdigest()[:12]}…)")
+    listed = len(manifest.files)
+    return CheckResult(
+        "lake_files_match_manifest", not differing, listed - len(differing), listed, differing
+    )
 
 
 def _run_rule_passes(conn: psycopg.Connection, params: dict[str, object]) -> dict[str, list[str]]:
@@ -238,30 +297,42 @@ def _run_rule_passes(conn: psycopg.Connection, params: dict[str, object]) -> dic
 def _reference_check(
     conn: psycopg.Connection, lake: Lake, manifest: Manifest, table: str
 ) -> CheckResult:
-    """Stage the lake's reference file again and count its rows the warehouse holds unchanged."""
+    """Stage the lake's reference file again and compare it, row for row, with the day's
+    own reference rows in the warehouse. The file is read as it is now, even when its
+    sha256 no longer matches (lake_files_match_manifest says so): the check then shows
+    which rows the change touched."""
     stage = f"validate_{table}"
+    key = sql.Identifier(COLUMNS[table][0])
+    cols = [sql.Identifier(c) for c in COLUMNS[table]]
     conn.execute(
-        sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(
-            sql.Identifier(stage), sql.Identifier(table)
+        sql.SQL(STAGE_REFERENCE).format(
+            stage=sql.Identifier(stage), cols=sql.SQL(", ").join(cols), table=sql.Identifier(table)
         )
     )
-    expected = copy_lake_file(conn, lake, manifest, table, stage)
-    row = conn.execute(
-        sql.SQL(REFERENCE_MATCHES).format(
+    try:
+        with conn.transaction():
+            copy_lake_file(conn, lake, manifest, table, stage, verify=False)
+    except BadInputError as exc:
+        return CheckResult(f"{table}_match_lake", False, 0, manifest.entry(table).rows,
+                           [str(exc.args[0])[-200:]])  # fmt: skip
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(stage))).fetchone()
+    in_lake = int(row[0]) if row else 0
+    differences = conn.execute(
+        sql.SQL(REFERENCE_DIFFERENCES).format(
+            key=key,
             stage=sql.Identifier(stage),
+            cols=sql.SQL(", ").join(cols),
             table=sql.Identifier(table),
-            cols=sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table])),
-        )
-    ).fetchone()
-    observed = int(row[0]) if row else 0
-    return CheckResult(f"{table}_match_lake", observed == expected, observed, expected)
-
-
-def latest_validation(conn: psycopg.Connection, day: dt.date) -> tuple[int, bool, str] | None:
-    """(load_run_id, passed, manifest_sha256) of the day's most recent validation."""
-    row = conn.execute(
-        """SELECT load_run_id, passed, manifest_sha256 FROM validation_runs
-           WHERE trade_date = %s ORDER BY validation_id DESC LIMIT 1""",
-        (day,),
-    ).fetchone()
-    return (int(row[0]), bool(row[1]), row[2]) if row else None
+            lake_row=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in cols),
+            warehouse_row=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in cols),
+        ),
+        (manifest.trade_date,),
+    ).fetchall()
+    identical = in_lake - sum(1 for _, from_lake in differences if from_lake)
+    return CheckResult(
+        f"{table}_match_lake",
+        not differences,
+        identical,
+        in_lake,
+        [str(ident) for ident, _ in differences[:SAMPLE]],
+    )

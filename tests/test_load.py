@@ -20,6 +20,7 @@ from surveil.manifest import COLUMNS, Manifest, describe_file
 from surveil.settings import Settings
 from surveil.validate import validate_day
 from tests.conftest import TRADING_DAY, count_day, table_exists
+from tests.legacy import load_before_005, migrate_before
 
 runner = CliRunner()
 
@@ -241,7 +242,8 @@ def test_a_load_leaves_the_reference_tables_analysed_for_the_rules(
 ) -> None:
     prepare(settings)
     load_day(settings, TRADING_DAY)
-    for table in ("firms", "accounts", partition_name("orders", TRADING_DAY)):
+    # The rules read the day's own partitions of the reference tables (migration 005).
+    for table in (partition_name(t, TRADING_DAY) for t in ("firms", "accounts", "orders")):
         analysed = conn.execute(
             "SELECT reltuples > 0 FROM pg_class WHERE oid = %s::regclass", (table,)
         ).fetchone()[0]
@@ -285,13 +287,12 @@ def test_a_load_reports_how_long_each_step_of_each_day_table_took(settings: Sett
 
 
 def test_migration_004_gives_days_loaded_before_it_the_time_ordered_index(
-    settings: Settings, conn, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, conn
 ) -> None:
-    every_migration = db.migrations()
-    monkeypatch.setattr(db, "migrations", lambda: [m for m in every_migration if m.version < 4])
+    # A day loaded under 001-003 (today's load needs migration 005's schema).
     prepare(settings)
-    load_day(settings, TRADING_DAY)
-    monkeypatch.undo()
+    migrate_before(conn, 4)
+    load_before_005(conn, lake_day(settings), TRADING_DAY)
     before = partition_name("executions", TRADING_DAY)
 
     def indexed_columns(partition: str) -> list[str]:
@@ -306,7 +307,7 @@ def test_migration_004_gives_days_loaded_before_it_the_time_ordered_index(
 
     assert any("(account_id, symbol)" in d for d in indexed_columns(before))
     with db.connect(settings) as upgrade:
-        assert [m.version for m in db.migrate(upgrade)] == [4]
+        assert [m.version for m in db.migrate(upgrade)][0] == 4
     assert not any("(account_id, symbol)" in d for d in indexed_columns(before))
     assert any("(account_id, symbol, transact_time)" in d for d in indexed_columns(before))
     # A day loaded after it is built with the new index, which ATTACH adopts.
@@ -314,3 +315,57 @@ def test_migration_004_gives_days_loaded_before_it_the_time_ordered_index(
     prepare(settings, later)
     load_day(settings, later)
     assert len(indexed_columns(partition_name("executions", later))) == 2
+
+
+def test_migration_005_gives_each_day_loaded_before_it_the_reference_data_as_it_stood(
+    settings: Settings, conn
+) -> None:
+    """Two days loaded under 001-004 with different account masters (seeds 42 and 7): the
+    later load had overwritten the shared tables for both. 005 gives each day its own
+    copy of what stood then, with foreign keys within the day; the day whose files differ
+    fails its reference checks (as docs/reliability.md says) until `load --force`."""
+    first, second = dt.date(2026, 11, 24), TRADING_DAY
+    generate_day(settings, first, orders=300, seed=42)
+    generate_day(settings, second, orders=300, seed=7)
+    for day in (first, second):
+        upload_day(settings, day)
+    migrate_before(conn, 5)
+    for day in (first, second):
+        load_before_005(conn, lake_day(settings, day), day)
+    with db.connect(settings) as upgrade:
+        assert [m.version for m in db.migrate(upgrade)] == [5]
+
+    for day in (first, second):
+        assert count_day(conn, "accounts", day) == 500
+        assert count_day(conn, "firms", day) == 50
+        assert count_day(conn, "orders", day) == 300
+        foreign_keys = {
+            r[0]
+            for r in conn.execute(
+                "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid IN "
+                "(%s::regclass, %s::regclass, %s::regclass)",
+                tuple(partition_name(t, day) for t in ("accounts", "orders", "executions")),
+            )
+        }
+        suffix = f"{day:%Y_%m_%d}"
+        assert foreign_keys == {
+            f"accounts_{suffix}_firm_fkey",
+            f"orders_{suffix}_account_fkey",
+            f"orders_{suffix}_firm_fkey",
+            f"executions_{suffix}_account_fkey",
+            f"executions_{suffix}_order_fkey",
+        }
+    # The reference as it stood was the second day's: it validates, the first does not.
+    assert validate_day(settings, second).passed
+    stale = {c.name for c in validate_day(settings, first).failed}
+    assert stale == {"firms_match_lake", "accounts_match_lake"}
+    result = runner.invoke(app, ["load", "--date", str(first), "--force", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert validate_day(settings, first).passed
+    assert validate_day(settings, second).passed  # untouched by the first day's reload
+    # An unknown beneficial owner is NULL now, and a day may carry one.
+    nullable = conn.execute(
+        "SELECT is_nullable FROM information_schema.columns "
+        "WHERE table_name = 'accounts' AND column_name = 'beneficial_owner_id'"
+    ).fetchone()[0]
+    assert nullable == "YES"

@@ -96,13 +96,16 @@ def test_run_day_on_an_early_close_day_keeps_trading_before_13_00_new_york(
 
 def test_status_lists_the_day_at_every_stage(settings: Settings) -> None:
     run_json("run-day", "--date", str(TRADING_DAY))
-    code, out = run_json("status")
+    # Up to the day itself: without --end, status runs to the last completed session, and
+    # the sessions since this day, never run, would be gaps (issue 17).
+    code, out = run_json("status", "--end", str(TRADING_DAY))
     assert code == 0
     (day,) = out["days"]
     assert day["trade_date"] == str(TRADING_DAY)
     assert day["generated"] and day["uploaded"]
     assert day["loaded_rows"] > 300
     assert day["validated"] == "pass"
+    assert day["detected"] == "current" and day["done"]
 
 
 def test_run_day_exits_1_and_reports_when_validation_fails(settings: Settings, conn) -> None:

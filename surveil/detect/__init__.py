@@ -11,6 +11,12 @@ own choice was measured to be several times slower.
 A rule's alerts for a day are replaced whole in one transaction: re-running gives the same
 alerts (their ids are deterministic) and never duplicates; changing a parameter replaces
 that rule's alerts.
+
+Detection refuses a day whose current load failed validation (ValidationFailedError, exit
+1) unless forced; every run records the validation state it ran over (passed, failed when
+forced, missing when the load was never validated), and a detection that fails records
+the attempt in detect_failures, so the day ledger (surveil/ledger.py) never counts a day
+whose detection did not finish as detected.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from surveil import calendar, db
+from surveil import calendar, db, ledger
 from surveil.detect import (
     excessive_otr,
     front_running,
@@ -37,7 +43,13 @@ from surveil.detect import (
     spoofing,
     wash_trade,
 )
-from surveil.errors import BadInputError, ConfigError
+from surveil.errors import (
+    BadInputError,
+    ConfigError,
+    DayLockedError,
+    RetryLaterError,
+    ValidationFailedError,
+)
 from surveil.load import CURRENT_LOAD
 from surveil.settings import Settings
 
@@ -58,12 +70,17 @@ CURRENT_SETTING = "SELECT current_setting(%s)"
 SET_LOCAL = "SELECT set_config(%s, %s, true)"
 DELETE_ALERTS = "DELETE FROM alerts WHERE trade_date = %s AND rule = %s"
 INSERT_DETECT_RUN = """
-INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, alerts, seconds)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, alerts, seconds,
+                         validation)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
-LATEST_DETECT_RUNS = """
-SELECT DISTINCT ON (rule) rule, rule_version, params, load_run_id FROM detect_runs
-WHERE trade_date = %s ORDER BY rule, run_id DESC
+# Recorded against the day's current load; a day never loaded records nothing (a mistyped
+# date must not become a day the ledger knows, which catch-up would then start from).
+INSERT_DETECT_FAILURE = """
+INSERT INTO detect_failures (trade_date, load_run_id, rules, error)
+SELECT %(d)s, run_id, %(rules)s, %(error)s FROM load_runs
+WHERE trade_date = %(d)s AND action IN ('loaded', 'replaced')
+ORDER BY run_id DESC LIMIT 1
 """
 
 
@@ -81,6 +98,7 @@ class DetectResult:
     trade_date: dt.date
     load_run_id: int
     rules: list[RuleRun] = field(default_factory=list)
+    validation: str = "missing"  # of the load the rules read: passed | failed | missing
 
     @property
     def alerts(self) -> int:
@@ -170,12 +188,33 @@ def detect_day(
     *,
     rule: str | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    force: bool = False,
 ) -> DetectResult:
+    """Run the rules over the loaded day. `force` runs them even over a load that failed
+    validation (the runs say so)."""
     params = resolve_params(settings.rules_file, overrides)
     names = selected_rules(rule)
     with db.connect(settings) as conn:
         db.migrate(conn)
-        return _detect(conn, day, names, params, settings.lock_timeout_s)
+        try:
+            return _detect(conn, day, names, params, settings.lock_timeout_s, force)
+        except (DayLockedError, RetryLaterError, ValidationFailedError):
+            raise  # not tried (another run has the day, or refused): nothing to record
+        except Exception as exc:
+            _record_failure(settings, day, names, exc)
+            raise
+
+
+def _record_failure(settings: Settings, day: dt.date, names: list[str], exc: Exception) -> None:
+    """Say, in a transaction of its own, that a detection of the day was tried and failed.
+    Best effort: with the database gone the day simply stays undetected in the ledger."""
+    text = str(exc.args[0]) if exc.args else ""
+    error = f"{exc.__class__.__name__}: {text.strip().splitlines()[0] if text.strip() else ''}"
+    try:
+        with db.connect(settings) as conn:
+            conn.execute(INSERT_DETECT_FAILURE, {"d": day, "rules": names, "error": error[:500]})
+    except Exception:  # noqa: BLE001 - the original failure is what the caller reports
+        pass
 
 
 def _detect(
@@ -184,6 +223,7 @@ def _detect(
     names: list[str],
     params: dict[str, dict[str, Any]],
     lock_s: float,
+    force: bool = False,
 ) -> DetectResult:
     close_utc = calendar.session(day).close_utc
     with conn.transaction():
@@ -193,10 +233,19 @@ def _detect(
         db.lock_day(conn, day, lock_s, namespace=db.DETECT_LOCK_NAMESPACE)
         # Rules sort and hash a day's fills at once; spilling to disk would cost more.
         conn.execute(DETECT_SESSION_SETTINGS)
-        current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
-        if current is None:
+        state = ledger.day_state(conn, day)
+        if state.load_run_id is None:
             raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")
-        result = DetectResult(day, int(current[0]))
+        if state.validation == "fail" and not force:
+            raise ValidationFailedError(
+                f"{day}: the loaded day failed validation (validation run "
+                f"{state.validation_id}); detect refuses to run over it: correct the day and "
+                "reload it (surveil load --force), or pass --force to run anyway (recorded as "
+                "run over a failed validation)"
+            )
+        result = DetectResult(
+            day, state.load_run_id, validation=ledger.VALIDATION_AT_DETECT[state.validation]
+        )
         for name in names:
             module = RULES[name]
             clock = time.perf_counter()
@@ -225,6 +274,7 @@ def _detect(
                     Jsonb(params[name]),
                     count,
                     seconds,
+                    result.validation,
                 ),
             )
             result.rules.append(RuleRun(name, module.VERSION, params[name], count, seconds))
@@ -243,24 +293,6 @@ def _local_settings(conn: psycopg.Connection, settings: dict[str, str]) -> Itera
     yield
     for name, previous in saved.items():
         conn.execute(SET_LOCAL, (name, previous))
-
-
-def detection_is_current(
-    conn: psycopg.Connection, day: dt.date, params: dict[str, dict[str, Any]]
-) -> bool:
-    """True when every rule last ran on the day's current load with the same version and
-    parameters, so running again would change nothing."""
-    current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
-    if current is None:
-        return False
-    latest = {r[0]: r[1:] for r in conn.execute(LATEST_DETECT_RUNS, (day,))}
-    for name, module in RULES.items():
-        run = latest.get(name)
-        if run is None or run[0] != module.VERSION or run[1] != params[name]:
-            return False
-        if run[2] != current[0]:
-            return False
-    return True
 
 
 ALERT_COLUMNS = (

@@ -40,7 +40,7 @@ SQL = (
            o.quantity, o.transact_time, t.median_qty,
            floor(extract(epoch FROM o.transact_time)
                  / nullif(%(lead_minutes)s * 60, 0))::bigint AS bucket
-    FROM orders o JOIN accounts a USING (account_id) JOIN typical t USING (symbol)
+    FROM orders o JOIN accounts a USING (trade_date, account_id) JOIN typical t USING (symbol)
     WHERE o.trade_date = %(trade_date)s AND a.account_type = 'client'
       AND o.quantity >= %(client_size_multiple)s * t.median_qty
 ), probes AS (
@@ -64,7 +64,8 @@ SQL = (
           AND e.transact_time < c.transact_time
           AND (e.side = '1') = c.is_buy
     ) p
-    JOIN accounts pa ON pa.account_id = p.account_id AND pa.account_type = 'proprietary'
+    JOIN accounts pa ON pa.trade_date = %(trade_date)s AND pa.account_id = p.account_id
+     AND pa.account_type = 'proprietary'
      AND (NOT %(same_firm)s OR pa.firm_id = c.firm_id)
     GROUP BY c.cl_ord_id, c.account_id, c.symbol, c.is_buy, c.quantity, c.median_qty,
              c.transact_time, p.account_id

@@ -37,7 +37,7 @@ WITH fills AS (
     SELECT e.exec_id, e.cl_ord_id, e.account_id, a.beneficial_owner_id AS owner, e.symbol,
            e.side <> '1' AS is_sell, e.fill_qty, e.fill_price, e.transact_time,
            floor(extract(epoch FROM e.transact_time) / %(window_s)s)::bigint AS bucket
-    FROM executions e JOIN accounts a USING (account_id)
+    FROM executions e JOIN accounts a USING (trade_date, account_id)
     WHERE e.trade_date = %(trade_date)s
 ), buys AS MATERIALIZED (
     SELECT f.*, f.bucket + neighbour.offset_buckets AS probe_bucket

@@ -88,7 +88,15 @@ SPARK_TYPES: dict[str, dict[str, str]] = {
 }
 # The warehouse's nullable columns; every other column is NOT NULL there, and an empty value
 # in one is a bad file, as COPY would say.
-NULLABLE = {("orders", "limit_price"), ("orders", "avg_px"), ("orders", "cancel_time")}
+NULLABLE = {
+    ("orders", "limit_price"),
+    ("orders", "avg_px"),
+    ("orders", "cancel_time"),
+    ("accounts", "beneficial_owner_id"),  # NULL: owner unknown (omnibus, retail)
+}
+# The reference files carry no trade date; in the warehouse each day's firms and accounts
+# are its own (migration 005), and the rules join them on (trade_date, id).
+PER_DAY_REFERENCE = ("firms", "accounts")
 
 
 def spark_schema(table: str) -> str:
@@ -144,6 +152,8 @@ def register_day(spark: Any, settings: Settings, lake: Lake, day: dt.date) -> Da
             nullValue="",
             emptyValue="",
         )
+        if table in PER_DAY_REFERENCE:
+            frame = frame.selectExpr(f"DATE'{day.isoformat()}' AS trade_date", "*")
         frame = frame.cache()
         # Spark reads every file column as nullable: count the rows and the nulls in the
         # warehouse's NOT NULL columns in the one pass that also fills the cache.
@@ -471,8 +481,9 @@ def alerts_are_current(
 # --- into PostgreSQL ---------------------------------------------------------------------
 
 INSERT_LAKE_DETECT_RUN = """
-INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, alerts, seconds)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO detect_runs (trade_date, load_run_id, rule, rule_version, params, alerts, seconds,
+                         validation)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
 
 
@@ -498,7 +509,7 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
-    from surveil import db
+    from surveil import db, ledger
     from surveil.load import CURRENT_LOAD
 
     found = read_alerts(settings, day)
@@ -537,6 +548,9 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
                 result.rules[rule] = sum(a["rule"] == rule for a in found.rows)
             current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
             if current is not None and current[1] == source.get("input_sha256"):
+                # What the warehouse's copy of the input day says of its validation, as
+                # detect records it (the ledger shows a forced or unvalidated detection).
+                validation = ledger.VALIDATION_AT_DETECT[ledger.day_state(conn, day).validation]
                 for rule, run in source["rules"].items():
                     conn.execute(
                         INSERT_LAKE_DETECT_RUN,
@@ -548,6 +562,7 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
                             Jsonb(run["params"]),
                             run["alerts"],
                             run["seconds"],
+                            validation,
                         ),
                     )
                 result.recorded_runs = True

@@ -84,7 +84,10 @@ def test_a_run_killed_while_using_the_server_does_not_keep_it_running_forever(
     assert servers_of(pgdata), "the killed run left its server running"
 
     later = run("status", "--json")
-    assert later.returncode == 0, later.stderr
+    # Exit 5 when the killed run had got its day far enough to be known but not done (a
+    # gap, issue 17); either way status ran to its end on the server.
+    assert later.returncode in (0, 5), later.stderr
+    assert "days" in json.loads(later.stdout)
     # The killed run's pid was pruned from the handle list, so the status command, the last
     # live user, stopped the server when it exited.
     assert servers_of(pgdata) == []

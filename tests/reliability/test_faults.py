@@ -688,7 +688,9 @@ window_s = 23400.0
 qty_tolerance_pct = 100.0
 price_tolerance_pct = 100.0
 """
-PRE_DETECT_CHECK = "DISTINCT ON (rule)"  # run-day's "is detection current?" query
+# The day ledger's read of detect_runs (surveil/ledger.py), which run-day makes before its
+# validate and its detect steps ("is this stage done?").
+PRE_DETECT_CHECK = "DISTINCT ON (trade_date, rule)"
 
 
 def alert_ids(conn: psycopg.Connection) -> list[str]:
@@ -703,9 +705,10 @@ def test_two_run_days_of_one_date_at_once_leave_exact_counts_and_one_load(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """Both processes race for real through generate, upload, load and validate. A gate
-    on detect_runs then lines their detections up so that they overlap for certain rather
-    than by luck: first both wait before detect (reading detect_runs); then, the exclusive
+    """Both processes race for real through generate, upload and load. A gate on
+    detect_runs then lines their detections up so that they overlap for certain rather
+    than by luck: first both wait reading the day ledger (which reads detect_runs) before
+    validate; then, the exclusive
     lock rolled back to a savepoint and a share lock kept, both run inside their detect
     transactions up to their first write to detect_runs."""
     rules = tmp_path / "rules.toml"
@@ -768,7 +771,7 @@ def test_two_first_run_days_at_once_on_the_embedded_default(
             assert_exit_ok_or_locked(code, err)
         url = json.loads(runner.invoke(app, ["config", "--json"]).stdout)  # still embedded
         assert "embedded" in url["SURVEIL_DATABASE_URL"]
-        status = runner.invoke(app, ["status", "--json"])
+        status = runner.invoke(app, ["status", "--date", DATE, "--json"])
         (day,) = json.loads(status.stdout)["days"]
         assert day["validated"] == "pass" and day["loaded_rows"] > 300
     finally:
@@ -837,8 +840,9 @@ def test_a_load_racing_a_detect_waits_its_turn_and_no_stale_alert_survives(
 def test_loads_of_two_different_days_at_once_do_not_deadlock(
     settings: Settings, conn: psycopg.Connection
 ) -> None:
-    """Days share firms and accounts. The first load is held at its ATTACH (the reference
-    rows already upserted in its transaction) until the second load is under way too."""
+    """The first load is held at its ATTACH of orders (its own day's firms and accounts
+    already attached in its transaction) until the second load is under way too: the
+    second queues behind it, in the same lock order, instead of deadlocking."""
     other = dt.date(2026, 11, 24)
     for day in (D, other):
         generate_day(settings, day)

@@ -27,7 +27,8 @@ DATE = str(TRADING_DAY)
 ROLES_SQL = Path(__file__).parents[2] / "sql" / "roles.sql"
 SURVEIL_TABLES = (
     "schema_migrations", "firms", "accounts", "orders", "executions", "load_runs",
-    "validation_runs", "validation_results", "alerts", "detect_runs", "planted_scenarios",
+    "validation_runs", "validation_results", "alerts", "detect_runs", "detect_failures",
+    "planted_scenarios",
 )  # fmt: skip
 
 
@@ -81,7 +82,7 @@ def owners(conn: psycopg.Connection) -> set[str]:
 
 
 ANALYST_WRITES = [
-    "INSERT INTO firms VALUES ('FX', 'x', 'x')",
+    "INSERT INTO firms VALUES ('2026-11-25', 'FX', 'x', 'x')",
     "UPDATE orders SET quantity = 1",
     "DELETE FROM alerts",
     "DELETE FROM load_runs",
@@ -190,5 +191,6 @@ def test_table_grants_without_ownership_are_not_enough_to_load(
     assert runner.invoke(app, ["upload", "--date", DATE]).exit_code == 0
     result = runner.invoke(app, ["load", "--date", DATE])
     assert result.exit_code == 4, result.stderr
-    assert "must be owner of table orders" in result.stderr
+    # The first partition a load attaches is the day's firms (migration 005).
+    assert "must be owner of table firms" in result.stderr
     assert_day_absent(conn, TRADING_DAY)
