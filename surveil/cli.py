@@ -31,8 +31,8 @@ from surveil.settings import Settings, load_settings
 
 app = typer.Typer(
     name="surveil",
-    help="Daily trade surveillance: generate FIX order flow, upload it to a data lake, "
-    "load it into PostgreSQL and validate it.",
+    help="Daily trade surveillance: generate or import FIX order flow, upload it to a data "
+    "lake, load it into PostgreSQL, validate it, detect market abuse and report on the day.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -48,20 +48,34 @@ DateOpt = Annotated[
         "--date", "-d", metavar="YYYY-MM-DD", help="Trading date (default: last trading day)."
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")]
+# A flag takes no value: metavar="" keeps Typer from showing it a `<bool>` type.
+JsonOpt = Annotated[
+    bool, typer.Option("--json", metavar="", help="Print one JSON object on stdout.")
+]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", metavar="", help="Show tracebacks and debug logs.")
+]
 OrdersOpt = Annotated[
     int | None,
-    typer.Option("--orders", "-n", min=1, help="Orders to generate [env SURVEIL_ORDERS]."),
+    typer.Option(
+        "--orders",
+        "-n",
+        min=1,
+        help="Orders to generate \\[default: $SURVEIL_ORDERS, else 1000].",
+    ),
 ]
 SeedOpt = Annotated[
-    int | None, typer.Option("--seed", min=0, help="Generator seed [env SURVEIL_SEED].")
+    int | None,
+    typer.Option("--seed", min=0, help="Generator seed \\[default: $SURVEIL_SEED, else 42]."),
 ]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Replace what is already there.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", metavar="", help="Replace what is already there.")
+]
 AllowFutureOpt = Annotated[
     bool,
     typer.Option(
         "--allow-future",
+        metavar="",
         help="Also run a date after the last completed NYSE session (the future, or today "
         "before the close); refused otherwise (exit 2).",
     ),
@@ -92,13 +106,20 @@ EngineOpt = Annotated[
 
 
 def _scenario_counts(pairs: list[str] | None) -> dict[str, int] | None:
+    """--scenario TYPE=N pairs; a malformed pair or an unknown type is a usage error (2)."""
     from surveil.errors import ConfigError
+    from surveil.generate import SCENARIO_TYPES
 
     counts: dict[str, int] = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not value.strip().isdigit():
             raise ConfigError(f"--scenario {pair!r}: expected TYPE=N, e.g. wash_trade=10")
+        if name.strip() not in SCENARIO_TYPES:
+            raise ConfigError(
+                f"--scenario {pair!r}: unknown type {name.strip()!r}; "
+                f"types are {', '.join(SCENARIO_TYPES)}"
+            )
         counts[name.strip()] = int(value)
     return counts or None
 
@@ -272,7 +293,9 @@ def _version(value: bool) -> None:
 def _main(
     version: Annotated[
         bool | None,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version", metavar="", callback=_version, is_eager=True, help="Show the version."
+        ),
     ] = None,
 ) -> None:
     """Daily trade surveillance over FIX order flow.
@@ -387,6 +410,7 @@ ReloadOpt = Annotated[
     bool,
     typer.Option(
         "--force",
+        metavar="",
         help="Load the day again from the lake even from the manifest already loaded, "
         "replacing it whole in one transaction (alerts of the old copy go with it).",
     ),
@@ -459,6 +483,7 @@ CatchUpOpt = Annotated[
     bool,
     typer.Option(
         "--catch-up",
+        metavar="",
         help="Run every trading day up to --date that is not done (loaded, validated and "
         "detected), oldest first, from the earliest day surveil knows; each resumes at its "
         "first unfinished stage.",
@@ -476,7 +501,8 @@ def run_day(
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Generate, upload, load and validate one trading day; weekends and holidays are skipped.
+    """Generate, upload, load, validate and detect one trading day; weekends and holidays
+    are skipped.
 
     What cron or the systemd timer runs each weekday. Without --date it takes the last
     completed trading day in New York. Neither cron nor systemd replays missed days, so the
@@ -672,7 +698,9 @@ def import_fix(
     skip_invalid: Annotated[
         bool,
         typer.Option(
-            "--skip-invalid", help="Import the valid messages; write the rest to rejects.csv."
+            "--skip-invalid",
+            metavar="",
+            help="Import the valid messages; write the rest to rejects.csv.",
         ),
     ] = False,
     force: ForceOpt = False,
@@ -715,14 +743,41 @@ def import_fix(
     _execute(json_out, debug, action)
 
 
-RuleOpt = Annotated[str | None, typer.Option("--rule", "-r", help="Only this rule.")]
+class RuleName(StrEnum):
+    """The rules' names (surveil.detect.RULES; a test keeps the two equal). Spelled here so
+    that --help lists them and a typo exits 2 without importing the rules."""
+
+    wash_trade = "wash_trade"
+    spoofing = "spoofing"
+    marking_the_close = "marking_the_close"
+    excessive_otr = "excessive_otr"
+    front_running = "front_running"
+
+
+def _rule(rule: RuleName | None) -> str | None:
+    return rule.value if rule is not None else None
+
+
+RuleOpt = Annotated[
+    RuleName | None,
+    typer.Option(
+        "--rule",
+        "-r",
+        metavar="RULE",
+        help=f"Only this rule: {', '.join(RuleName)} \\[default: all five].",
+    ),
+]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", "-p", metavar="RULE.PARAM=VALUE", help="Override a rule parameter."),
 ]
 RulesFileOpt = Annotated[
     Path | None,
-    typer.Option("--rules", metavar="FILE", help="Rules file (TOML) [env SURVEIL_RULES_FILE]."),
+    typer.Option(
+        "--rules",
+        metavar="FILE",
+        help="Rules file (TOML) \\[default: $SURVEIL_RULES_FILE, else the rules' defaults].",
+    ),
 ]
 
 
@@ -737,6 +792,7 @@ def detect(
         bool,
         typer.Option(
             "--force",
+            metavar="",
             help="Run even over a day whose current load failed validation (refused "
             "otherwise, exit 1); the runs are recorded as made over a failed validation.",
         ),
@@ -757,7 +813,7 @@ def detect(
     Example: surveil detect --date 2026-11-25 --rule wash_trade --param wash_trade.window_s=30
     """
     if engine is Engine.spark:
-        _execute(json_out, debug, lambda: _detect_spark(date, rule, param, rules))
+        _execute(json_out, debug, lambda: _detect_spark(date, _rule(rule), param, rules))
         return
 
     def action() -> Report:
@@ -767,7 +823,7 @@ def detect(
         r = detect_day(
             settings,
             _date_or_default(date),
-            rule=rule,
+            rule=_rule(rule),
             overrides=parse_overrides(param or []),
             force=force,
         )
@@ -843,7 +899,9 @@ def load_alerts(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt
 def alerts(
     date: DateOpt = None,
     rule: RuleOpt = None,
-    csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
+    csv_out: Annotated[
+        bool, typer.Option("--csv", metavar="", help="Print CSV on stdout.")
+    ] = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -857,28 +915,33 @@ def alerts(
     """
 
     def action() -> Report:
-        from surveil.detect import ALERT_COLUMNS, list_alerts
+        from surveil.detect import LISTED_COLUMNS, list_alerts
         from surveil.pipeline import detection_warning
 
         day = _date_or_default(date)
         settings = _settings()
-        rows = list_alerts(settings, day, rule)
+        rows = list_alerts(settings, day, _rule(rule))
         warning = detection_warning(settings, day)
 
         def render(c: Console) -> None:
             if csv_out:
-                _write_alerts_csv(rows, ALERT_COLUMNS)
+                _write_alerts_csv(rows, LISTED_COLUMNS)
                 return
             table = Table(title=f"alerts {day}" + (f" ({rule})" if rule else ""))
-            for col in ("rule", "symbol", "score", "accounts", "explanation"):
-                table.add_column(col)
+            for col in ("alert", "time", "rule", "symbol", "score", "accounts", "explanation"):
+                table.add_column(col, no_wrap=col in ("alert", "time"))
             for a in rows:
                 table.add_row(
-                    a["rule"], a["symbol"], f"{a['score']}", ", ".join(a["account_ids"]),
-                    a["explanation"],
+                    a["alert_id"][:ALERT_ID_SHOWN], _alert_time(a), a["rule"], a["symbol"],
+                    f"{a['score']}", ", ".join(a["account_ids"]), escape(a["explanation"]),
                 )  # fmt: skip
             c.print(table)
-            c.print(f"{len(rows)} alerts")
+            c.print(
+                f"{len(rows)} alerts (ids shortened to their first {ALERT_ID_SHOWN} characters; "
+                "--json and --csv give them whole)"
+                if rows
+                else f"{len(rows)} alerts"
+            )
 
         payload = {"trade_date": day, "count": len(rows), "alerts": rows, "warning": warning}
         return Report(payload, render, ExitCode.GAP if warning else ExitCode.OK, warning)
@@ -886,18 +949,35 @@ def alerts(
     _execute(json_out, debug, action)
 
 
+ALERT_ID_SHOWN = 12
+
+
+def _alert_time(alert: dict[str, Any]) -> str:
+    """When the alert's named orders and fills began and ended, in UTC."""
+    first, last = alert["first_event_at"], alert["last_event_at"]
+    if first is None:
+        return "-"
+    start = first.astimezone(dt.UTC).strftime("%H:%M:%S")
+    end = last.astimezone(dt.UTC).strftime("%H:%M:%S")
+    return start if start == end else f"{start}-{end}"
+
+
 def _write_alerts_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    """One row per alert; lists and parameters as JSON (an imported id may hold any
+    printable character, so no separator is safe), times in ISO 8601 UTC."""
     import csv
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, list | dict):
+            return json.dumps(value, sort_keys=True)
+        if isinstance(value, dt.datetime):
+            return value.astimezone(dt.UTC).isoformat()
+        return value
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(
-            "{" + ",".join(v) + "}" if isinstance(v, list)
-            else json.dumps(v, sort_keys=True) if isinstance(v, dict)
-            else v
-            for v in (row[c] for c in columns)
-        )  # fmt: skip
+        writer.writerow(cell(row[c]) for c in columns)
 
 
 @app.command()
@@ -1088,23 +1168,32 @@ def status(
 
 @app.command()
 def config(json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
-    """Show the effective settings, secrets masked.
+    """Show the effective settings, secrets masked; an invalid setting is shown as given
+    (masked) with its problem, and the command exits 2.
 
     Example: surveil config
     """
 
     def action() -> Report:
-        values = _settings().masked()
+        from surveil.settings import inspect_settings
+
+        values, problems = inspect_settings()
 
         def render(c: Console) -> None:
             table = Table(title="surveil settings")
             table.add_column("setting")
             table.add_column("value")
             for k, v in values.items():
-                table.add_row(k, str(v))
+                note = f"  [bold red](invalid: {escape(problems[k])})[/]" if k in problems else ""
+                table.add_row(k, escape(str(v)) + note)
             c.print(table)
+            for name, problem in problems.items():
+                c.print(f"[bold red]error:[/] {name}: {escape(problem)}", soft_wrap=True)
 
-        return Report(values, render)
+        payload: dict[str, Any] = dict(values)
+        if problems:
+            payload = {"status": "error", "settings": values, "problems": problems}
+        return Report(payload, render, ExitCode.USAGE if problems else ExitCode.OK)
 
     _execute(json_out, debug, action)
 

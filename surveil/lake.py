@@ -297,8 +297,9 @@ def upload_day(settings: Settings, day: dt.date, *, force: bool = False) -> Uplo
             continue
         if existing is not None and not force:
             raise ConflictError(
-                f"{lake.uri}/{key}: the lake holds a different file for {day} "
-                "(use --force to replace it)"
+                f"{lake.uri}/{key}: the lake holds a different file for {day}; "
+                f"`surveil upload --date {day} --force` replaces it, then "
+                f"`surveil load --date {day}` loads the new day"
             )
         try:
             lake.put_file(key, path, sha, overwrite=existing is not None)

@@ -24,7 +24,12 @@ from surveil.errors import ConfigError, ValidationFailedError
 from surveil.generate import generate_day
 from surveil.lake import open_lake, upload_day
 from surveil.load import load_day
-from surveil.manifest import parse_day_dir_name, read_local_manifest
+from surveil.manifest import (
+    day_dir_name,
+    parse_day_dir_name,
+    read_local_manifest,
+    verify_local_day,
+)
 from surveil.settings import Settings
 from surveil.validate import validate_day
 
@@ -62,6 +67,25 @@ def refuse_unfinished(day: dt.date, allow_future: bool = False) -> None:
         )
 
 
+def day_in_data_folder(settings: Settings, day: dt.date) -> str | None:
+    """How the intact day already in the data folder was made, or None when there is none.
+
+    run-day without --orders or --seed takes that day as it is (imported by import-fix, or
+    generated with other options) rather than generating over it; with them, generate
+    decides (an identical day is kept, a different one refused without --force)."""
+    folder = settings.data_path / day_dir_name(day)
+    manifest = read_local_manifest(folder) if folder.exists() else None
+    if manifest is None or not verify_local_day(folder, manifest):
+        return None
+    source = manifest.source
+    if source.get("kind") == "generated":
+        return (
+            f"the day already in the data folder (generated: {source.get('orders'):,} orders, "
+            f"seed {source.get('seed')})"
+        )
+    return f"the day already in the data folder (from {source.get('kind', 'elsewhere')})"
+
+
 def run_day(
     settings: Settings,
     day: dt.date | None = None,
@@ -92,6 +116,8 @@ def run_day(
         result.steps.append(StepResult(name, status, detail, time.perf_counter() - clock))
 
     def generate() -> tuple[str, str]:
+        if orders is None and seed is None and (kept := day_in_data_folder(settings, day)):
+            return "skipped", kept
         r = generate_day(settings, day, orders=orders, seed=seed)
         return (
             r.status,

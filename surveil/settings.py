@@ -17,6 +17,8 @@ from surveil.errors import ConfigError
 
 # Spark settings whose values are secrets (S3A keys, tokens): masked by `surveil config`.
 SECRET_WORDS = ("secret", "password", "token", "credential")
+# libpq's sslmode values; anything else fails only at connect time, as if the server were down.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 def parse_spark_conf(text: str | None) -> dict[str, str]:
@@ -137,6 +139,9 @@ class Settings(BaseSettings):
         port = str(params.get("port") or "5432")
         if not all(p.isdigit() for p in port.split(",")):
             raise ValueError("the port in the URL is not a number")
+        sslmode = params.get("sslmode")
+        if sslmode is not None and sslmode not in SSL_MODES:
+            raise ValueError(f"sslmode={sslmode!r} is not one of {', '.join(SSL_MODES)}")
         return value
 
     @property
@@ -203,4 +208,46 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
-        raise ConfigError(f"SURVEIL_{field.upper()}: {first['msg']}") from None
+        raise ConfigError(f"SURVEIL_{field.upper()}: {_message(first['msg'])}") from None
+
+
+def _message(msg: str) -> str:
+    """pydantic's message without its 'Value error, ' prefix."""
+    return msg.removeprefix("Value error, ")
+
+
+def inspect_settings() -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings for display even when some are invalid (for `surveil config`).
+
+    Returns the masked settings, every invalid one shown as given (its password masked) in
+    place of its value, and the problems by variable name. The valid settings are shown as
+    they take effect, the invalid ones replaced by their defaults only to compute the rest.
+    """
+    problems: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for _ in range(len(Settings.model_fields) + 1):
+        defaults = {
+            f: Settings.model_fields[f].get_default(call_default_factory=True) for f in problems
+        }
+        try:
+            values = Settings(**defaults).masked()
+            break
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False, include_input=False):
+                if error["loc"]:
+                    problems.setdefault(str(error["loc"][0]), _message(error["msg"]))
+    named: dict[str, str] = {}
+    for field, message in problems.items():
+        name = f"SURVEIL_{field.upper()}"
+        raw = os.environ.get(name)
+        values[name] = mask_text(raw) if raw is not None else "(from .env)"
+        named[name] = message
+    return values, named
+
+
+def mask_text(text: str) -> str:
+    """A setting's raw text with anything that could be a password replaced by '***'."""
+    import re
+
+    text = re.sub(r"(://[^/@:]*:)[^@/]*@", r"\1***@", text)
+    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", text, flags=re.IGNORECASE)

@@ -120,8 +120,10 @@ def test_generate_is_byte_identical_and_skips_an_identical_day(monkeypatch, home
     forced = json.loads(runner.invoke(app, [*args, "--force"]).stdout)
     assert forced["status"] == "generated"
     assert {p.name: p.read_bytes() for p in day_dir.iterdir()} == snapshot
-    other_seed = runner.invoke(
-        app, ["generate", "--date", str(TRADING_DAY), "--orders", "500", "--seed", "8"]
-    )
-    assert other_seed.exit_code == 0
+    other = ["generate", "--date", str(TRADING_DAY), "--orders", "500", "--seed", "8"]
+    refused = runner.invoke(app, other)  # a different day is never replaced silently
+    assert refused.exit_code == ExitCode.BAD_INPUT
+    assert "seed 7 (this run: 8)" in refused.stderr and "--force" in refused.stderr
+    assert {p.name: p.read_bytes() for p in day_dir.iterdir()} == snapshot
+    assert runner.invoke(app, [*other, "--force"]).exit_code == 0
     assert (day_dir / "orders.csv").read_bytes() != snapshot["orders.csv"]

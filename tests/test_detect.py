@@ -221,9 +221,13 @@ def test_alerts_command_prints_json_and_csv(settings: Settings) -> None:
             io.StringIO(runner.invoke(app, ["alerts", "--date", str(DAY), "--csv"]).stdout)
         )
     )
-    assert len(rows) == 1 and rows[0]["account_ids"] == "{A1,A2}"
-    people = runner.invoke(app, ["alerts", "--date", str(DAY)])
+    assert len(rows) == 1 and json.loads(rows[0]["account_ids"]) == ["A1", "A2"]
+    assert rows[0]["first_event_at"].startswith(f"{DAY}T15:00:00")
+    assert rows[0]["last_event_at"].startswith(f"{DAY}T15:00:20")
+    people = runner.invoke(app, ["alerts", "--date", str(DAY)], terminal_width=200)
+    alert_id = as_json["alerts"][0]["alert_id"]
     assert "wash_trade" in people.stderr and "1 alerts" in people.stderr
+    assert alert_id[:12] in people.stderr and "15:00:00-15:00:20" in people.stderr
 
 
 @pytest.mark.parametrize(

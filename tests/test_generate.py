@@ -529,13 +529,15 @@ def test_scenario_counts_are_options_recorded_in_the_manifest(tmp_path: Path) ->
     again = generate_day(settings, TRADING_DAY, orders=1_000, seed=3, scenarios=asked)
     assert again.status == "skipped"
     explicit_defaults = generate_day(
-        settings, TRADING_DAY, orders=1_000, seed=3, scenarios=default_counts(1_000)
+        settings, TRADING_DAY, orders=1_000, seed=3, scenarios=default_counts(1_000), force=True
     )
     assert explicit_defaults.status == "generated"  # a different source: regenerated
     with pytest.raises(BadInputError, match="unknown scenario type"):
         generate_day(settings, TRADING_DAY, orders=1_000, scenarios={"insider": 1})
     with pytest.raises(BadInputError, match="fewer"):
-        generate_day(settings, TRADING_DAY, orders=1_000, scenarios={"excessive_otr": 100})
+        generate_day(
+            settings, TRADING_DAY, orders=1_000, scenarios={"excessive_otr": 100}, force=True
+        )
 
 
 def test_default_counts_scale_mildly_with_the_day() -> None:

@@ -66,7 +66,7 @@ def test_local_upload_skips_identical_files_and_writes_the_manifest_last(
 def test_upload_refuses_a_different_file_unless_forced(settings: Settings) -> None:
     generate_day(settings, TRADING_DAY, orders=300)
     upload_day(settings, TRADING_DAY)
-    generate_day(settings, TRADING_DAY, orders=301)
+    generate_day(settings, TRADING_DAY, orders=301, force=True)
     result = runner.invoke(app, ["upload", "--date", str(TRADING_DAY)])
     assert result.exit_code == 3
     assert "--force" in result.stderr

@@ -117,7 +117,7 @@ def test_the_report_goes_beside_the_day_and_the_day_folder_still_verifies(
     assert json.loads(again.stdout)["status"] == "skipped"
     upload = json.loads(runner.invoke(app, ["upload", "--date", str(TRADING_DAY), "--json"]).stdout)
     assert upload["uploaded"] == []
-    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    status = json.loads(runner.invoke(app, ["status", "--date", str(TRADING_DAY), "--json"]).stdout)
     assert [d["trade_date"] for d in status["days"]] == [str(TRADING_DAY)]
     html = path.read_text()
     assert not URL.search(html)

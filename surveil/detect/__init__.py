@@ -308,21 +308,38 @@ ALERT_COLUMNS = (
     "explanation",
     "params",
 )
+# What `surveil alerts` lists: the stored columns, then when the orders and fills the alert
+# names began and ended (its time on the day; the review and the report show the same).
+LISTED_COLUMNS = (*ALERT_COLUMNS, "first_event_at", "last_event_at")
 LIST_ALERTS = """
-SELECT alert_id, trade_date, rule, rule_version, symbol, account_ids, cl_ord_ids, exec_ids,
-       score, explanation, params
-FROM alerts WHERE trade_date = %(d)s AND (%(rule)s::text IS NULL OR rule = %(rule)s)
-ORDER BY rule, score DESC, alert_id
+SELECT a.alert_id, a.trade_date, a.rule, a.rule_version, a.symbol, a.account_ids,
+       a.cl_ord_ids, a.exec_ids, a.score, a.explanation, a.params, w.first_at, w.last_at
+FROM alerts a
+CROSS JOIN LATERAL (
+    SELECT min(t) AS first_at, max(t) AS last_at FROM (
+        SELECT o.transact_time AS t FROM orders o
+        WHERE o.trade_date = a.trade_date AND o.cl_ord_id = ANY(a.cl_ord_ids)
+        UNION ALL
+        SELECT o.cancel_time FROM orders o
+        WHERE o.trade_date = a.trade_date AND o.cl_ord_id = ANY(a.cl_ord_ids)
+        UNION ALL
+        SELECT e.transact_time FROM executions e
+        WHERE e.trade_date = a.trade_date AND e.exec_id = ANY(a.exec_ids)
+    ) named
+) w
+WHERE a.trade_date = %(d)s AND (%(rule)s::text IS NULL OR a.rule = %(rule)s)
+ORDER BY a.rule, a.score DESC, a.alert_id
 """
 
 
 def list_alerts(settings: Settings, day: dt.date, rule: str | None = None) -> list[dict[str, Any]]:
+    """The day's alerts (of one rule), best first, each with its first and last event."""
     if rule is not None:
         selected_rules(rule)
     with db.connect(settings) as conn:
         db.migrate(conn)
         rows = conn.execute(LIST_ALERTS, {"d": day, "rule": rule}).fetchall()
-    return [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in rows]
+    return [dict(zip(LISTED_COLUMNS, row, strict=True)) for row in rows]
 
 
 EVALUATE = """

@@ -108,6 +108,11 @@ def generate_day(
             )
         if identical := _identical_day(final, source):
             return _skipped(day, final, identical)
+        if existing.source != source:
+            raise ConflictError(
+                f"{final}: holds {day} generated with {_differences(existing.source, source)}; "
+                f"`surveil generate --date {day} --force` replaces it"
+            )
     settings.data_path.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=settings.data_path))
     try:
@@ -132,6 +137,12 @@ def generate_day(
         raise
     rows = {n.removesuffix(".csv"): e.rows for n, e in manifest.files.items()}
     return GenerateResult(day, final, "generated", rows, manifest.sha256)
+
+
+def _differences(there: dict[str, Any], asked: dict[str, Any]) -> str:
+    """'seed 9 (this run: 42), orders 300 (this run: 1000)': what makes the days differ."""
+    keys = [k for k in asked if there.get(k) != asked[k]] or ["source"]
+    return ", ".join(f"{k} {there.get(k)} (this run: {asked.get(k)})" for k in keys)
 
 
 def _identical_day(final: Path, source: dict[str, Any]) -> Manifest | None:
