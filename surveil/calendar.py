@@ -48,7 +48,7 @@ def _quiet() -> Iterator[None]:
 
 def _in_range(day: dt.date) -> bool:
     cal = _xnys()
-    return cal.first_session.date() <= day <= cal.last_session.date()
+    return bool(cal.first_session.date() <= day <= cal.last_session.date())
 
 
 def non_trading_reason(day: dt.date) -> str | None:

@@ -155,7 +155,7 @@ def _secrets(settings: Settings | None) -> list[str]:
         import psycopg.conninfo
 
         url = settings.database_url.get_secret_value()
-        found.append(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
+        found.append(str(psycopg.conninfo.conninfo_to_dict(url).get("password") or ""))
     if settings is not None:  # S3A keys and tokens passed through SURVEIL_SPARK_CONF
         from surveil.settings import SECRET_WORDS
 
@@ -515,6 +515,7 @@ def run_day(
         return
 
     def action() -> Report:
+        from surveil.pipeline import RunDayResult
         from surveil.pipeline import run_day as run
 
         settings = _settings()
@@ -535,7 +536,7 @@ def run_day(
                 allow_future=allow_future,
             )
         except ValidationFailedError as exc:
-            if exc.result is None:
+            if not isinstance(exc.result, RunDayResult):
                 raise
             r = exc.result
             code = ExitCode.VALIDATION_FAILED
@@ -1062,7 +1063,7 @@ def evaluate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = 
 
 
 def _detected_cell(r: dict[str, Any]) -> str:
-    shown = r["detected"]
+    shown = str(r["detected"])
     if shown == "forced":
         shown += " (over FAILED validation)"
     elif shown == "current" and r["detected_over_validation"] == "missing":

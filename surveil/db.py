@@ -63,7 +63,8 @@ def connect(settings: Settings) -> Iterator[psycopg.Connection]:
     else:
         url = embedded_url(settings)
         where = "embedded PostgreSQL"
-    password = psycopg.conninfo.conninfo_to_dict(url).get("password")
+    raw_password = psycopg.conninfo.conninfo_to_dict(url).get("password")
+    password = None if raw_password is None else str(raw_password)
     attempt = 0
     while True:
         try:
@@ -144,7 +145,9 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, MIGRATION_LOCK))
         conn.execute(SCHEMA_MIGRATIONS_DDL)
-        applied = dict(conn.execute("SELECT version, sha256 FROM schema_migrations"))
+        applied: dict[int, str] = dict(
+            conn.execute("SELECT version, sha256 FROM schema_migrations")
+        )
         for migration in migrations():
             if migration.version in applied:
                 if applied[migration.version] != migration.sha256:
@@ -168,7 +171,9 @@ def _up_to_date(conn: psycopg.Connection) -> bool:
     row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
     if not (row and row[0]):
         return False
-    applied = dict(conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall())
+    applied: dict[int, str] = dict(
+        conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall()
+    )
     return all(applied.get(m.version) == m.sha256 for m in migrations())
 
 

@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from surveil import calendar
 from surveil.errors import BadInputError
@@ -196,8 +196,10 @@ def write_fix_log(day_dir: Path, out: Path, *, prefix: bool = True) -> int:
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     os.close(fd)
     try:
-        opener = gzip.open if out.name.endswith(".gz") else open
-        with opener(tmp, "wb") as stream:
+        stream = cast(
+            IO[bytes], gzip.open(tmp, "wb") if out.name.endswith(".gz") else open(tmp, "wb")
+        )
+        with stream:
             written = _write_events(stream, events, prefix, manifest.trade_date)
         os.replace(tmp, out)
     except BaseException:

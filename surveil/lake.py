@@ -13,7 +13,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -39,8 +39,8 @@ class Lake(Protocol):
     def put_file(self, key: str, path: Path, sha256: str, *, overwrite: bool) -> None:
         """Store `path` under `key`; with overwrite=False never replace an existing object."""
 
-    def open(self, key: str) -> IO[bytes]:
-        """A binary stream of the object (a context manager)."""
+    def open(self, key: str) -> AbstractContextManager[IO[bytes]]:
+        """A binary stream of the object, as a context manager."""
 
     def read_bytes(self, key: str) -> bytes | None:
         """The whole object, or None when absent."""
@@ -170,7 +170,7 @@ class S3Lake:
                 if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                     return None
                 raise
-        meta = head.get("Metadata", {})
+        meta: dict[str, str] = head.get("Metadata", {})
         return meta.get("sha256")
 
     def put_file(self, key: str, path: Path, sha256: str, *, overwrite: bool) -> None:
@@ -219,7 +219,8 @@ class S3Lake:
                 if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                     return None
                 raise
-            return obj["Body"].read()
+            data: bytes = obj["Body"].read()
+            return data
 
     def days(self) -> list[dt.date]:
         prefix = f"{self.prefix}/" if self.prefix else ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -378,7 +379,8 @@ def _read_alerts_manifest(lake: Lake, day: dt.date) -> dict[str, Any] | None:
         doc["source"]["rules"]  # noqa: B018 - must be there
     except (ValueError, KeyError, TypeError) as exc:
         raise BadInputError(f"{lake.uri}/{key}: malformed alerts manifest ({exc})") from None
-    return doc
+    manifest: dict[str, Any] = doc
+    return manifest
 
 
 def read_alerts(settings: Settings, day: dt.date) -> AlertsFile | None:
@@ -599,11 +601,11 @@ def backfill_spark(
     from surveil.errors import SurveilError
     from surveil.pipeline import DayOutcome, StepResult
 
-    done = on_done or (lambda _: None)
+    done: Callable[[DayOutcome], None] = on_done or (lambda _: None)
     prepared: dict[dt.date, Any] = {}
     if jobs <= 1 or len(days) <= 1:
         for day in days:
-            prepared[day] = _catch(lambda d=day: _prepare_day(d, orders, seed))
+            prepared[day] = _catch(functools.partial(_prepare_day, day, orders, seed))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

@@ -232,4 +232,5 @@ def to_spark_sql(rule_sql: str, values: dict[str, Any], *, pretty: bool = False)
 
     # Constructs first, then parameters: a replaced node's children are not visited again.
     tree = tree.transform(rewrite, copy=False).transform(bind, copy=False)
-    return tree.sql(dialect="spark", pretty=pretty)
+    sql: str = tree.sql(dialect="spark", pretty=pretty)
+    return sql
