@@ -453,11 +453,20 @@ def load(
 
 def _checks_table(result: Any) -> Table:
     table = Table(title=f"{result.trade_date}: validation {result.validation_id}")
-    for col in ("check", "status", "observed", "expected", "examples"):
+    for col in ("check", "status", "observed", "expected", "examples", "what it checks"):
         table.add_column(col)
     for c in result.checks:
         status = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
-        table.add_row(c.name, status, f"{c.observed:,}", f"{c.expected:,}", ", ".join(c.sample))
+        if not c.blocking:
+            status += " (advisory)"
+        table.add_row(
+            c.name,
+            status,
+            f"{c.observed:,}",
+            f"{c.expected:,}",
+            ", ".join(c.sample),
+            c.description,
+        )
     return table
 
 

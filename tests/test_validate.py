@@ -2,23 +2,28 @@
 
 A generated day loads and validates clean; then one row of the loaded day is changed to
 break one rule, and that rule's check must fail naming the row. The rules are computed a
-few at a time in shared passes (surveil/validate.py), so each case also proves its verdict
+few at a time in shared passes (surveil/validate/checks.py declares them), so each case also proves its verdict
 column is wired to its own check.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import psycopg
 import pytest
 from psycopg import sql
+from typer.testing import CliRunner
 
+from surveil.cli import app
+from surveil.errors import ExitCode
 from surveil.generate import generate_day
 from surveil.lake import upload_day
 from surveil.load import load_day, partition_name
 from surveil.settings import Settings
-from surveil.validate import ROW_CHECKS, validate_day
+from surveil.validate import validate_day
+from surveil.validate.checks import BY_NAME, CHECKS, ROW_CHECKS
 from tests.conftest import TRADING_DAY
 
 D = TRADING_DAY
@@ -92,12 +97,12 @@ def test_a_generated_day_passes_every_check(settings: Settings) -> None:
     loaded_day(settings)
     result = validate_day(settings, D)
     assert result.failed == []
-    assert {c.name for c in result.checks} >= set(ROW_CHECKS)
+    assert {c.name for c in result.checks} >= {c.name for c in ROW_CHECKS}
 
 
 def test_every_row_check_has_a_case_here_unless_a_constraint_makes_it_unbreakable() -> None:
     enforced_by_primary_keys = {"orders_key_unique", "executions_key_unique"}
-    assert set(BREAKS) | enforced_by_primary_keys == set(ROW_CHECKS)
+    assert set(BREAKS) | enforced_by_primary_keys == {c.name for c in ROW_CHECKS}
 
 
 @pytest.mark.parametrize("check", sorted(BREAKS))
@@ -123,3 +128,27 @@ def test_a_broken_row_fails_its_check_naming_the_row(
     assert check in failed, sorted(failed)
     assert broken_id in failed[check].sample
     assert failed[check].observed == 1
+
+
+def test_every_check_is_declared_once_with_a_description() -> None:
+    names = [c.name for c in CHECKS]
+    assert len(names) == len(set(names))
+    assert all(c.description.endswith(".") and len(c.description) > 20 for c in CHECKS)
+    # A row check's verdict lives in the declaration, and each pass is composed from them.
+    assert all(c.verdicts for c in ROW_CHECKS)
+    assert not any(c.verdicts for c in CHECKS if c.kind != "rows")
+
+
+def test_validate_json_says_what_each_check_means(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    loaded_day(settings)
+    conn.execute(BREAKS["cum_qty_equals_fills"], {"d": D})
+    result = CliRunner().invoke(app, ["validate", "--date", D.isoformat(), "--json"])
+    assert result.exit_code == ExitCode.VALIDATION_FAILED
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks.keys() == {c.name for c in CHECKS}
+    broken = checks["cum_qty_equals_fills"]
+    assert broken["passed"] is False
+    assert broken["blocking"] is True
+    assert broken["description"] == BY_NAME["cum_qty_equals_fills"].description

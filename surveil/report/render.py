@@ -13,6 +13,8 @@ from typing import Any
 
 import jinja2
 
+from surveil.validate.checks import CHECKS
+
 STATIC = Path(__file__).parent / "static"
 TEMPLATES = Path(__file__).parent / "templates"
 # Licence banners (`/*! ... */`) name the projects' web sites; the page carries the
@@ -116,6 +118,7 @@ def environment() -> jinja2.Environment:
         styles=styles,
         notices=NOTICES,
         mit_licence=mit_licence,
+        check_descriptions={c.name: c.description for c in CHECKS},
     )
     return env
 

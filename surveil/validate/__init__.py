@@ -24,99 +24,22 @@ from surveil.lake import Lake, open_lake, read_manifest
 from surveil.load import BLOCK, CURRENT_LOAD, copy_lake_file
 from surveil.manifest import COLUMNS, Manifest, day_dir_name
 from surveil.settings import Settings
+from surveil.validate.checks import (
+    BY_NAME,
+    CHECKS,
+    ORD_STATUSES,
+    ORDER_TYPES,
+    ROW_CHECKS,
+    SIDES,
+    TIME_IN_FORCE,
+    Check,
+    rule_passes,
+)
+
+__all__ = ["CHECKS", "Check", "CheckResult", "ValidateResult", "validate_day"]
 
 SAMPLE = 5
-
-# FIX enums the warehouse accepts.
-SIDES = ("1", "2", "5", "6")  # buy, sell, sell short, sell short exempt
-ORDER_TYPES = ("1", "2", "3", "4")  # market, limit, stop, stop limit
-TIME_IN_FORCE = ("0", "1", "2", "3", "4", "6", "7")
-ORD_STATUSES = ("0", "1", "2", "4", "6", "8", "C")  # new, partial, filled, cancelled, …
-
-# The data's own rules, checked in four passes over the day rather than one query per
-# rule: each pass computes several rules' verdicts per row in one scan or join, and
-# returns only the rows that break at least one. A verdict column is named for its check
-# and is true when the row breaks it; every pass returns (id, verdict, verdict, ...).
-# %(d)s is the trade date.
-ORDERS_KEY_UNIQUE = """
-SELECT cl_ord_id, true AS orders_key_unique FROM orders WHERE trade_date = %(d)s
-GROUP BY cl_ord_id HAVING count(*) > 1"""
-
-EXECUTIONS_KEY_UNIQUE = """
-SELECT exec_id, true AS executions_key_unique FROM executions WHERE trade_date = %(d)s
-GROUP BY exec_id HAVING count(*) > 1"""
-
-# Every order with the sum of its fills: the order-level rules.
-ORDER_RULES = """
-SELECT * FROM (
-    SELECT o.cl_ord_id,
-        coalesce(f.filled > o.quantity, false) AS fills_within_order_quantity,
-        o.cum_qty <> coalesce(f.filled, 0) AS cum_qty_equals_fills,
-        NOT ((o.ord_status = '2' AND o.cum_qty = o.quantity)
-          OR (o.ord_status = '1' AND o.cum_qty > 0 AND o.cum_qty < o.quantity)
-          OR (o.ord_status IN ('0', '8') AND o.cum_qty = 0)
-          OR (o.ord_status IN ('4', '6', 'C') AND o.cum_qty < o.quantity))
-          AS status_consistent_with_fills,
-        coalesce(o.quantity <= 0 OR o.cum_qty < 0 OR o.limit_price <= 0 OR o.avg_px <= 0,
-                 false) AS positive_quantities_and_prices,
-        ((o.order_type IN ('2', '4') AND o.limit_price IS NULL)
-          OR (o.order_type = '1' AND o.limit_price IS NOT NULL))
-          AS limit_price_matches_order_type,
-        (o.side <> ALL(%(sides)s) OR o.order_type <> ALL(%(order_types)s)
-          OR o.time_in_force <> ALL(%(tifs)s) OR o.ord_status <> ALL(%(statuses)s))
-          AS fix_enums,
-        coalesce((o.transact_time AT TIME ZONE 'America/New_York')::date <> o.trade_date
-          OR (o.cancel_time AT TIME ZONE 'America/New_York')::date <> o.trade_date
-          OR o.cancel_time < o.transact_time, false) AS timestamps_on_trade_date
-    FROM orders o
-    LEFT JOIN (SELECT cl_ord_id, sum(fill_qty) AS filled FROM executions
-               WHERE trade_date = %(d)s GROUP BY cl_ord_id) f USING (cl_ord_id)
-    WHERE o.trade_date = %(d)s
-) verdicts
-WHERE fills_within_order_quantity OR cum_qty_equals_fills OR status_consistent_with_fills
-   OR positive_quantities_and_prices OR limit_price_matches_order_type OR fix_enums
-   OR timestamps_on_trade_date"""
-
-# Every execution beside its order (when there is one): the execution-level rules.
-EXECUTION_RULES = """
-SELECT * FROM (
-    SELECT e.exec_id,
-        o.cl_ord_id IS NULL AS executions_have_orders,
-        coalesce(e.symbol <> o.symbol OR e.side <> o.side OR e.account_id <> o.account_id,
-                 false) AS executions_match_orders,
-        coalesce((o.side = '1' AND e.fill_price > o.limit_price)
-          OR (o.side <> '1' AND e.fill_price < o.limit_price), false) AS fills_respect_limit,
-        coalesce(e.transact_time < o.transact_time, false) AS fills_after_order,
-        (e.fill_qty <= 0 OR e.fill_price <= 0) AS positive_quantities_and_prices,
-        e.side <> ALL(%(sides)s) AS fix_enums,
-        (e.transact_time AT TIME ZONE 'America/New_York')::date <> e.trade_date
-          AS timestamps_on_trade_date
-    FROM executions e
-    LEFT JOIN orders o ON o.trade_date = e.trade_date AND o.cl_ord_id = e.cl_ord_id
-    WHERE e.trade_date = %(d)s
-) verdicts
-WHERE executions_have_orders OR executions_match_orders OR fills_respect_limit
-   OR fills_after_order OR positive_quantities_and_prices OR fix_enums
-   OR timestamps_on_trade_date"""
-
-RULE_PASSES = (ORDERS_KEY_UNIQUE, EXECUTIONS_KEY_UNIQUE, ORDER_RULES, EXECUTION_RULES)
-
-# Every check the passes make, in the order results are reported.
-ROW_CHECKS = (
-    "orders_key_unique",
-    "executions_key_unique",
-    "executions_have_orders",
-    "executions_match_orders",
-    "fills_within_order_quantity",
-    "cum_qty_equals_fills",
-    "status_consistent_with_fills",
-    "positive_quantities_and_prices",
-    "limit_price_matches_order_type",
-    "fills_respect_limit",
-    "fix_enums",
-    "timestamps_on_trade_date",
-    "fills_after_order",
-)
+ORDER = {check.name: i for i, check in enumerate(CHECKS)}  # results in declared order
 
 COUNT_DAY_ROWS = {
     "orders": "SELECT count(*) FROM orders WHERE trade_date = %s",
@@ -157,6 +80,12 @@ class CheckResult:
     observed: int
     expected: int
     sample: list[str] = field(default_factory=list)
+    description: str = ""
+    blocking: bool = True
+
+    def __post_init__(self) -> None:
+        declared = BY_NAME[self.name]  # every result is of a declared check
+        self.description, self.blocking = declared.description, declared.blocking
 
 
 @dataclass
@@ -168,7 +97,7 @@ class ValidateResult:
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return all(c.passed for c in self.checks if c.blocking)
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -222,9 +151,10 @@ def _validate(conn: psycopg.Connection, lake: Lake, manifest: Manifest) -> Valid
             "statuses": list(ORD_STATUSES),
         }
         offenders = _run_rule_passes(conn, params)
-        for name in ROW_CHECKS:
-            found = sorted(offenders[name])
-            checks.append(CheckResult(name, not found, len(found), 0, found[:SAMPLE]))
+        for check in ROW_CHECKS:
+            found = sorted(offenders[check.name])
+            checks.append(CheckResult(check.name, not found, len(found), 0, found[:SAMPLE]))
+        checks.sort(key=lambda c: ORDER[c.name])
         validation_id = _record(conn, day, load_run_id, manifest.sha256, checks)
     return ValidateResult(day, validation_id, load_run_id, checks)
 
@@ -236,7 +166,7 @@ def _record(
     manifest_sha256: str,
     checks: list[CheckResult],
 ) -> int:
-    passed = all(c.passed for c in checks)
+    passed = all(c.passed for c in checks if c.blocking)
     row = conn.execute(
         INSERT_VALIDATION_RUN, (day, load_run_id, manifest_sha256, passed)
     ).fetchone()
@@ -282,8 +212,8 @@ def _lake_files_check(lake: Lake, manifest: Manifest) -> CheckResult:
 
 def _run_rule_passes(conn: psycopg.Connection, params: dict[str, object]) -> dict[str, list[str]]:
     """Offending ids per check, from the passes' verdict columns."""
-    offenders: dict[str, list[str]] = {name: [] for name in ROW_CHECKS}
-    for query in RULE_PASSES:
+    offenders: dict[str, list[str]] = {check.name: [] for check in ROW_CHECKS}
+    for query in rule_passes():
         with conn.cursor() as cur:
             cur.execute(query, params)
             names = [column.name for column in cur.description or ()][1:]
