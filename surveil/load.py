@@ -38,7 +38,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from surveil import db
+from surveil import db, rowplace
 from surveil.errors import BadInputError, DayLockedError
 from surveil.lake import Lake, manifest_key, open_lake, read_manifest
 from surveil.manifest import COLUMNS, OPTIONAL_COLUMNS, FileEntry, Manifest, day_dir_name
@@ -322,8 +322,25 @@ def _record(
     return int(row[0])
 
 
+def _path(manifest: Manifest, table: str) -> str:
+    return f"{day_dir_name(manifest.trade_date)}/{table}.csv"
+
+
 def _where(lake: Lake, manifest: Manifest, table: str) -> str:
-    return f"{lake.uri}/{day_dir_name(manifest.trade_date)}/{table}.csv"
+    return f"{lake.uri}/{_path(manifest, table)}"
+
+
+def _placed(
+    lake: Lake, manifest: Manifest, table: str, key: dict[str, str], occurrence: int = 1
+) -> str:
+    """'<file>: line N' for the row of `table`'s file with `key` (its `occurrence`-th: the
+    second is the duplicate), or just the file when the row cannot be found."""
+    where = _where(lake, manifest, table)
+    if not key:
+        return where
+    with lake.open(_path(manifest, table)) as stream:
+        line = rowplace.line_of_row(stream, key, occurrence)
+    return where if line is None else f"{where}: line {line}"
 
 
 def copy_lake_file(
@@ -351,7 +368,7 @@ def copy_lake_file(
         sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL("true" if freeze else "false"),
     )
-    with lake.open(f"{day_dir_name(manifest.trade_date)}/{table}.csv") as stream:
+    with lake.open(_path(manifest, table)) as stream:
         first = stream.read(BLOCK)
         _check_header(first, columns, where)
         digest.update(first)
@@ -363,7 +380,7 @@ def copy_lake_file(
                         digest.update(block)
                         copy.write(block)
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
-                raise BadInputError(f"{where}: {_copy_error(exc)}") from None
+                raise BadInputError(f"{where}: {_copy_error(exc, lake, manifest, table)}") from None
             rows = cur.rowcount
     if not verify:
         return rows
@@ -408,10 +425,18 @@ _CONTEXT = re.compile(r"line (\d+)(?:, column (\w+))?")
 _LONG_VALUE = re.compile(r'"([^"]{40})[^"]{20,}"')
 
 
-def _copy_error(exc: psycopg.Error) -> str:
-    """'line N, column C: what is wrong' from a COPY error's context."""
+def _copy_error(exc: psycopg.Error, lake: Lake, manifest: Manifest, table: str) -> str:
+    """'line N, column C: what is wrong' from a COPY error's context. COPY reports an
+    unterminated quote where the file ended; the line named is where the quote opened."""
     primary = exc.diag.message_primary or str(exc).splitlines()[0]
     primary = _LONG_VALUE.sub(lambda m: f'"{m.group(1)}…"', primary)
+    if primary.startswith("unterminated CSV quoted field"):
+        with lake.open(_path(manifest, table)) as stream:
+            opened = rowplace.unterminated_quote_line(stream)
+        if opened is not None:
+            return (
+                f"line {opened}: unterminated CSV quoted field (opened on this line, never closed)"
+            )
     match = _CONTEXT.search(exc.diag.context or "")
     if not match:
         return primary
@@ -471,22 +496,26 @@ WHERE i.indrelid = %s::regclass ORDER BY 1
 def _check_in_bulk(
     conn: psycopg.Connection,
     statement: sql.Composed,
-    where: str,
+    place: tuple[Lake, Manifest, str],
     *,
     table_shown: dict[str, str] | None = None,
 ) -> None:
     """Run a statement that checks the day's rows in bulk (a key, a reference) in a
-    savepoint, and report what it finds as bad input in `where`. `table_shown` renames
-    tables in the server's detail (a fresh table by the name the user knows)."""
+    savepoint, and report what it finds as bad input at the file and line of the first
+    offending row of `place` (lake, manifest, table). `table_shown` renames tables in the
+    server's detail (a fresh table by the name the user knows)."""
     try:
         with conn.transaction():
             conn.execute(statement)
     except psycopg.errors.UniqueViolation as exc:
-        raise BadInputError(f"{where}: duplicate key: {exc.diag.message_detail}") from None
+        detail = exc.diag.message_detail or ""
+        where = _placed(*place, rowplace.key_in_detail(detail), occurrence=2)
+        raise BadInputError(f"{where}: duplicate key: {detail}") from None
     except psycopg.errors.ForeignKeyViolation as exc:
         detail = exc.diag.message_detail or ""
         for name, shown in (table_shown or {}).items():
             detail = detail.replace(f'"{name}"', f'"{shown}"')
+        where = _placed(*place, rowplace.key_in_detail(detail))
         raise BadInputError(f"{where}: unknown reference: {detail}") from None
 
 
@@ -500,7 +529,7 @@ def _add_day_key(
             sql.Identifier(f"{fresh}_pkey"),
             sql.SQL(", ").join(map(sql.Identifier, DAY_KEYS[table])),
         ),
-        _where(lake, manifest, table),
+        (lake, manifest, table),
     )
 
 
@@ -520,7 +549,7 @@ def _reference_day_orders(
             sql.Identifier(f"{final}_order_fkey"),
             sql.Identifier(orders),
         ),
-        _where(lake, manifest, "executions"),
+        (lake, manifest, "executions"),
         table_shown={orders: "orders"},
     )
 
@@ -534,7 +563,7 @@ def _attach(
         sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
             sql.Identifier(table), sql.Identifier(fresh), sql.Literal(manifest.trade_date)
         ),
-        _where(lake, manifest, table),
+        (lake, manifest, table),
     )
     conn.execute(
         sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(fresh), sql.Identifier(final))
@@ -592,9 +621,8 @@ def _stage_reference(conn: psycopg.Connection, lake: Lake, manifest: Manifest, t
         )
     ).fetchone()
     if duplicate:
-        raise BadInputError(
-            f"{_where(lake, manifest, table)}: duplicate key: {key}={duplicate[0]} appears twice"
-        )
+        where = _placed(lake, manifest, table, {key: str(duplicate[0])}, occurrence=2)
+        raise BadInputError(f"{where}: duplicate key: {key}={duplicate[0]} appears twice")
     return read
 
 
@@ -651,10 +679,9 @@ def _put_reference(conn: psycopg.Connection, lake: Lake, manifest: Manifest) -> 
                 )
                 inserted[table] = cur.rowcount
         except psycopg.errors.ForeignKeyViolation as exc:
-            raise BadInputError(
-                f"{_where(lake, manifest, table)}: unknown reference: "
-                f"{_shown(exc.diag.message_detail or '', day)}"
-            ) from None
+            detail = exc.diag.message_detail or ""
+            where = _placed(lake, manifest, table, rowplace.key_in_detail(detail))
+            raise BadInputError(f"{where}: unknown reference: {_shown(detail, day)}") from None
     # Rules join the day with its accounts; unanalysed, they are planned as 180 rows of
     # guesswork, and front_running took 20 s at 1M orders instead of 2.
     conn.execute(
@@ -690,7 +717,7 @@ def _reference_day_reference(
                 sql.Identifier(partition_name(referenced, day)),
                 cols,
             ),
-            _where(lake, manifest, table),
+            (lake, manifest, table),
             table_shown={
                 fresh[table]: table,
                 partition_name(referenced, day): referenced,
