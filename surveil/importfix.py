@@ -1632,6 +1632,8 @@ def _import(
         {d for d, (_, files) in staged.items() if files["orders.csv"].rows or files["executions.csv"].rows}
         | (dated if day is None else dated & {day})
     )  # fmt: skip
+    if not days:
+        raise BadInputError(_nothing_imported([name for name, _ in sources], day, reading))
     plans = []
     for when in days:
         final = settings.data_path / day_dir_name(when)
@@ -1684,6 +1686,27 @@ def _import(
     result.skipped_by_reason = dict(sorted(skipped.items()))
     result.skipped = sum(skipped.values())
     return result
+
+
+def _nothing_imported(names: list[str], day: dt.date | None, reading: _Reading) -> str:
+    """Why an import found no order or execution to write: importing nothing is never a
+    success (an empty or foreign file, or a --date the logs do not hold, is a mistake)."""
+    logs = ", ".join(names)
+    total = sum(reading.messages.values())
+    if total == 0:
+        return f"{logs}: no FIX messages found; nothing imported"
+    if day is not None:
+        dates = sorted(reading.per_day_messages)
+        held = f"{dates[0]}..{dates[-1]}" if dates else "no date"
+        return (
+            f"{logs}: no orders or executions dated {day} (the logs' messages are dated "
+            f"{held}); nothing imported"
+        )
+    kinds = ", ".join(f"{mt}×{n}" for mt, n in sorted(reading.messages.items()))
+    return (
+        f"{logs}: {total:,} FIX messages (MsgType {kinds}), none an order or an execution; "
+        "nothing imported"
+    )
 
 
 def _source_names(paths: list[Path]) -> list[str]:

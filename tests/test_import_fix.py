@@ -313,9 +313,12 @@ def test_a_cut_gzip_file_is_bad_input(local: Settings, tmp_path: Path) -> None:
     assert no_staging_left(local)
 
 
-def test_a_log_without_messages_imports_nothing(local: Settings) -> None:
-    result = import_fix(local, [LOG4FIX / "FIX42-CoyTrade-BCExchange-NoMessagesInLog.log"])
-    assert (result.days, result.messages, result.rejected) == ([], {}, 0)
+def test_a_log_without_messages_is_refused_and_writes_no_day(local: Settings) -> None:
+    """Importing nothing is a mistake, not a success (issue 17 item 7)."""
+    log = "FIX42-CoyTrade-BCExchange-NoMessagesInLog.log"
+    with pytest.raises(BadInputError, match=f"{log}: no FIX messages found; nothing imported"):
+        import_fix(local, [LOG4FIX / log])
+    assert not list(local.data_path.glob("trade_date=*"))
 
 
 # --------------------------------------------------------------------------- dialect rules
