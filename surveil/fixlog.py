@@ -41,7 +41,9 @@ import numpy as np
 SOH = b"\x01"
 BEGIN = b"8=FIX"
 CHUNK = 1 << 22  # bytes read at a time
-MAX_MESSAGE = 1 << 16  # a message longer than this is reported as truncated
+MAX_MESSAGE = 1 << 16  # the most of a bad message kept, for its reject
+DEFAULT_MAX_MESSAGE = 1 << 20  # a message longer than this is rejected (a setting in import-fix)
+MAX_MESSAGE_SETTING = "SURVEIL_FIX_MAX_MESSAGE_BYTES"
 GZIP_MAGIC = b"\x1f\x8b"
 
 # BeginStrings we read: FIX 4.0-4.4, and FIXT.1.1 (FIX 5.0 application messages, same tags).
@@ -376,8 +378,9 @@ class LogScanner:
     costs it plenty.
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
         self.source = source
+        self.max_message = max_message
         self._pending = b""
         self._line = 1  # line number of the first byte of _pending
         self._types: dict[bytes, str] = {}
@@ -523,10 +526,10 @@ class LogScanner:
         n = len(buf)
         nxt = buf.find(BEGIN, i + 5)
         if nxt < 0:
-            if not final and n - i < MAX_MESSAGE:
+            if not final and n - i < self.max_message:
                 return None, -1
             nxt = n
-        stop = min(nxt, i + MAX_MESSAGE)
+        stop = min(nxt, i + self.max_message)
         region = buf[i:stop]
         acc = b""
         delim: bytes | None = None
@@ -568,11 +571,17 @@ class LogScanner:
             return self._check(norm, head, body_start, stated_len, trailer, line), nxt
         if delim is None:
             return None, nxt
+        reason = "no CheckSum(10) before the next message or the end of the file (truncated)"
+        if stop < nxt:
+            reason = (
+                f"longer than {self.max_message:,} bytes ({MAX_MESSAGE_SETTING}) with no "
+                "CheckSum(10) within them"
+            )
         return (
             _bad(
                 self.source,
                 line,
-                "no CheckSum(10) before the next message or the end of the file (truncated)",
+                reason,
                 acc if delim == SOH else acc.replace(delim, SOH),
             ),
             nxt,
@@ -619,9 +628,12 @@ def open_log(path: Path):  # noqa: ANN201 - a binary file object
     return gzip.open(path, "rb") if magic == GZIP_MAGIC else path.open("rb")
 
 
-def read_log(path: Path, source: str | None = None) -> Iterator[Item]:
-    """Every message in the log file at `path` (plain or gzip), in order."""
-    scanner = LogScanner(source or path.name)
+def read_log(
+    path: Path, source: str | None = None, max_message: int = DEFAULT_MAX_MESSAGE
+) -> Iterator[Item]:
+    """Every message in the log file at `path` (plain or gzip), in order; a message longer
+    than `max_message` bytes is a bad message."""
+    scanner = LogScanner(source or path.name, max_message)
     with open_log(path) as stream:
         while block := stream.read(CHUNK):
             yield from scanner.feed(block)

@@ -1385,10 +1385,10 @@ def _sha256(path: Path, *, probe: bool = False) -> str:
     return digest.hexdigest()
 
 
-def _read(path: Path, name: str) -> Iterator[FixMessage | BadMessage]:
+def _read(path: Path, name: str, max_message: int) -> Iterator[FixMessage | BadMessage]:
     """read_log, with an unreadable file (a corrupt or cut gzip, say) as bad input."""
     try:
-        yield from read_log(path, name)
+        yield from read_log(path, name, max_message)
     except (OSError, EOFError) as exc:
         raise BadInputError(f"{path}: cannot be read ({exc})") from None
 
@@ -1485,7 +1485,11 @@ def _count(per_day: dict[dt.date, Counter[str]], day: dt.date, msg_type: str) ->
 
 
 def _read_logs(
-    sources: list[tuple[str, Path]], day: dt.date | None, refused: set[int], spill: _Spill
+    sources: list[tuple[str, Path]],
+    day: dt.date | None,
+    refused: set[int],
+    spill: _Spill,
+    max_message: int,
 ) -> _Reading:
     """Read every log once, applying each message to its date's builder as it comes;
     messages numbered in `refused` are skipped."""
@@ -1495,7 +1499,7 @@ def _read_logs(
     number = 0
     last_day, counts, builder = None, Counter[str](), None  # the date of the last message
     for name, path in sources:
-        for item in _read(path, name):
+        for item in _read(path, name, max_message):
             number += 1
             if isinstance(item, BadMessage):
                 when = exchange_date(item.time) if item.time else None
@@ -1604,7 +1608,7 @@ def _import(
     refused: set[int] = set()
     for attempt in itertools.count(1):
         with _Spill(work / f"spill-{attempt}.sqlite") as spill:
-            reading = _read_logs(sources, day, refused, spill)
+            reading = _read_logs(sources, day, refused, spill, settings.fix_max_message_bytes)
             if reading.refusals.refused <= refused:
                 # Each day's tables, staged in `work` (the data folder's file system).
                 staged: dict[dt.date, tuple[Path, dict[str, FileEntry]]] = {}

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     lock_timeout_s: float = Field(
         default=600.0, ge=0, description="Seconds to wait for another run holding the same day."
     )
+    fix_max_message_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Longest FIX message import-fix reads, in bytes (a longer one is rejected).",
+    )
     spark_master: str = Field(
         default="local[*]",
         description="Spark master for --engine spark: local[*], spark://host:7077, yarn, k8s://….",
