@@ -134,7 +134,6 @@ import operator
 import re
 import shutil
 import sqlite3
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -160,6 +159,7 @@ from surveil.manifest import (
     verify_local_day,
 )
 from surveil.settings import Settings
+from surveil.staging import staging_dir, sweep_stale
 
 IMPORTER_VERSION = "1"
 REJECTS_FILE = "rejects.csv"
@@ -1565,8 +1565,8 @@ def import_fix(
     names = _source_names(paths)
     for path in paths:
         _sha256(path, probe=True)  # an unreadable file fails here, as the digests would
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".import-fix.", dir=settings.data_path))
+    sweep_stale(settings.data_path)
+    work = staging_dir(settings.data_path, "import-fix")
     # The import makes no reference cycles: the collector would only walk the day's state
     # over and over while it is built.
     collecting = gc.isenabled()

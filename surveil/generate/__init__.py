@@ -14,7 +14,6 @@ import csv
 import datetime as dt
 import hashlib
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from surveil.manifest import (
     verify_local_day,
 )
 from surveil.settings import Settings
+from surveil.staging import staging_dir, sweep_stale
 
 # Bump whenever the bytes generated for the same options change.
 GENERATOR_VERSION = "3"
@@ -113,8 +113,8 @@ def generate_day(
                 f"{final}: holds {day} generated with {_differences(existing.source, source)}; "
                 f"`surveil generate --date {day} --force` replaces it"
             )
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=settings.data_path))
+    sweep_stale(settings.data_path)
+    staging = staging_dir(settings.data_path, final.name)
     try:
         manifest = write_day_files(staging, day, orders, seed, source)
         # Another run (two run-days at once) may have published this very day while we
