@@ -140,7 +140,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 
@@ -227,11 +227,14 @@ class Reject:
         return (self.source, str(self.line), self.msg_type, self.reason, self.message)
 
 
+ImportStatus = Literal["imported", "unchanged"]
+
+
 @dataclass
 class DayImport:
     trade_date: dt.date
     path: Path
-    status: str  # imported | unchanged
+    status: ImportStatus
     orders: int
     executions: int
     rejected: int
@@ -1733,7 +1736,7 @@ def _describe(rejects: list[Reject]) -> str:
     )
 
 
-def _check_target(final: Path, source: dict[str, Any], force: bool) -> str:
+def _check_target(final: Path, source: dict[str, Any], force: bool) -> ImportStatus:
     """'imported' (to be written), or 'unchanged' when the folder already holds this very
     import; raises ConflictError when it holds something else and not `force`."""
     if not final.exists():

@@ -33,6 +33,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Literal
 
 import psycopg
 from psycopg import sql
@@ -92,10 +93,13 @@ WHERE i.inhparent = %s::regclass AND c.relname = %s AND n.nspname = current_sche
 """
 
 
+LoadAction = Literal["loaded", "replaced", "skipped"]
+
+
 @dataclass
 class LoadResult:
     trade_date: dt.date
-    action: str  # loaded | replaced | skipped
+    action: LoadAction
     run_id: int
     manifest_sha256: str
     rows_read: dict[str, int] = field(default_factory=dict)
@@ -182,7 +186,7 @@ def _load(
                 clock = time.perf_counter()
                 _attach(conn, lake, manifest, table, fresh[table])
                 timings[f"{table}_attach"] = time.perf_counter() - clock
-            action = "replaced" if replacing else "loaded"
+            action: LoadAction = "replaced" if replacing else "loaded"
             run_id = _record(conn, manifest, lake, action, rows_read, inserted, timings, started)
     except BaseException:
         if built:
@@ -299,7 +303,7 @@ def _record(
     conn: psycopg.Connection,
     manifest: Manifest,
     lake: Lake,
-    action: str,
+    action: LoadAction,
     rows_read: dict[str, int],
     inserted: dict[str, int],
     timings: dict[str, float],

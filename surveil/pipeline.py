@@ -16,7 +16,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from surveil import calendar, db, ledger
 from surveil.detect import RULES, detect_day, resolve_params
@@ -36,6 +36,9 @@ from surveil.validate import validate_day
 Progress = Callable[[str], None]
 
 
+DayStatus = Literal["done", "skipped", "failed"]
+
+
 @dataclass
 class StepResult:
     step: str
@@ -47,7 +50,7 @@ class StepResult:
 @dataclass
 class RunDayResult:
     trade_date: dt.date
-    status: str  # done | skipped | failed
+    status: DayStatus
     reason: str = ""
     steps: list[StepResult] = field(default_factory=list)
     alerts: dict[str, int] = field(default_factory=dict)
@@ -276,7 +279,7 @@ class DayOutcome:
     """How one day of a multi-day run ended; failures are recorded, not raised."""
 
     trade_date: dt.date
-    status: str  # done | skipped | failed
+    status: DayStatus
     exit_code: int
     message: str
     new_work: bool = False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import BinaryIO
+from typing import IO
 
 # The server's detail for a key or reference violation: Key (a, b)=(x, y) ...
 _KEY_DETAIL = re.compile(r"Key \((?P<columns>[^)]*)\)=\((?P<values>.*?)\)(?: |\.|$)")
@@ -29,7 +29,7 @@ def key_in_detail(detail: str) -> dict[str, str]:
     return dict(zip(columns, values, strict=True))
 
 
-def line_of_row(stream: BinaryIO, key: dict[str, str], occurrence: int = 1) -> int | None:
+def line_of_row(stream: IO[bytes], key: dict[str, str], occurrence: int = 1) -> int | None:
     """The line on which the `occurrence`-th row whose columns equal `key` ends (the file's
     own columns only: a trade_date the file does not carry is ignored); None if absent."""
     reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=""))
@@ -46,7 +46,7 @@ def line_of_row(stream: BinaryIO, key: dict[str, str], occurrence: int = 1) -> i
     return None
 
 
-def unterminated_quote_line(stream: BinaryIO) -> int | None:
+def unterminated_quote_line(stream: IO[bytes]) -> int | None:
     """The line where a quoted field opens that no quote closes before the end of the file.
 
     CSV escapes a quote inside a quoted field by doubling it, so the count of quote

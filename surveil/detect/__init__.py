@@ -98,7 +98,7 @@ class DetectResult:
     trade_date: dt.date
     load_run_id: int
     rules: list[RuleRun] = field(default_factory=list)
-    validation: str = "missing"  # of the load the rules read: passed | failed | missing
+    validation: ledger.ValidationAtDetect = "missing"  # of the load the rules read
 
     @property
     def alerts(self) -> int:

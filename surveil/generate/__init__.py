@@ -16,7 +16,7 @@ import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -53,11 +53,14 @@ __all__ = [
 ]
 
 
+GenerateStatus = Literal["generated", "skipped"]
+
+
 @dataclass
 class GenerateResult:
     trade_date: dt.date
     path: Path
-    status: str  # generated | skipped
+    status: GenerateStatus
     rows: dict[str, int] = field(default_factory=dict)
     manifest_sha256: str = ""
 
