@@ -300,11 +300,9 @@ def _main(
 ) -> None:
     """Daily trade surveillance over FIX order flow.
 
-    Exit codes: 0 done or skipped, 1 validation failed (or detect refused over it), 2 usage
-    or configuration error (a date after the last completed session included), 3 bad input
-    data, 4 database or lake unavailable, 5 status found a surveillance gap, 75 try again
-    later (day locked by another run, or a deadlock rolled back), 70 internal error,
-    130 interrupted.
+    Exit codes: 0 done or skipped, 1 validation failed, 2 usage, 3 bad input, 4
+    unavailable, 5 surveillance gap, 7 report failed, 70 internal, 75 try again later, 130
+    interrupted; the README's exit-code table says what each means.
     """
 
 

@@ -11,19 +11,55 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Every code `surveil` exits with; the README's exit-code table is written from this."""
+    """Every code `surveil` exits with. This is the one place they are written: MEANINGS
+    says what each means, and the README's exit-code table is generated from it
+    (`python -m tests.cli_reference`; tests/test_cli_reference.py fails when it differs)."""
 
-    OK = 0  # done, or skipped (weekend, holiday, nothing new to do)
-    VALIDATION_FAILED = 1  # a check failed (validation, an audit chain, a refused detect)
-    USAGE = 2  # a bad option or setting
-    BAD_INPUT = 3  # malformed or conflicting input data
-    UNAVAILABLE = 4  # database, bucket or another service unreachable or refusing us
-    GAP = 5  # surveillance gap: a trading day missing, unvalidated or undetected
-    CONFLICT = 6  # somebody else changed what this command was about to change
-    REPORT_FAILED = 7  # the day is done, but its report could not be made
-    INTERNAL = 70  # EX_SOFTWARE: a bug in surveil, not in the data or the environment
-    LOCKED = 75  # EX_TEMPFAIL: try again later (a lock held, a deadlock rolled back)
-    INTERRUPTED = 130  # SIGINT: the open transaction was rolled back
+    OK = 0
+    VALIDATION_FAILED = 1
+    USAGE = 2
+    BAD_INPUT = 3
+    UNAVAILABLE = 4
+    GAP = 5
+    REPORT_FAILED = 7
+    INTERNAL = 70  # EX_SOFTWARE
+    LOCKED = 75  # EX_TEMPFAIL
+    INTERRUPTED = 130  # 128 + SIGINT
+
+
+MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "done, or skipped (weekend, holiday, nothing new to do)",
+    ExitCode.VALIDATION_FAILED: (
+        "validation failed (also: detect refused on a day that failed validation)"
+    ),
+    ExitCode.USAGE: (
+        "usage or configuration error (a bad option or setting, a rules file that does not "
+        "parse, a date after the last completed session without `--allow-future`)"
+    ),
+    ExitCode.BAD_INPUT: (
+        "bad input data: malformed CSV, wrong header, checksum mismatch, missing manifest, a "
+        "lake object that differs, a FIX import that finds nothing to import"
+    ),
+    ExitCode.UNAVAILABLE: "infrastructure unavailable: database, bucket, permissions",
+    ExitCode.GAP: (
+        "surveillance gap: `status` found a trading day missing, unvalidated, failed "
+        "validation, undetected, or detected only with `--force` over a failed validation "
+        "(`alerts`: the day's detection is not current)"
+    ),
+    ExitCode.REPORT_FAILED: (
+        "`run-day`: the day is done (loaded, validated, detected) but its report could not "
+        "be made; `surveil report --date D` makes it again"
+    ),
+    ExitCode.INTERNAL: (
+        "internal error (a bug in surveil: please report it with the `--debug` output)"
+    ),
+    ExitCode.LOCKED: (
+        "try again later: the day is locked by another run and the wait timed out, or "
+        "PostgreSQL rolled the transaction back to resolve a deadlock or serialization "
+        "failure (nothing was changed)"
+    ),
+    ExitCode.INTERRUPTED: ("interrupted (Ctrl-C or SIGINT): the open transaction is rolled back"),
+}
 
 
 class SurveilError(Exception):
