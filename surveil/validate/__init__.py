@@ -39,7 +39,6 @@ from surveil.validate.checks import (
 __all__ = ["CHECKS", "Check", "CheckResult", "ValidateResult", "validate_day"]
 
 SAMPLE = 5
-ORDER = {check.name: i for i, check in enumerate(CHECKS)}  # results in declared order
 
 COUNT_DAY_ROWS = {
     "orders": "SELECT count(*) FROM orders WHERE trade_date = %s",
@@ -80,11 +79,13 @@ class CheckResult:
     observed: int
     expected: int
     sample: list[str] = field(default_factory=list)
-    description: str = ""
-    blocking: bool = True
+    # From the check's declaration (every result is of a declared check); fields rather
+    # than properties so that --json carries them.
+    description: str = field(init=False)
+    blocking: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        declared = BY_NAME[self.name]  # every result is of a declared check
+        declared = BY_NAME[self.name]
         self.description, self.blocking = declared.description, declared.blocking
 
 
@@ -154,7 +155,6 @@ def _validate(conn: psycopg.Connection, lake: Lake, manifest: Manifest) -> Valid
         for check in ROW_CHECKS:
             found = sorted(offenders[check.name])
             checks.append(CheckResult(check.name, not found, len(found), 0, found[:SAMPLE]))
-        checks.sort(key=lambda c: ORDER[c.name])
         validation_id = _record(conn, day, load_run_id, manifest.sha256, checks)
     return ValidateResult(day, validation_id, load_run_id, checks)
 
