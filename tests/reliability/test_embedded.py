@@ -11,13 +11,14 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from surveil.embedded import READY_MARKER
+from surveil.embedded import READY_MARKER, WATCHER_PID, stop_if_abandoned
 from tests.reliability import reaped, spawn, wait_until
 
 
@@ -65,9 +66,11 @@ def test_a_first_start_killed_during_initdb_is_rebuilt_by_the_next_command(home:
     assert servers_of(pgdata) == []  # and the last process out stopped the server
 
 
-def test_a_run_killed_while_using_the_server_does_not_keep_it_running_forever(
+def test_a_run_killed_while_using_the_server_has_its_server_stopped_without_another_command(
     home: Path,
 ) -> None:
+    """SIGKILL skips the package's exit handler, the only thing that stops the server; the
+    watcher started beside the server stops it once no process using it is alive."""
     pgdata = home / "pg"
     busy = spawn("run-day", "--date", "2026-11-25")
     with reaped(busy):
@@ -79,19 +82,50 @@ def test_a_run_killed_while_using_the_server_does_not_keep_it_running_forever(
                 return False
 
         wait_until(holding, "the run to join the embedded server")
+        wait_until((pgdata / WATCHER_PID).exists, "the server's watcher")
+        watcher = psutil.Process(int((pgdata / WATCHER_PID).read_text()))
+        assert servers_of(pgdata)
         busy.send_signal(signal.SIGKILL)
         busy.wait(timeout=30)
-    assert servers_of(pgdata), "the killed run left its server running"
+    wait_until(lambda: servers_of(pgdata) == [], "the watcher to stop the abandoned server")
+    assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
+    watcher.wait(timeout=30)  # and the watcher itself is gone
 
     later = run("status", "--json")
     # Exit 5 when the killed run had got its day far enough to be known but not done (a
-    # gap, issue 17); either way status ran to its end on the server.
+    # gap, issue 17); either way status ran to its end on a server started again.
     assert later.returncode in (0, 5), later.stderr
     assert "days" in json.loads(later.stdout)
-    # The killed run's pid was pruned from the handle list, so the status command, the last
-    # live user, stopped the server when it exited.
     assert servers_of(pgdata) == []
-    assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
+
+
+def test_the_watcher_leaves_a_server_alone_while_a_process_uses_it(home: Path) -> None:
+    pgdata = home / "pg"
+    user = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with reaped(user):
+        assert user.stdout is not None and user.stdout.readline().strip() == "ready"
+        assert stop_if_abandoned(pgdata) is False  # the watcher's own decision, taken now
+        assert servers_of(pgdata)
+        assert user.communicate("", timeout=60)[0] == ""  # the user exits normally...
+    assert user.returncode == 0
+    wait_until(lambda: servers_of(pgdata) == [], "the last user's exit to stop the server")
+    assert stop_if_abandoned(pgdata) is True
+
+
+# A process that starts the embedded server and keeps it until its stdin closes.
+HOLD_THE_SERVER = """
+import sys
+from surveil.embedded import embedded_url
+from surveil.settings import Settings
+embedded_url(Settings())
+print("ready", flush=True)
+sys.stdin.read()
+"""
 
 
 def test_a_stale_pid_file_of_a_dead_bootstrap_backend_is_cleared(home: Path) -> None:
