@@ -26,7 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from surveil import __version__
-from surveil.errors import ExitCode, SurveilError, ValidationFailedError
+from surveil.errors import ExitCode, ReportFailedError, SurveilError, ValidationFailedError
 from surveil.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -78,6 +78,15 @@ AllowFutureOpt = Annotated[
         metavar="",
         help="Also run a date after the last completed NYSE session (the future, or today "
         "before the close); refused otherwise (exit 2).",
+    ),
+]
+NoReportOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-report",
+        metavar="",
+        help="Skip the last stage, the day's HTML report (made otherwise; a failure to make "
+        "it exits 7 and leaves the day done).",
     ),
 ]
 ScenarioOpt = Annotated[
@@ -505,11 +514,12 @@ def run_day(
     seed: SeedOpt = None,
     catch_up: CatchUpOpt = False,
     allow_future: AllowFutureOpt = False,
+    no_report: NoReportOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Generate, upload, load, validate and detect one trading day; weekends and holidays
-    are skipped.
+    """Generate, upload, load, validate and detect one trading day, then write its report;
+    weekends and holidays are skipped.
 
     What cron or the systemd timer runs each weekday. Without --date it takes the last
     completed trading day in New York. Neither cron nor systemd replays missed days, so the
@@ -518,7 +528,11 @@ def run_day(
     Example: surveil run-day --date 2026-11-25 --orders 100000
     """
     if catch_up:
-        _execute(json_out, debug, lambda: _catch_up(date, orders, seed, json_out, allow_future))
+        _execute(
+            json_out,
+            debug,
+            lambda: _catch_up(date, orders, seed, json_out, allow_future, not no_report),
+        )
         return
 
     def action() -> Report:
@@ -533,6 +547,7 @@ def run_day(
             status.start()
             progress = lambda step: status.update(f"{step}…")  # noqa: E731
         code = ExitCode.OK
+        warning = ""
         try:
             r = run(
                 settings,
@@ -541,12 +556,15 @@ def run_day(
                 seed=seed,
                 progress=progress,
                 allow_future=allow_future,
+                report=not no_report,
             )
-        except ValidationFailedError as exc:
+        except (ValidationFailedError, ReportFailedError) as exc:
             if not isinstance(exc.result, RunDayResult):
                 raise
             r = exc.result
-            code = ExitCode.VALIDATION_FAILED
+            code = exc.exit_code
+            if isinstance(exc, ReportFailedError):
+                warning = str(exc.args[0])
         finally:
             if status is not None:
                 status.stop()
@@ -565,7 +583,7 @@ def run_day(
                 c.print(f"{r.trade_date}: nothing new to do; every step was already done.")
 
         payload = {**_jsonable(r), "new_work": r.new_work}
-        return Report(payload, render, code)
+        return Report(payload, render, code, warning)
 
     _execute(json_out, debug, action)
 
@@ -608,7 +626,12 @@ def _progress_bar(total: int, json_out: bool) -> tuple[Callable[[Any], None], Ca
 
 
 def _catch_up(
-    date: str | None, orders: int | None, seed: int | None, json_out: bool, allow_future: bool
+    date: str | None,
+    orders: int | None,
+    seed: int | None,
+    json_out: bool,
+    allow_future: bool,
+    report: bool,
 ) -> Report:
     from surveil.pipeline import catch_up_days, refuse_unfinished, run_days
 
@@ -618,7 +641,12 @@ def _catch_up(
     advance, stop = _progress_bar(len(days), json_out)
     try:
         outcomes = run_days(
-            days, orders=orders, seed=seed, on_done=advance, allow_future=allow_future
+            days,
+            orders=orders,
+            seed=seed,
+            on_done=advance,
+            allow_future=allow_future,
+            report=report,
         )
     finally:
         stop()
@@ -634,6 +662,7 @@ def backfill(
     seed: SeedOpt = None,
     engine: EngineOpt = Engine.postgres,
     allow_future: AllowFutureOpt = False,
+    no_report: NoReportOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -680,6 +709,7 @@ def backfill(
                     seed=seed,
                     on_done=advance,
                     allow_future=allow_future,
+                    report=not no_report,
                 )
         finally:
             stop()

@@ -111,3 +111,14 @@ class ValidationFailedError(SurveilError):
     def __init__(self, message: str, result: object = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class ReportFailedError(SurveilError):
+    """run-day did every stage but could not make the day's report; `result` holds what was
+    done. The day and its alerts stand: the report is read-only over them."""
+
+    exit_code = ExitCode.REPORT_FAILED
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from surveil import calendar, db, ledger
 from surveil.detect import RULES, detect_day, resolve_params
-from surveil.errors import ConfigError, ValidationFailedError
+from surveil.errors import ConfigError, ReportFailedError, SurveilError, ValidationFailedError
 from surveil.generate import generate_day
 from surveil.lake import open_lake, upload_day
 from surveil.load import load_day
@@ -97,10 +97,13 @@ def run_day(
     seed: int | None = None,
     progress: Progress | None = None,
     allow_future: bool = False,
+    report: bool = True,
 ) -> RunDayResult:
-    """Run every stage for `day` (default: the last completed trading day).
+    """Run every stage for `day` (default: the last completed trading day), and make the
+    day's report last unless `report` is False.
 
-    Raises ValidationFailedError, carrying the finished result, when validation fails.
+    Raises ValidationFailedError, carrying the finished result, when validation fails, and
+    ReportFailedError (the day done, its report not made) when only the report failed.
     """
     day = day or calendar.default_trade_date()
     reason = calendar.non_trading_reason(day)
@@ -161,7 +164,34 @@ def run_day(
     step("load", load)
     step("validate", validate)
     step("detect", detect)
+    if report:
+        make_report(settings, result, say)
     return result
+
+
+def make_report(settings: Settings, result: RunDayResult, say: Progress) -> None:
+    """The report stage: made again whenever any stage did new work (or it is missing);
+    a failure is recorded on the result and raised as ReportFailedError, after the day's
+    stages have committed, so it never undoes them."""
+    from surveil.report import report_day, report_path
+
+    say("report")
+    clock = time.perf_counter()
+    path = report_path(settings, result.trade_date)
+    if not result.new_work and path.exists():
+        result.steps.append(StepResult("report", "skipped", f"already made: {path}", 0.0))
+        return
+    try:
+        r = report_day(settings, result.trade_date)
+    except (SurveilError, OSError) as exc:
+        reason = str(exc.args[0]) if exc.args else exc.__class__.__name__
+        detail = f"failed: {reason}; `surveil report --date {result.trade_date}` makes it again"
+        result.steps.append(StepResult("report", "failed", detail, time.perf_counter() - clock))
+        raise ReportFailedError(f"{result.trade_date}: report {detail}", result) from None
+    where = f"{r.path}" + (f" and {r.lake_uri}" if r.lake_uri else "")
+    result.steps.append(
+        StepResult("report", "written", f"{r.bytes:,} bytes: {where}", time.perf_counter() - clock)
+    )
 
 
 def _state(
@@ -291,14 +321,24 @@ def run_one_day(
     orders: int | None = None,
     seed: int | None = None,
     allow_future: bool = False,
+    report: bool = True,
 ) -> DayOutcome:
     """run_day for one date with its failure caught; settings are read in the calling process,
     so this is what backfill's worker processes run."""
-    from surveil.errors import SurveilError
     from surveil.settings import load_settings
 
     try:
-        result = run_day(load_settings(), day, orders=orders, seed=seed, allow_future=allow_future)
+        result = run_day(
+            load_settings(),
+            day,
+            orders=orders,
+            seed=seed,
+            allow_future=allow_future,
+            report=report,
+        )
+    except ReportFailedError as exc:  # the day is done; only its report is missing
+        steps = exc.result.steps if isinstance(exc.result, RunDayResult) else []
+        return DayOutcome(day, "done", int(exc.exit_code), str(exc.args[0]), True, steps)
     except ValidationFailedError as exc:
         steps = exc.result.steps if isinstance(exc.result, RunDayResult) else []
         return DayOutcome(day, "failed", int(exc.exit_code), str(exc.args[0]), True, steps)
@@ -316,6 +356,7 @@ def run_days(
     seed: int | None = None,
     on_done: Callable[[DayOutcome], None] | None = None,
     allow_future: bool = False,
+    report: bool = True,
 ) -> list[DayOutcome]:
     """Run every day, in parallel processes when jobs > 1; every day is attempted even when
     others fail. Outcomes come back in date order."""
@@ -323,7 +364,7 @@ def run_days(
     outcomes: list[DayOutcome] = []
     if jobs <= 1 or len(days) <= 1:
         for day in days:
-            outcome = run_one_day(day, orders, seed, allow_future)
+            outcome = run_one_day(day, orders, seed, allow_future, report)
             outcomes.append(outcome)
             done(outcome)
     else:
@@ -332,7 +373,9 @@ def run_days(
 
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(run_one_day, day, orders, seed, allow_future) for day in days]
+            futures = [
+                pool.submit(run_one_day, day, orders, seed, allow_future, report) for day in days
+            ]
             for future in as_completed(futures):
                 outcome = future.result()
                 outcomes.append(outcome)
@@ -342,10 +385,11 @@ def run_days(
 
 def overall_exit_code(outcomes: list[DayOutcome]) -> int:
     """0 if every day succeeded; 1 if only validations failed; otherwise the exit code of the
-    earliest day that failed for another reason."""
+    earliest day that failed for another reason; 7 when every day is done but a report is
+    missing."""
     failed = [o for o in outcomes if o.status == "failed"]
     if not failed:
-        return 0
+        return next((o.exit_code for o in outcomes if o.exit_code), 0)
     others = [o for o in failed if o.exit_code != 1]
     return others[0].exit_code if others else 1
 

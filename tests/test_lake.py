@@ -84,9 +84,11 @@ def test_s3_lake_end_to_end_with_mock_aws(settings: Settings, s3, conn) -> None:
         "loaded",
         "passed",
         "detected",
+        "written",  # the report, which run-day also puts into the configured lake
     ]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert f"prod/trade_date={TRADING_DAY}/_manifest.json" in keys
+    assert f"prod/reports/trade_date={TRADING_DAY}/report.html" in keys
     head = s3.head_object(Bucket=BUCKET, Key=f"prod/trade_date={TRADING_DAY}/orders.csv")
     assert len(head["Metadata"]["sha256"]) == 64
     assert count_day(conn, "orders", TRADING_DAY) == 300

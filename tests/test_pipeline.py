@@ -41,6 +41,7 @@ def test_run_day_on_the_embedded_default_in_a_real_subprocess(tmp_path: Path) ->
         "loaded",
         "passed",
         "detected",
+        "written",
     ]
     assert (tmp_path / "home" / "pg" / "PG_VERSION").exists()
     assert (tmp_path / "home" / "lake" / f"trade_date={TRADING_DAY}" / "_manifest.json").exists()

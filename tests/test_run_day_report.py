@@ -1,0 +1,95 @@
+"""run-day's last stage, the day's report: made after detection, skipped when nothing changed,
+left out with --no-report, and a failure to make it (exit 7) never undoes the day."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from surveil.cli import app
+from surveil.report import report_path
+from surveil.settings import Settings
+from tests.conftest import TRADING_DAY, count_day
+
+runner = CliRunner()
+
+
+def run_day(*args: str) -> tuple[int, dict, str]:
+    result = runner.invoke(app, ["run-day", "--date", str(TRADING_DAY), *args, "--json"])
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def steps(summary: dict) -> dict[str, str]:
+    return {s["step"]: s["status"] for s in summary["steps"]}
+
+
+def test_run_day_writes_the_report_last_and_skips_it_when_nothing_changed(
+    settings: Settings,
+) -> None:
+    code, first, _ = run_day()
+    assert code == 0
+    assert [s["step"] for s in first["steps"]][-2:] == ["detect", "report"]
+    assert steps(first)["report"] == "written"
+    page = report_path(settings, TRADING_DAY)
+    assert page.read_bytes().startswith(b"<!DOCTYPE html>")
+    assert str(page) in first["steps"][-1]["detail"]
+
+    code, second, _ = run_day()
+    assert code == 0 and second["new_work"] is False
+    assert steps(second)["report"] == "skipped"
+
+    page.unlink()  # a report gone missing is made again, though the day had nothing new
+    code, third, _ = run_day()
+    assert code == 0 and steps(third)["report"] == "written" and page.exists()
+
+
+def test_no_report_leaves_the_report_out(settings: Settings) -> None:
+    code, summary, _ = run_day("--no-report")
+    assert code == 0
+    assert "report" not in steps(summary) and steps(summary)["detect"] == "detected"
+    assert not report_path(settings, TRADING_DAY).exists()
+
+
+def test_a_report_that_cannot_be_made_exits_7_and_leaves_the_day_done(
+    settings: Settings, conn
+) -> None:
+    blocker = settings.data_path / "reports"  # a file where the reports folder must go
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")
+    code, summary, stderr = run_day()
+    assert code == 7
+    assert steps(summary) == {
+        "generate": "generated",
+        "upload": "uploaded",
+        "load": "loaded",
+        "validate": "passed",
+        "detect": "detected",
+        "report": "failed",
+    }
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("warning:") and "report" in line
+    assert f"surveil report --date {TRADING_DAY}" in line
+    # The day stands: loaded, detected, and status counts it done.
+    assert count_day(conn, "orders", TRADING_DAY) == 300
+    status = runner.invoke(app, ["status", "--date", str(TRADING_DAY), "--json"])
+    assert status.exit_code == 0, status.stderr
+    (day,) = json.loads(status.stdout)["days"]
+    assert day["done"] is True
+
+    blocker.unlink()
+    again = runner.invoke(app, ["report", "--date", str(TRADING_DAY), "--json"])
+    assert again.exit_code == 0, again.stderr
+    assert report_path(settings, TRADING_DAY).exists()
+
+
+def test_catch_up_reports_exit_7_when_a_day_is_done_but_its_report_failed(
+    settings: Settings,
+) -> None:
+    blocker = settings.data_path / "reports"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")
+    result = runner.invoke(app, ["run-day", "--catch-up", "--date", str(TRADING_DAY), "--json"])
+    assert result.exit_code == 7, result.stderr
+    (day,) = json.loads(result.stdout)["days"]
+    assert day["status"] == "done" and day["exit_code"] == 7
