@@ -33,7 +33,8 @@ COMPARED = ("rule", "symbol", "account_ids", "cl_ord_ids", "exec_ids", "score", 
 SPARK_CHILD = r"""
 import datetime as dt, json, sys, time
 from surveil.settings import load_settings
-from surveil.spark import detect_day_spark, read_alerts
+from surveil.detect.lake_alerts import read_alerts
+from surveil.spark import detect_day_spark
 day = dt.date.fromisoformat(sys.argv[1])
 settings = load_settings()
 clock = time.perf_counter()

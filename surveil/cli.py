@@ -696,7 +696,7 @@ def backfill(
         advance, stop = _progress_bar(len(days), json_out)
         try:
             if engine is Engine.spark:
-                from surveil.spark import backfill_spark
+                from surveil.pipeline import backfill_spark
 
                 outcomes = backfill_spark(
                     _settings(), days, jobs=jobs, orders=orders, seed=seed, on_done=advance
@@ -917,7 +917,7 @@ def load_alerts(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt
     """
 
     def action() -> Report:
-        from surveil.spark import load_alerts as load
+        from surveil.detect.lake_alerts import load_alerts as load
 
         r = load(_settings(), _date_or_default(date))
 

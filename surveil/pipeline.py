@@ -13,16 +13,17 @@ future, or today before the close) is refused unless the caller allows it explic
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from surveil import calendar, db, ledger
 from surveil.detect import RULES, detect_day, resolve_params
 from surveil.errors import ConfigError, ReportFailedError, SurveilError, ValidationFailedError
 from surveil.generate import generate_day
-from surveil.lake import open_lake, upload_day
+from surveil.lake import open_lake, read_manifest, upload_day
 from surveil.load import load_day
 from surveil.manifest import (
     day_dir_name,
@@ -348,6 +349,38 @@ def run_one_day(
     return DayOutcome(day, result.status, 0, message, result.new_work, result.steps)
 
 
+T = TypeVar("T")
+
+
+def each_day(
+    work: Callable[..., T],
+    days: list[dt.date],
+    args: tuple[Any, ...],
+    jobs: int = 1,
+    on_result: Callable[[T], None] | None = None,
+) -> dict[dt.date, T]:
+    """`work(day, *args)` for every day, in `jobs` spawned processes when jobs > 1 (settings
+    are read in each worker, from the same environment); `on_result` sees each result as
+    it arrives. `work` catches its own failures, so every day is attempted."""
+    seen = on_result or (lambda _: None)
+    results: dict[dt.date, T] = {}
+    if jobs <= 1 or len(days) <= 1:
+        for day in days:
+            results[day] = work(day, *args)
+            seen(results[day])
+        return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(work, day, *args): day for day in days}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            seen(results[futures[future]])
+    return results
+
+
 def run_days(
     days: list[dt.date],
     *,
@@ -360,27 +393,9 @@ def run_days(
 ) -> list[DayOutcome]:
     """Run every day, in parallel processes when jobs > 1; every day is attempted even when
     others fail. Outcomes come back in date order."""
-    done = on_done or (lambda _: None)
-    outcomes: list[DayOutcome] = []
-    if jobs <= 1 or len(days) <= 1:
-        for day in days:
-            outcome = run_one_day(day, orders, seed, allow_future, report)
-            outcomes.append(outcome)
-            done(outcome)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [
-                pool.submit(run_one_day, day, orders, seed, allow_future, report) for day in days
-            ]
-            for future in as_completed(futures):
-                outcome = future.result()
-                outcomes.append(outcome)
-                done(outcome)
-    return sorted(outcomes, key=lambda o: o.trade_date)
+    args = (orders, seed, allow_future, report)
+    outcomes = each_day(run_one_day, days, args, jobs, on_done)
+    return [outcomes[day] for day in sorted(outcomes)]
 
 
 def overall_exit_code(outcomes: list[DayOutcome]) -> int:
@@ -413,3 +428,88 @@ def catch_up_days(settings: Settings, until: dt.date) -> list[dt.date]:
         for day in calendar.trading_days(min(known), until)
         if not states.get(day, ledger.DayState(day)).done
     ]
+
+
+# --- backfill on Spark -------------------------------------------------------------------
+
+
+def prepare_day(
+    day: dt.date, orders: int | None, seed: int | None
+) -> tuple[str, str] | SurveilError:
+    """generate → upload for one day (what backfill's worker processes run); a failure is
+    returned, not raised, so the other days go on."""
+    from surveil.settings import load_settings
+
+    try:
+        settings = load_settings()
+        generated = generate_day(settings, day, orders=orders, seed=seed)
+        uploaded = upload_day(settings, day)
+    except SurveilError as exc:
+        return exc
+    return generated.status, uploaded.status
+
+
+def backfill_spark(
+    settings: Settings,
+    days: list[dt.date],
+    *,
+    jobs: int = 1,
+    orders: int | None = None,
+    seed: int | None = None,
+    on_done: Callable[[DayOutcome], None] | None = None,
+) -> list[DayOutcome]:
+    """Every day through generate → upload (in `jobs` processes), then, in one Spark session,
+    detection over the lake (skipped when the lake's alerts are current) and load-alerts
+    into PostgreSQL. Every day is attempted; failures are recorded, not raised."""
+    from surveil.spark.session import get_session
+
+    done = on_done or (lambda _: None)
+    prepared = each_day(prepare_day, days, (orders, seed), jobs)
+    params = resolve_params(settings.rules_file)
+    # One session for every day, started only when a day needs detecting.
+    session = functools.cache(lambda: get_session(settings).session)
+    outcomes = []
+    for day in days:
+        state = prepared[day]
+        if isinstance(state, SurveilError):
+            outcome = DayOutcome(day, "failed", int(state.exit_code), str(state.args[0]))
+        else:
+            outcome = _detect_and_load_alerts(settings, day, state, params, session)
+        outcomes.append(outcome)
+        done(outcome)
+    return outcomes
+
+
+def _detect_and_load_alerts(
+    settings: Settings,
+    day: dt.date,
+    prepared: tuple[str, str],
+    params: dict[str, Any],
+    session: Callable[[], Any],
+) -> DayOutcome:
+    """A prepared day on Spark: detect over the lake unless its alerts there are current,
+    then load-alerts into PostgreSQL."""
+    from surveil.detect.lake_alerts import alerts_are_current, load_alerts
+    from surveil.spark import detect_day_spark
+
+    steps = [
+        StepResult("generate", prepared[0], "", 0.0),
+        StepResult("upload", prepared[1], "", 0.0),
+    ]
+    try:
+        clock = time.perf_counter()
+        manifest = read_manifest(open_lake(settings), day)
+        if alerts_are_current(settings, day, manifest.sha256, params):
+            steps.append(StepResult("detect", "skipped", "alerts in the lake are current", 0.0))
+        else:
+            r = detect_day_spark(settings, day, spark=session())
+            seconds = time.perf_counter() - clock
+            steps.append(StepResult("detect", "detected", f"{r.alerts} alerts", seconds))
+        clock = time.perf_counter()
+        loaded = load_alerts(settings, day)
+        seconds = time.perf_counter() - clock
+        steps.append(StepResult("load-alerts", "loaded", f"{loaded.alerts} alerts", seconds))
+    except SurveilError as exc:
+        return DayOutcome(day, "failed", int(exc.exit_code), str(exc.args[0]), True, steps)
+    new = any(s.status not in ("skipped", "unchanged") for s in steps[:3])
+    return DayOutcome(day, "done", 0, "done", new, steps)

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from surveil.cli import app
-from surveil.detect import RULES, detect_day, evaluate_day, list_alerts, resolve_params
+from surveil.detect import RULES, detect_day, evaluate_day, lake_alerts, list_alerts, resolve_params
 from surveil.errors import ConfigError
 from surveil.generate import generate_day
 from surveil.lake import upload_day
@@ -113,11 +113,11 @@ def test_spark_and_postgresql_give_the_same_alerts_on_generated_days(
 
     result = engine.detect_day_spark(settings, day, spark=spark)
     assert result.rows["orders"] == 2000 and {r.rule for r in result.rules} == set(RULES)
-    in_lake = engine.read_alerts(settings, day)
+    in_lake = lake_alerts.read_alerts(settings, day)
     assert in_lake is not None
     assert by_id(in_lake.rows) == by_id(postgres)
 
-    loaded = engine.load_alerts(settings, day)
+    loaded = lake_alerts.load_alerts(settings, day)
     assert loaded.alerts == len(postgres) and loaded.replaced == len(postgres)
     assert loaded.recorded_runs  # the warehouse holds the same input day
     assert by_id(list_alerts(settings, day)) == by_id(postgres)
@@ -173,7 +173,7 @@ def test_edge_cases_agree_through_the_command_line(
     assert report["alerts"] == len(postgres) and report["jvm_start_seconds"] == 0.0
     lake_file = Path(settings.lake_uri) / "alerts" / f"trade_date={DAY}" / "alerts.csv"
     first = lake_file.read_bytes()
-    assert by_id(engine.read_alerts(settings, DAY).rows) == by_id(postgres)  # type: ignore[union-attr]
+    assert by_id(lake_alerts.read_alerts(settings, DAY).rows) == by_id(postgres)  # type: ignore[union-attr]
 
     # One rule again: the file keeps the other rules' alerts, and the same bytes.
     again = runner.invoke(
@@ -248,7 +248,7 @@ def test_missing_pyspark_or_java_is_a_configuration_error(
 
 def test_alerts_file_round_trips_postgresql_array_literals() -> None:
     items = ["A1", "with,comma", 'quote"d', "back\\slash", "", "NULL", "sp ace", "{brace}"]
-    assert engine.parse_pg_array(engine.pg_array(items)) == items
-    assert engine.pg_array([]) == "{}" and engine.parse_pg_array("{}") == []
+    assert lake_alerts.parse_pg_array(lake_alerts.pg_array(items)) == items
+    assert lake_alerts.pg_array([]) == "{}" and lake_alerts.parse_pg_array("{}") == []
     assert engine.pg_score(62.494999999999997) == Decimal("62.50")  # 15 digits, as PostgreSQL
     assert engine.spark_uri("s3://bucket/some/prefix/") == "s3a://bucket/some/prefix"
