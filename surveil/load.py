@@ -217,7 +217,7 @@ def _build_day_tables(
             for table in DAY_TABLES
         }
         wait(futures.values())
-    errors = [f.exception() for f in futures.values() if f.exception() is not None]
+    errors = [e for f in futures.values() if (e := f.exception()) is not None]
     if errors:
         # The cause, not the other build's BrokenBarrierError it provoked.
         raise next(
