@@ -29,7 +29,39 @@ from surveil import __version__
 from surveil.errors import ExitCode, ReportFailedError, SurveilError, ValidationFailedError
 from surveil.settings import Settings, load_settings
 
+
+class _Command(typer.core.TyperCommand):
+    """A command whose --help shows no type: it is a flag, like every other (`<bool>` else)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Group(typer.core.TyperGroup):
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+def _quiet_help(typer_app: typer.Typer) -> None:
+    """Give every command and group of `typer_app` (at any depth) the classes above."""
+    for command in typer_app.registered_commands:
+        if command.cls in (None, typer.core.TyperCommand):
+            command.cls = _Command
+    for group in typer_app.registered_groups:
+        if group.cls in (None, typer.core.TyperGroup):
+            group.cls = _Group
+        if group.typer_instance is not None:
+            _quiet_help(group.typer_instance)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="surveil",
     help="Daily trade surveillance: generate or import FIX order flow, upload it to a data "
     "lake, load it into PostgreSQL, validate it, detect market abuse and report on the day.",
@@ -1234,6 +1266,9 @@ def config(json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
         return Report(payload, render, ExitCode.USAGE if problems else ExitCode.OK)
 
     _execute(json_out, debug, action)
+
+
+_quiet_help(app)  # after every command is registered
 
 
 def main() -> None:

@@ -127,3 +127,15 @@ def test_generate_is_byte_identical_and_skips_an_identical_day(monkeypatch, home
     assert {p.name: p.read_bytes() for p in day_dir.iterdir()} == snapshot
     assert runner.invoke(app, [*other, "--force"]).exit_code == 0
     assert (day_dir / "orders.csv").read_bytes() != snapshot["orders.csv"]
+
+
+def test_no_help_page_shows_a_type_for_a_flag() -> None:
+    """Flags (--json, --force, --help itself) take no value: `<bool>` beside them misleads."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    names = [[], *([name] for name in group.commands)]  # type: ignore[attr-defined]
+    for args in names:
+        result = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": "120"})
+        assert result.exit_code == 0, args
+        assert "<bool>" not in result.stdout, args
