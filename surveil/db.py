@@ -4,7 +4,6 @@ migrations, day locks."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import re
 import time
@@ -18,6 +17,7 @@ from psycopg import sql
 
 from surveil.embedded import embedded_url
 from surveil.errors import ConfigError, DayLockedError, RetryLaterError, UnavailableError
+from surveil.manifest import sha256_file
 from surveil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class Migration:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        return sha256_file(self.path)
 
 
 def migrations() -> list[Migration]:

@@ -9,7 +9,6 @@ exactly when its manifest is.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -284,7 +283,7 @@ def upload_day(settings: Settings, day: dt.date, *, force: bool = False) -> Uplo
     result = UploadResult(day, lake.uri)
     manifest_path = day_dir / MANIFEST_NAME
     files = [(e.name, e.sha256) for e in manifest.files.values()]
-    files.append((MANIFEST_NAME, hashlib.sha256(manifest_path.read_bytes()).hexdigest()))
+    files.append((MANIFEST_NAME, sha256_file(manifest_path)))
     for name, sha in files:
         path = day_dir / name
         if not path.exists():

@@ -22,7 +22,7 @@ from typing import Any
 from surveil.detect import ALERT_COLUMNS, DELETE_ALERTS, INSERT_DETECT_RUN, RULES, RuleRun
 from surveil.errors import BadInputError
 from surveil.lake import Lake, open_lake
-from surveil.manifest import MANIFEST_NAME, FileEntry, Manifest, day_dir_name
+from surveil.manifest import MANIFEST_NAME, FileEntry, Manifest, day_dir_name, sha256_file
 from surveil.settings import Settings
 
 ALERTS_PREFIX = "alerts"
@@ -163,7 +163,7 @@ def write_alerts(
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(ALERT_FILE_COLUMNS)
             writer.writerows(_alert_line(a) for a in alerts)
-        entry = FileEntry(ALERTS_FILE, len(alerts), _sha256(path), ALERT_FILE_COLUMNS)
+        entry = FileEntry(ALERTS_FILE, len(alerts), sha256_file(path), ALERT_FILE_COLUMNS)
         source = {
             "kind": "alerts",
             "engine": "spark",
@@ -176,13 +176,9 @@ def write_alerts(
         folder = day_dir_name(day)
         lake.put_file(f"{folder}/{ALERTS_FILE}", path, entry.sha256, overwrite=True)
         lake.put_file(
-            f"{folder}/{MANIFEST_NAME}", manifest_path, _sha256(manifest_path), overwrite=True
+            f"{folder}/{MANIFEST_NAME}", manifest_path, sha256_file(manifest_path), overwrite=True
         )
     return f"{lake.uri}/{day_dir_name(day)}/{ALERTS_FILE}"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def alerts_are_current(
