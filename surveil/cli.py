@@ -8,6 +8,7 @@ exceptions become exit codes here and nowhere else (see surveil.errors.ExitCode)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -254,6 +255,19 @@ def _setup_logging(debug: bool) -> None:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def reported(command: Callable[..., Report]) -> Callable[..., None]:
+    """A command's body returns its Report; this prints it and exits with its code, and
+    maps every failure to one line and an exit code (see _execute). Typer reads the
+    command's options from the wrapped function's signature."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        json_out, debug = bool(kwargs.get("json_out")), bool(kwargs.get("debug"))
+        _execute(json_out, debug, lambda: command(*args, **kwargs))
+
+    return run
+
+
 def _execute(json_out: bool, debug: bool, action: Callable[[], Report]) -> None:
     """Run `action`, print its report, and exit with its code; map failures to exit codes."""
     _setup_logging(debug)
@@ -353,6 +367,7 @@ class DayFormat(StrEnum):
 
 
 @app.command()
+@reported
 def generate(
     date: DateOpt = None,
     orders: OrdersOpt = None,
@@ -373,7 +388,7 @@ def generate(
     allow_future: AllowFutureOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """Write one trading day of orders and executions into the local data folder.
 
     Planted abuse scenarios and their benign look-alikes are listed in scenarios.csv.
@@ -381,68 +396,63 @@ def generate(
     Example: surveil generate --date 2026-11-27 --orders 5000 --seed 7 --scenario spoofing=10
     """
 
-    def action() -> Report:
-        from surveil.generate import generate_day
-        from surveil.pipeline import refuse_unfinished
+    from surveil.generate import generate_day
+    from surveil.pipeline import refuse_unfinished
 
-        settings = _settings()
-        day = _date_or_default(date)
-        refuse_unfinished(day, allow_future)
-        r = generate_day(
-            settings,
-            day,
-            orders=orders,
-            seed=seed,
-            force=force,
-            scenarios=_scenario_counts(scenario),
-        )
-        payload = {"status": r.status, **_jsonable(r)}
-        if format_ is DayFormat.fix:
-            from surveil.fixwriter import write_fix_log
+    settings = _settings()
+    day = _date_or_default(date)
+    refuse_unfinished(day, allow_future)
+    r = generate_day(
+        settings,
+        day,
+        orders=orders,
+        seed=seed,
+        force=force,
+        scenarios=_scenario_counts(scenario),
+    )
+    payload = {"status": r.status, **_jsonable(r)}
+    if format_ is DayFormat.fix:
+        from surveil.fixwriter import write_fix_log
 
-            out = fix_out or settings.data_path / "fix" / f"trade_date={r.trade_date}.fix"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            payload["fix_log"] = str(out)
-            payload["fix_messages"] = write_fix_log(r.path, out)
+        out = fix_out or settings.data_path / "fix" / f"trade_date={r.trade_date}.fix"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload["fix_log"] = str(out)
+        payload["fix_messages"] = write_fix_log(r.path, out)
 
-        def render(c: Console) -> None:
-            verb = "Generated" if r.status == "generated" else "Already there, unchanged:"
-            rows = ", ".join(f"{v:,} {k}" for k, v in r.rows.items())
-            c.print(f"{verb} {r.trade_date} in {r.path} ({rows})")
-            if "fix_log" in payload:
-                c.print(f"FIX 4.4 log: {payload['fix_log']} ({payload['fix_messages']:,} messages)")
+    def render(c: Console) -> None:
+        verb = "Generated" if r.status == "generated" else "Already there, unchanged:"
+        rows = ", ".join(f"{v:,} {k}" for k, v in r.rows.items())
+        c.print(f"{verb} {r.trade_date} in {r.path} ({rows})")
+        if "fix_log" in payload:
+            c.print(f"FIX 4.4 log: {payload['fix_log']} ({payload['fix_messages']:,} messages)")
 
-        return Report(payload, render)
-
-    _execute(json_out, debug, action)
+    return Report(payload, render)
 
 
 @app.command()
+@reported
 def upload(
     date: DateOpt = None,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """Copy a generated day into the lake (SURVEIL_LAKE), manifest last.
 
     Example: SURVEIL_LAKE=s3://my-bucket/surveil surveil upload --date 2026-11-27
     """
 
-    def action() -> Report:
-        from surveil.lake import upload_day
+    from surveil.lake import upload_day
 
-        r = upload_day(_settings(), _date_or_default(date), force=force)
+    r = upload_day(_settings(), _date_or_default(date), force=force)
 
-        def render(c: Console) -> None:
-            c.print(
-                f"{r.trade_date}: {len(r.uploaded)} files uploaded, "
-                f"{len(r.skipped)} already in {r.lake}"
-            )
+    def render(c: Console) -> None:
+        c.print(
+            f"{r.trade_date}: {len(r.uploaded)} files uploaded, "
+            f"{len(r.skipped)} already in {r.lake}"
+        )
 
-        return Report({"status": r.status, **_jsonable(r)}, render)
-
-    _execute(json_out, debug, action)
+    return Report({"status": r.status, **_jsonable(r)}, render)
 
 
 ReloadOpt = Annotated[
@@ -457,37 +467,35 @@ ReloadOpt = Annotated[
 
 
 @app.command()
+@reported
 def load(
     date: DateOpt = None,
     force: ReloadOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """Load a day from the lake into PostgreSQL in one transaction (skipped if already loaded).
 
     Example: surveil load --date 2026-11-27 --json
     """
 
-    def action() -> Report:
-        from surveil.load import load_day
+    from surveil.load import load_day
 
-        r = load_day(_settings(), _date_or_default(date), force=force)
+    r = load_day(_settings(), _date_or_default(date), force=force)
 
-        def render(c: Console) -> None:
-            if r.action == "skipped":
-                c.print(f"{r.trade_date}: already loaded from this manifest; 0 rows inserted")
-                return
-            table = Table(title=f"{r.trade_date}: {r.action} (load run {r.run_id})")
-            for col in ("table", "rows read", "rows inserted"):
-                table.add_column(col, justify="right" if col != "table" else "left")
-            for name, read in r.rows_read.items():
-                table.add_row(name, f"{read:,}", f"{r.rows_inserted.get(name, 0):,}")
-            c.print(table)
+    def render(c: Console) -> None:
+        if r.action == "skipped":
+            c.print(f"{r.trade_date}: already loaded from this manifest; 0 rows inserted")
+            return
+        table = Table(title=f"{r.trade_date}: {r.action} (load run {r.run_id})")
+        for col in ("table", "rows read", "rows inserted"):
+            table.add_column(col, justify="right" if col != "table" else "left")
+        for name, read in r.rows_read.items():
+            table.add_row(name, f"{read:,}", f"{r.rows_inserted.get(name, 0):,}")
+        c.print(table)
 
-        payload = {"status": r.action, **_jsonable(r), "total_inserted": r.total_inserted}
-        return Report(payload, render)
-
-    _execute(json_out, debug, action)
+    payload = {"status": r.action, **_jsonable(r), "total_inserted": r.total_inserted}
+    return Report(payload, render)
 
 
 def _checks_table(result: Any) -> Table:
@@ -510,21 +518,19 @@ def _checks_table(result: Any) -> Table:
 
 
 @app.command()
-def validate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+@reported
+def validate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> Report:
     """Check the loaded day against its manifest and the data's rules; exit 1 on any failure.
 
     Example: surveil validate --date 2026-11-27
     """
 
-    def action() -> Report:
-        from surveil.validate import validate_day
+    from surveil.validate import validate_day
 
-        r = validate_day(_settings(), _date_or_default(date))
-        payload = {"status": "passed" if r.passed else "failed", **_jsonable(r)}
-        code = ExitCode.OK if r.passed else ExitCode.VALIDATION_FAILED
-        return Report(payload, lambda c: c.print(_checks_table(r)), code)
-
-    _execute(json_out, debug, action)
+    r = validate_day(_settings(), _date_or_default(date))
+    payload = {"status": "passed" if r.passed else "failed", **_jsonable(r)}
+    code = ExitCode.OK if r.passed else ExitCode.VALIDATION_FAILED
+    return Report(payload, lambda c: c.print(_checks_table(r)), code)
 
 
 CatchUpOpt = Annotated[
@@ -540,6 +546,7 @@ CatchUpOpt = Annotated[
 
 
 @app.command("run-day")
+@reported
 def run_day(
     date: DateOpt = None,
     orders: OrdersOpt = None,
@@ -549,7 +556,7 @@ def run_day(
     no_report: NoReportOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """Generate, upload, load, validate and detect one trading day, then write its report;
     weekends and holidays are skipped.
 
@@ -560,64 +567,56 @@ def run_day(
     Example: surveil run-day --date 2026-11-25 --orders 100000
     """
     if catch_up:
-        _execute(
-            json_out,
-            debug,
-            lambda: _catch_up(date, orders, seed, json_out, allow_future, not no_report),
+        return _catch_up(date, orders, seed, json_out, allow_future, not no_report)
+
+    from surveil.pipeline import RunDayResult
+    from surveil.pipeline import run_day as run
+
+    settings = _settings()
+    progress = None
+    status = None
+    if not json_out and err.is_terminal:
+        status = err.status("starting")
+        status.start()
+        progress = lambda step: status.update(f"{step}…")  # noqa: E731
+    code = ExitCode.OK
+    warning = ""
+    try:
+        r = run(
+            settings,
+            _parse_date(date),
+            orders=orders,
+            seed=seed,
+            progress=progress,
+            allow_future=allow_future,
+            report=not no_report,
         )
-        return
+    except (ValidationFailedError, ReportFailedError) as exc:
+        if not isinstance(exc.result, RunDayResult):
+            raise
+        r = exc.result
+        code = exc.exit_code
+        if isinstance(exc, ReportFailedError):
+            warning = str(exc.args[0])
+    finally:
+        if status is not None:
+            status.stop()
 
-    def action() -> Report:
-        from surveil.pipeline import RunDayResult
-        from surveil.pipeline import run_day as run
+    def render(c: Console) -> None:
+        if r.status == "skipped":
+            c.print(f"{r.trade_date}: skipped, {r.reason}")
+            return
+        table = Table(title=f"run-day {r.trade_date}")
+        for col in ("step", "status", "detail", "seconds"):
+            table.add_column(col)
+        for s in r.steps:
+            table.add_row(s.step, s.status, s.detail, f"{s.seconds:.2f}")
+        c.print(table)
+        if not r.new_work:
+            c.print(f"{r.trade_date}: nothing new to do; every step was already done.")
 
-        settings = _settings()
-        progress = None
-        status = None
-        if not json_out and err.is_terminal:
-            status = err.status("starting")
-            status.start()
-            progress = lambda step: status.update(f"{step}…")  # noqa: E731
-        code = ExitCode.OK
-        warning = ""
-        try:
-            r = run(
-                settings,
-                _parse_date(date),
-                orders=orders,
-                seed=seed,
-                progress=progress,
-                allow_future=allow_future,
-                report=not no_report,
-            )
-        except (ValidationFailedError, ReportFailedError) as exc:
-            if not isinstance(exc.result, RunDayResult):
-                raise
-            r = exc.result
-            code = exc.exit_code
-            if isinstance(exc, ReportFailedError):
-                warning = str(exc.args[0])
-        finally:
-            if status is not None:
-                status.stop()
-
-        def render(c: Console) -> None:
-            if r.status == "skipped":
-                c.print(f"{r.trade_date}: skipped, {r.reason}")
-                return
-            table = Table(title=f"run-day {r.trade_date}")
-            for col in ("step", "status", "detail", "seconds"):
-                table.add_column(col)
-            for s in r.steps:
-                table.add_row(s.step, s.status, s.detail, f"{s.seconds:.2f}")
-            c.print(table)
-            if not r.new_work:
-                c.print(f"{r.trade_date}: nothing new to do; every step was already done.")
-
-        payload = {**_jsonable(r), "new_work": r.new_work}
-        return Report(payload, render, code, warning)
-
-    _execute(json_out, debug, action)
+    payload = {**_jsonable(r), "new_work": r.new_work}
+    return Report(payload, render, code, warning)
 
 
 def _days_report(title: str, outcomes: list[Any]) -> Report:
@@ -686,6 +685,7 @@ def _catch_up(
 
 
 @app.command()
+@reported
 def backfill(
     start: Annotated[str, typer.Option("--start", metavar="YYYY-MM-DD", help="First date.")],
     end: Annotated[str, typer.Option("--end", metavar="YYYY-MM-DD", help="Last date.")],
@@ -697,7 +697,7 @@ def backfill(
     no_report: NoReportOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """Run every trading day from --start to --end through run-day; resumable and idempotent.
 
     Every day is attempted even when some fail; the exit code is then non-zero (1 when only
@@ -710,47 +710,45 @@ def backfill(
     Example: surveil backfill --start 2026-11-02 --end 2026-11-27 --jobs 2
     """
 
-    def action() -> Report:
-        from surveil.calendar import trading_days
-        from surveil.detect import resolve_params
-        from surveil.errors import ConfigError
-        from surveil.pipeline import refuse_unfinished, run_days
+    from surveil.calendar import trading_days
+    from surveil.detect import resolve_params
+    from surveil.errors import ConfigError
+    from surveil.pipeline import refuse_unfinished, run_days
 
-        # A bad setting or rules file fails once, here, not once per day.
-        resolve_params(_settings().rules_file)
-        first, last = _parse_date(start), _parse_date(end)
-        assert first is not None and last is not None
-        if last < first:
-            raise ConfigError(f"--end {last} is before --start {first}")
-        days = trading_days(first, last)
-        if days:
-            refuse_unfinished(days[-1], allow_future)
-        advance, stop = _progress_bar(len(days), json_out)
-        try:
-            if engine is Engine.spark:
-                from surveil.pipeline import backfill_spark
+    # A bad setting or rules file fails once, here, not once per day.
+    resolve_params(_settings().rules_file)
+    first, last = _parse_date(start), _parse_date(end)
+    assert first is not None and last is not None
+    if last < first:
+        raise ConfigError(f"--end {last} is before --start {first}")
+    days = trading_days(first, last)
+    if days:
+        refuse_unfinished(days[-1], allow_future)
+    advance, stop = _progress_bar(len(days), json_out)
+    try:
+        if engine is Engine.spark:
+            from surveil.pipeline import backfill_spark
 
-                outcomes = backfill_spark(
-                    _settings(), days, jobs=jobs, orders=orders, seed=seed, on_done=advance
-                )
-            else:
-                outcomes = run_days(
-                    days,
-                    jobs=jobs,
-                    orders=orders,
-                    seed=seed,
-                    on_done=advance,
-                    allow_future=allow_future,
-                    report=not no_report,
-                )
-        finally:
-            stop()
-        return _days_report(f"backfill {first} to {last}", outcomes)
-
-    _execute(json_out, debug, action)
+            outcomes = backfill_spark(
+                _settings(), days, jobs=jobs, orders=orders, seed=seed, on_done=advance
+            )
+        else:
+            outcomes = run_days(
+                days,
+                jobs=jobs,
+                orders=orders,
+                seed=seed,
+                on_done=advance,
+                allow_future=allow_future,
+                report=not no_report,
+            )
+    finally:
+        stop()
+    return _days_report(f"backfill {first} to {last}", outcomes)
 
 
 @app.command("import-fix")
+@reported
 def import_fix(
     files: Annotated[
         list[Path],
@@ -776,7 +774,7 @@ def import_fix(
     force: ForceOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """Turn FIX engine logs into trading days in the data folder, laid out as generate's.
 
     Every message's BodyLength and CheckSum are verified; by default any invalid message
@@ -785,32 +783,27 @@ def import_fix(
     Example: surveil import-fix logs/FIX.4.4-BROKER-EXCH.messages.log.gz --date 2026-11-25
     """
 
-    def action() -> Report:
-        from surveil.importfix import import_fix as run
+    from surveil.importfix import import_fix as run
 
-        r = run(_settings(), files, _parse_date(date), skip_invalid=skip_invalid, force=force)
+    r = run(_settings(), files, _parse_date(date), skip_invalid=skip_invalid, force=force)
 
-        def render(c: Console) -> None:
-            table = Table(title="import-fix")
-            for col in ("trade date", "status", "orders", "executions", "rejected", "folder"):
-                table.add_column(col)
-            for d in r.days:
-                table.add_row(
-                    str(d.trade_date), d.status, f"{d.orders:,}", f"{d.executions:,}",
-                    f"{d.rejected:,}", str(d.path),
-                )  # fmt: skip
-            c.print(table)
-            by_type = ", ".join(f"{k} {v:,}" for k, v in sorted(r.messages.items()))
-            c.print(f"messages by type: {by_type}; skipped {r.skipped:,}; rejected {r.rejected:,}")
+    def render(c: Console) -> None:
+        table = Table(title="import-fix")
+        for col in ("trade date", "status", "orders", "executions", "rejected", "folder"):
+            table.add_column(col)
+        for d in r.days:
+            table.add_row(
+                str(d.trade_date), d.status, f"{d.orders:,}", f"{d.executions:,}",
+                f"{d.rejected:,}", str(d.path),
+            )  # fmt: skip
+        c.print(table)
+        by_type = ", ".join(f"{k} {v:,}" for k, v in sorted(r.messages.items()))
+        c.print(f"messages by type: {by_type}; skipped {r.skipped:,}; rejected {r.rejected:,}")
 
-        payload = _jsonable(r)
-        payload["rejects"] = payload.get("rejects", [])[:100]  # the full list is rejects.csv
-        payload["status"] = (
-            "imported" if any(d.status == "imported" for d in r.days) else "unchanged"
-        )
-        return Report(payload, render)
-
-    _execute(json_out, debug, action)
+    payload = _jsonable(r)
+    payload["rejects"] = payload.get("rejects", [])[:100]  # the full list is rejects.csv
+    payload["status"] = "imported" if any(d.status == "imported" for d in r.days) else "unchanged"
+    return Report(payload, render)
 
 
 class RuleName(StrEnum):
@@ -852,6 +845,7 @@ RulesFileOpt = Annotated[
 
 
 @app.command()
+@reported
 def detect(
     date: DateOpt = None,
     rule: RuleOpt = None,
@@ -869,7 +863,7 @@ def detect(
     ] = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """Run the market-abuse rules over a loaded day and store their alerts (replacing the
     rule's earlier alerts for that day).
 
@@ -883,30 +877,26 @@ def detect(
     Example: surveil detect --date 2026-11-25 --rule wash_trade --param wash_trade.window_s=30
     """
     if engine is Engine.spark:
-        _execute(json_out, debug, lambda: _detect_spark(date, _rule(rule), param, rules))
-        return
+        return _detect_spark(date, _rule(rule), param, rules)
 
-    def action() -> Report:
-        from surveil.detect import detect_day, parse_overrides
+    from surveil.detect import detect_day, parse_overrides
 
-        settings = _settings(rules_file=rules)
-        r = detect_day(
-            settings,
-            _date_or_default(date),
-            rule=_rule(rule),
-            overrides=parse_overrides(param or []),
-            force=force,
-        )
+    settings = _settings(rules_file=rules)
+    r = detect_day(
+        settings,
+        _date_or_default(date),
+        rule=_rule(rule),
+        overrides=parse_overrides(param or []),
+        force=force,
+    )
 
-        def render(c: Console) -> None:
-            c.print(_rule_runs(f"detect {r.trade_date} (load run {r.load_run_id})", r.rules))
-            if r.validation != "passed":
-                over = "a FAILED validation" if r.validation == "failed" else "no validation"
-                c.print(f"{r.trade_date}: these alerts were computed over {over} of the day.")
+    def render(c: Console) -> None:
+        c.print(_rule_runs(f"detect {r.trade_date} (load run {r.load_run_id})", r.rules))
+        if r.validation != "passed":
+            over = "a FAILED validation" if r.validation == "failed" else "no validation"
+            c.print(f"{r.trade_date}: these alerts were computed over {over} of the day.")
 
-        return Report({"status": "done", **_jsonable(r), "alerts": r.alerts}, render)
-
-    _execute(json_out, debug, action)
+    return Report({"status": "done", **_jsonable(r), "alerts": r.alerts}, render)
 
 
 def _rule_runs(title: str, runs: list[Any]) -> Table:
@@ -941,31 +931,30 @@ def _detect_spark(
 
 
 @app.command("load-alerts")
-def load_alerts(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+@reported
+def load_alerts(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> Report:
     """Put a day's alerts from the lake (written by detect --engine spark) into PostgreSQL,
     replacing that day's alerts of every rule the file covers.
 
     Example: surveil load-alerts --date 2026-11-25 --json
     """
 
-    def action() -> Report:
-        from surveil.detect.lake_alerts import load_alerts as load
+    from surveil.detect.lake_alerts import load_alerts as load
 
-        r = load(_settings(), _date_or_default(date))
+    r = load(_settings(), _date_or_default(date))
 
-        def render(c: Console) -> None:
-            per_rule = ", ".join(f"{k} {v}" for k, v in r.rules.items())
-            c.print(
-                f"{r.trade_date}: {r.alerts} alerts loaded from {r.alerts_uri} ({per_rule}); "
-                f"{r.replaced} replaced"
-            )
+    def render(c: Console) -> None:
+        per_rule = ", ".join(f"{k} {v}" for k, v in r.rules.items())
+        c.print(
+            f"{r.trade_date}: {r.alerts} alerts loaded from {r.alerts_uri} ({per_rule}); "
+            f"{r.replaced} replaced"
+        )
 
-        return Report({"status": "loaded", **_jsonable(r), "alerts": r.alerts}, render)
-
-    _execute(json_out, debug, action)
+    return Report({"status": "loaded", **_jsonable(r), "alerts": r.alerts}, render)
 
 
 @app.command()
+@reported
 def alerts(
     date: DateOpt = None,
     rule: RuleOpt = None,
@@ -974,7 +963,7 @@ def alerts(
     ] = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """List a day's alerts: a table for people, --json or --csv for tools.
 
     Exits 5, with a warning, when the day's detection is not current (never run, failed,
@@ -984,39 +973,36 @@ def alerts(
     Example: surveil alerts --date 2026-11-25 --rule spoofing --csv > spoofing.csv
     """
 
-    def action() -> Report:
-        from surveil.detect import LISTED_COLUMNS, list_alerts
-        from surveil.pipeline import detection_warning
+    from surveil.detect import LISTED_COLUMNS, list_alerts
+    from surveil.pipeline import detection_warning
 
-        day = _date_or_default(date)
-        settings = _settings()
-        rows = list_alerts(settings, day, _rule(rule))
-        warning = detection_warning(settings, day)
+    day = _date_or_default(date)
+    settings = _settings()
+    rows = list_alerts(settings, day, _rule(rule))
+    warning = detection_warning(settings, day)
 
-        def render(c: Console) -> None:
-            if csv_out:
-                _write_alerts_csv(rows, LISTED_COLUMNS)
-                return
-            table = Table(title=f"alerts {day}" + (f" ({rule})" if rule else ""))
-            for col in ("alert", "time", "rule", "symbol", "score", "accounts", "explanation"):
-                table.add_column(col, no_wrap=col in ("alert", "time"))
-            for a in rows:
-                table.add_row(
-                    a["alert_id"][:ALERT_ID_SHOWN], _alert_time(a), a["rule"], a["symbol"],
-                    f"{a['score']}", ", ".join(a["account_ids"]), escape(a["explanation"]),
-                )  # fmt: skip
-            c.print(table)
-            c.print(
-                f"{len(rows)} alerts (ids shortened to their first {ALERT_ID_SHOWN} characters; "
-                "--json and --csv give them whole)"
-                if rows
-                else f"{len(rows)} alerts"
-            )
+    def render(c: Console) -> None:
+        if csv_out:
+            _write_alerts_csv(rows, LISTED_COLUMNS)
+            return
+        table = Table(title=f"alerts {day}" + (f" ({rule})" if rule else ""))
+        for col in ("alert", "time", "rule", "symbol", "score", "accounts", "explanation"):
+            table.add_column(col, no_wrap=col in ("alert", "time"))
+        for a in rows:
+            table.add_row(
+                a["alert_id"][:ALERT_ID_SHOWN], _alert_time(a), a["rule"], a["symbol"],
+                f"{a['score']}", ", ".join(a["account_ids"]), escape(a["explanation"]),
+            )  # fmt: skip
+        c.print(table)
+        c.print(
+            f"{len(rows)} alerts (ids shortened to their first {ALERT_ID_SHOWN} characters; "
+            "--json and --csv give them whole)"
+            if rows
+            else f"{len(rows)} alerts"
+        )
 
-        payload = {"trade_date": day, "count": len(rows), "alerts": rows, "warning": warning}
-        return Report(payload, render, ExitCode.GAP if warning else ExitCode.OK, warning)
-
-    _execute(json_out, debug, action)
+    payload = {"trade_date": day, "count": len(rows), "alerts": rows, "warning": warning}
+    return Report(payload, render, ExitCode.GAP if warning else ExitCode.OK, warning)
 
 
 ALERT_ID_SHOWN = 12
@@ -1051,6 +1037,7 @@ def _write_alerts_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> N
 
 
 @app.command()
+@reported
 def report(
     date: DateOpt = None,
     out: Annotated[
@@ -1072,63 +1059,58 @@ def report(
     ] = 25,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """Write the day's surveillance report: one self-contained HTML page (charts, evidence,
     provenance) that opens offline and prints to PDF.
 
     Example: surveil report --date 2026-11-25 --top 10 --out report.html
     """
 
-    def action() -> Report:
-        from surveil.report import report_day
+    from surveil.report import report_day
 
-        r = report_day(_settings(), _date_or_default(date), out=out, days=days, top=top)
+    r = report_day(_settings(), _date_or_default(date), out=out, days=days, top=top)
 
-        def render(c: Console) -> None:
-            where = f"{r.path}" + (f" and {r.lake_uri}" if r.lake_uri else "")
-            shown = f"{r.sections} of {r.alerts:,} alerts in detail"
-            if r.left_out:
-                shown += f", {r.left_out:,} not shown"
-            c.print(
-                f"Report for {r.trade_date}: {where} ({r.bytes / 1e6:.2f} MB, {shown}, "
-                f"{r.seconds:.1f} s)",
-                soft_wrap=True,
-            )
+    def render(c: Console) -> None:
+        where = f"{r.path}" + (f" and {r.lake_uri}" if r.lake_uri else "")
+        shown = f"{r.sections} of {r.alerts:,} alerts in detail"
+        if r.left_out:
+            shown += f", {r.left_out:,} not shown"
+        c.print(
+            f"Report for {r.trade_date}: {where} ({r.bytes / 1e6:.2f} MB, {shown}, "
+            f"{r.seconds:.1f} s)",
+            soft_wrap=True,
+        )
 
-        return Report({"status": "written", **_jsonable(r)}, render)
-
-    _execute(json_out, debug, action)
+    return Report({"status": "written", **_jsonable(r)}, render)
 
 
 @app.command()
-def evaluate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+@reported
+def evaluate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> Report:
     """Compare a day's alerts with the generator's planted scenarios: precision and recall.
 
     Example: surveil evaluate --date 2026-11-25 --json
     """
 
-    def action() -> Report:
-        from surveil.detect import evaluate_day
+    from surveil.detect import evaluate_day
 
-        day = _date_or_default(date)
-        scores = evaluate_day(_settings(), day)
+    day = _date_or_default(date)
+    scores = evaluate_day(_settings(), day)
 
-        def render(c: Console) -> None:
-            table = Table(title=f"evaluate {day}")
-            for col in ("rule", "planted", "alerted", "TP", "FP", "FN", "precision", "recall"):
-                table.add_column(col)
-            for x in scores:
-                table.add_row(
-                    x.rule, str(x.planted), str(x.alerted), str(x.true_positives),
-                    str(x.false_positives), str(x.false_negatives),
-                    "-" if x.precision is None else f"{x.precision:.3f}",
-                    "-" if x.recall is None else f"{x.recall:.3f}",
-                )  # fmt: skip
-            c.print(table)
+    def render(c: Console) -> None:
+        table = Table(title=f"evaluate {day}")
+        for col in ("rule", "planted", "alerted", "TP", "FP", "FN", "precision", "recall"):
+            table.add_column(col)
+        for x in scores:
+            table.add_row(
+                x.rule, str(x.planted), str(x.alerted), str(x.true_positives),
+                str(x.false_positives), str(x.false_negatives),
+                "-" if x.precision is None else f"{x.precision:.3f}",
+                "-" if x.recall is None else f"{x.recall:.3f}",
+            )  # fmt: skip
+        c.print(table)
 
-        return Report({"trade_date": day, "rules": _jsonable(scores)}, render)
-
-    _execute(json_out, debug, action)
+    return Report({"trade_date": day, "rules": _jsonable(scores)}, render)
 
 
 def _detected_cell(r: dict[str, Any]) -> str:
@@ -1169,6 +1151,7 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
 
 
 @app.command()
+@reported
 def status(
     date: Annotated[
         str | None,
@@ -1192,7 +1175,7 @@ def status(
     ] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
-) -> None:
+) -> Report:
     """Every stage of every day: generated, uploaded, loaded, validated, detected, done.
 
     Every trading day from the earliest day the data folder, the lake or the warehouse
@@ -1204,68 +1187,63 @@ def status(
     Example: surveil status --json
     """
 
-    def action() -> Report:
-        from surveil.errors import ConfigError
-        from surveil.pipeline import day_status
+    from surveil.errors import ConfigError
+    from surveil.pipeline import day_status
 
-        first, last = _parse_date(start), _parse_date(end)
-        if date is not None:
-            if first or last:
-                raise ConfigError("--date and --start/--end: give one or the other")
-            first = last = _parse_date(date)
-        if first and last and last < first:
-            raise ConfigError(f"--end {last} is before --start {first}")
-        r = day_status(_settings(), first, last)
+    first, last = _parse_date(start), _parse_date(end)
+    if date is not None:
+        if first or last:
+            raise ConfigError("--date and --start/--end: give one or the other")
+        first = last = _parse_date(date)
+    if first and last and last < first:
+        raise ConfigError(f"--end {last} is before --start {first}")
+    r = day_status(_settings(), first, last)
 
-        def render(c: Console) -> None:
-            c.print(_status_table(r.days))
-            if r.gaps:
-                c.print(
-                    f"[red]{len(r.gaps)} trading day(s) not done[/]: "
-                    + ", ".join(str(d) for d in r.gaps[:10])
-                    + (" …" if len(r.gaps) > 10 else "")
-                )
+    def render(c: Console) -> None:
+        c.print(_status_table(r.days))
+        if r.gaps:
+            c.print(
+                f"[red]{len(r.gaps)} trading day(s) not done[/]: "
+                + ", ".join(str(d) for d in r.gaps[:10])
+                + (" …" if len(r.gaps) > 10 else "")
+            )
 
-        payload = {
-            "status": "gap" if r.gaps else "ok",
-            "days": r.days,
-            "gaps": [d.isoformat() for d in r.gaps],
-        }
-        return Report(payload, render, ExitCode.GAP if r.gaps else ExitCode.OK)
-
-    _execute(json_out, debug, action)
+    payload = {
+        "status": "gap" if r.gaps else "ok",
+        "days": r.days,
+        "gaps": [d.isoformat() for d in r.gaps],
+    }
+    return Report(payload, render, ExitCode.GAP if r.gaps else ExitCode.OK)
 
 
 @app.command()
-def config(json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+@reported
+def config(json_out: JsonOpt = False, debug: DebugOpt = False) -> Report:
     """Show the effective settings, secrets masked; an invalid setting is shown as given
     (masked) with its problem, and the command exits 2.
 
     Example: surveil config
     """
 
-    def action() -> Report:
-        from surveil.settings import inspect_settings
+    from surveil.settings import inspect_settings
 
-        values, problems = inspect_settings()
+    values, problems = inspect_settings()
 
-        def render(c: Console) -> None:
-            table = Table(title="surveil settings")
-            table.add_column("setting")
-            table.add_column("value")
-            for k, v in values.items():
-                note = f"  [bold red](invalid: {escape(problems[k])})[/]" if k in problems else ""
-                table.add_row(k, escape(str(v)) + note)
-            c.print(table)
-            for name, problem in problems.items():
-                c.print(f"[bold red]error:[/] {name}: {escape(problem)}", soft_wrap=True)
+    def render(c: Console) -> None:
+        table = Table(title="surveil settings")
+        table.add_column("setting")
+        table.add_column("value")
+        for k, v in values.items():
+            note = f"  [bold red](invalid: {escape(problems[k])})[/]" if k in problems else ""
+            table.add_row(k, escape(str(v)) + note)
+        c.print(table)
+        for name, problem in problems.items():
+            c.print(f"[bold red]error:[/] {name}: {escape(problem)}", soft_wrap=True)
 
-        payload: dict[str, Any] = dict(values)
-        if problems:
-            payload = {"status": "error", "settings": values, "problems": problems}
-        return Report(payload, render, ExitCode.USAGE if problems else ExitCode.OK)
-
-    _execute(json_out, debug, action)
+    payload: dict[str, Any] = dict(values)
+    if problems:
+        payload = {"status": "error", "settings": values, "problems": problems}
+    return Report(payload, render, ExitCode.USAGE if problems else ExitCode.OK)
 
 
 _quiet_help(app)  # after every command is registered
