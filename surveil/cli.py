@@ -385,6 +385,15 @@ def generate(
     fix_out: Annotated[
         Path | None, typer.Option("--fix-out", metavar="FILE", help="Where --format fix writes.")
     ] = None,
+    without: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--without",
+            metavar="POPULATION",
+            help="Leave a benign population out of the day: market_makers or omnibus "
+            "(docs/generator.md); repeatable.",
+        ),
+    ] = None,
     allow_future: AllowFutureOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -409,6 +418,7 @@ def generate(
         seed=seed,
         force=force,
         scenarios=_scenario_counts(scenario),
+        without=tuple(without or ()),
     )
     payload = {"status": r.status, **_jsonable(r)}
     if format_ is DayFormat.fix:

@@ -94,8 +94,12 @@ def _order_events(
     if order["limit_price"]:
         instrument.append((44, order["limit_price"].encode()))
     instrument.append((59, order["time_in_force"].encode()))
-    new: Fields = [(11, cl), (453, b"2"), (448, firm.encode()), (447, b"D"), (452, b"13")]
-    new += [(448, owner.encode()), (447, b"D"), (452, b"5")]
+    # An account whose beneficial owner is unknown (omnibus, retail) carries no investor
+    # party: the drop copy says nothing of who is behind it.
+    parties = b"2" if owner else b"1"
+    new: Fields = [(11, cl), (453, parties), (448, firm.encode()), (447, b"D"), (452, b"13")]
+    if owner:
+        new += [(448, owner.encode()), (447, b"D"), (452, b"5")]
     new += list(CAPACITY.get(kind, ()))
     new += instrument
     new.append((60, fix_time(order["transact_time"])))

@@ -384,18 +384,30 @@ def copy_lake_file(
                         digest.update(block)
                         copy.write(block)
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
-                raise BadInputError(f"{where}: {_copy_error(exc, lake, manifest, table)}") from None
+                problem = _copy_error(exc, lake, manifest, table)
+                if verify:  # a bad row in a file that also fails its checksum is bit rot
+                    while block := stream.read(BLOCK):
+                        digest.update(block)
+                    if digest.hexdigest() != entry.sha256:
+                        problem = f"{_sha256_differs(digest.hexdigest(), entry.sha256)}; {problem}"
+                raise BadInputError(f"{where}: {problem}") from None
             rows = cur.rowcount
     if not verify:
         return rows
     if digest.hexdigest() != entry.sha256:
         raise BadInputError(
-            f"{where}: sha256 {digest.hexdigest()[:12]}… differs from the manifest's "
-            f"{entry.sha256[:12]}… (changed after the manifest was written); nothing loaded"
+            f"{where}: {_sha256_differs(digest.hexdigest(), entry.sha256)}; nothing loaded"
         )
     if rows != entry.rows:
         raise BadInputError(f"{where}: {rows} rows, the manifest says {entry.rows}; nothing loaded")
     return rows
+
+
+def _sha256_differs(actual: str, expected: str) -> str:
+    return (
+        f"sha256 {actual[:12]}… differs from the manifest's {expected[:12]}… "
+        "(changed after the manifest was written)"
+    )
 
 
 def _check_header(first_block: bytes, columns: tuple[str, ...], where: str) -> None:

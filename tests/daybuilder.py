@@ -26,6 +26,7 @@ ACCOUNTS = {
     "P1": ("F1", "proprietary", "BP"),
     "C1": ("F1", "client", "BC"),
     "M1": ("F2", "market_maker", "BM"),
+    "O1": ("F2", "client", ""),  # omnibus: many clients, no known beneficial owner (NULL)
 }
 
 

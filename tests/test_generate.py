@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -137,41 +138,52 @@ def _seconds(value: float | int | bool) -> dt.timedelta:
 
 
 def wash_trades(day: Day) -> list[Alert]:
+    """Matched crosses: fills of one known owner, symbol and price in one window-long
+    interval that bought and sold the same quantity."""
     owner = {a: r["beneficial_owner_id"] for a, r in day.accounts.items()}
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    width = float(WASH["window_s"])
+    groups: dict[tuple[str, str, Decimal, int], list[dict[str, Any]]] = defaultdict(list)
     for e in day.executions:
-        groups[e["symbol"], owner[e["account_id"]]].append(e)
-    tick = Decimal(str(WASH["price_tolerance_ticks"] * WASH["tick_size"]))
-    share = Decimal(str(WASH["price_tolerance_pct"])) / 100
+        if owner[e["account_id"]]:  # an unknown owner is never paired
+            interval = math.floor(e["transact_time"].timestamp() / width)
+            groups[e["symbol"], owner[e["account_id"]], e["fill_price"], interval].append(e)
     alerts = []
-    for (symbol, _), fills in groups.items():
-        buys = [f for f in fills if _is_buy(f["side"])]
-        sells = [f for f in fills if not _is_buy(f["side"])]
-        for b in buys:
-            for s in sells:
-                close_in_time = abs(b["transact_time"] - s["transact_time"]) <= _seconds(
-                    WASH["window_s"]
-                )
-                close_in_price = abs(b["fill_price"] - s["fill_price"]) <= max(
-                    tick, share * b["fill_price"]
-                )
-                if b["fill_qty"] == s["fill_qty"] and close_in_time and close_in_price:
-                    alerts.append(_alert(symbol, [b, s], [b, s]))
+    for (symbol, *_), fills in groups.items():
+        bought = sum(f["fill_qty"] for f in fills if _is_buy(f["side"]))
+        sold = sum(f["fill_qty"] for f in fills if not _is_buy(f["side"]))
+        if bought and bought == sold:
+            alerts.append(_alert(symbol, fills, fills))
     return alerts
 
 
-def spoofing(day: Day) -> list[Alert]:
+def _median_by(orders: list[dict[str, Any]], key: str) -> dict[str, float]:
     sizes: dict[str, list[int]] = defaultdict(list)
-    for o in day.orders:
-        sizes[o["account_id"]].append(o["quantity"])
-    median = {a: statistics.median(q) for a, q in sizes.items()}
+    for o in orders:
+        sizes[o[key]].append(o["quantity"])
+    return {k: statistics.median(q) for k, q in sizes.items()}
+
+
+def _market_median(day: Day, genuine: dict[str, Any]) -> float:
+    """The symbol's median order size of every account but the suspect's."""
+    sizes = [
+        o["quantity"]
+        for o in day.orders
+        if o["symbol"] == genuine["symbol"] and o["account_id"] != genuine["account_id"]
+    ]
+    return statistics.median(sizes) if sizes else 0
+
+
+def spoofing(day: Day) -> list[Alert]:
+    filled_median = _median_by([o for o in day.orders if o["ord_status"] == "2"], "account_id")
     layered: dict[tuple[str, str, bool], list[dict[str, Any]]] = defaultdict(list)
     for o in day.orders:
         if (
             o["ord_status"] == "4"
             and o["order_type"] == "2"
-            and o["cum_qty"] == 0
-            and o["quantity"] >= SPOOF["size_multiple"] * median[o["account_id"]]
+            and o["time_in_force"] not in ("3", "4")
+            and o["cum_qty"] <= SPOOF["max_filled_share"] * o["quantity"]
+            and o["account_id"] in filled_median
+            and o["quantity"] >= SPOOF["layer_multiple"] * filled_median[o["account_id"]]
         ):
             layered[o["account_id"], o["symbol"], _is_buy(o["side"])].append(o)
     fills_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -186,7 +198,12 @@ def spoofing(day: Day) -> list[Alert]:
         deadline = max(f["transact_time"] for f in fills) + _seconds(SPOOF["cancel_window_s"])
         opposite = layered.get((o["account_id"], o["symbol"], not _is_buy(o["side"])), [])
         hits = [x for x in opposite if x["transact_time"] <= first <= x["cancel_time"] <= deadline]
-        if len(hits) >= SPOOF["min_orders"]:
+        total = sum(x["quantity"] for x in hits)
+        if (
+            len(hits) >= SPOOF["min_orders"]
+            and total >= SPOOF["size_multiple"] * o["quantity"]
+            and total >= SPOOF["market_multiple"] * _market_median(day, o)
+        ):
             alerts.append(_alert(o["symbol"], [o, *hits], fills))
     return alerts
 
@@ -516,6 +533,51 @@ def test_same_options_give_identical_bytes_and_other_dates_differ(tmp_path: Path
     assert _digest(other_day)["accounts.csv"] == _digest(first)["accounts.csv"]  # same master
 
 
+def test_market_makers_quote_both_sides_and_fill_less_than_clients(day: Day) -> None:
+    planted = day.planted_order_ids()
+    kind = {a: r["account_type"] for a, r in day.accounts.items()}
+    orders = [o for o in day.orders if o["cl_ord_id"] not in planted]
+    mm = [o for o in orders if kind[o["account_id"]] == "market_maker"]
+    clients = [o for o in orders if kind[o["account_id"]] == "client"]
+    assert 0.25 <= len(mm) / len(orders) <= 0.55  # MM_SHARE of the background
+    sides: dict[tuple[str, str], set[bool]] = defaultdict(set)
+    for o in mm:
+        sides[o["account_id"], o["symbol"]].add(_is_buy(o["side"]))
+    both = sum(len(s) == 2 for s in sides.values())
+    assert both / len(sides) >= 0.5  # quoting both sides of a symbol
+
+    def fill_rate(group: list[dict[str, Any]]) -> float:
+        return sum(o["ord_status"] == "2" for o in group) / len(group)
+
+    assert fill_rate(mm) < fill_rate(clients)
+
+
+def test_omnibus_accounts_carry_no_owner_and_a_realistic_share(day: Day) -> None:
+    omnibus = {a for a, r in day.accounts.items() if not r["beneficial_owner_id"]}
+    assert omnibus and all(day.accounts[a]["account_type"] == "client" for a in omnibus)
+    share = sum(o["account_id"] in omnibus for o in day.orders) / len(day.orders)
+    assert 0.05 <= share <= 0.30
+
+
+def test_without_leaves_a_population_out_and_records_it(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from surveil.cli import app
+
+    env = {"SURVEIL_HOME": str(tmp_path), "SURVEIL_DATA_DIR": str(tmp_path / "data")}
+    args = ["generate", "--date", str(TRADING_DAY), "--orders", "2000", "--json"]
+    result = CliRunner().invoke(app, [*args, "--without", "omnibus"], env=env)
+    assert result.exit_code == 0, result.output
+    day = read_day(Path(json.loads(result.stdout)["path"]))
+    assert day.manifest["source"]["without"] == ["omnibus"]
+    assert all(r["beneficial_owner_id"] for r in day.accounts.values())
+
+    result = CliRunner().invoke(app, [*args, "--without", "hedge_funds"], env=env)
+    assert result.exit_code == 2
+    assert "--without hedge_funds: no such population" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_scenario_counts_are_options_recorded_in_the_manifest(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, home=tmp_path, data_dir=tmp_path / "data")
     asked = {"wash_trade": 3, "spoofing": 0}
@@ -603,11 +665,14 @@ def test_scenario_details_match_their_description(day: Day) -> None:
         mine = [orders[i] for i in s["cl_ord_ids"]]
         fills = [executions[i] for i in s["exec_ids"]]
         if s["type"] == "wash_trade":
-            assert len({owner[a] for a in s["account_ids"]}) == 1 and len(fills) == 2
+            assert len({owner[a] for a in s["account_ids"]}) == 1 and len(fills) in (2, 4)
             assert {_is_buy(f["side"]) for f in fills} == {True, False}
+            assert len({f["transact_time"] for f in fills}) == len(fills) // 2  # crosses
         elif s["type"] == "spoofing":
             cancelled = [o for o in mine if o["ord_status"] == "4"]
-            assert 3 <= len(cancelled) <= 5 and all(o["quantity"] >= 2_000 for o in cancelled)
+            genuine = [o for o in mine if o["ord_status"] == "2"]
+            assert 3 <= len(cancelled) <= 5 and len(genuine) == 1
+            assert sum(o["quantity"] for o in cancelled) >= 5 * genuine[0]["quantity"]
         elif s["type"] == "excessive_otr":
             assert kinds[next(iter(s["account_ids"]))] == "proprietary"
             assert len(mine) >= 21 and len(fills) == 1
@@ -625,7 +690,6 @@ def test_the_background_alone_holds_no_pattern(background_only: Day) -> None:
     assert background_only.scenarios == []
     for kind, rule in RULES.items():
         assert rule(background_only) == [], kind
-    assert marking_the_close(background_only, reference="last before window") == []
     assert excessive_otr(background_only, peers_min_orders=20) == []
 
 

@@ -32,9 +32,10 @@ D = TRADING_DAY
 BREAKS: dict[str, str] = {
     "executions_have_orders": """
         DELETE FROM orders WHERE trade_date = %(d)s AND cl_ord_id = (
-            SELECT cl_ord_id FROM executions WHERE trade_date = %(d)s ORDER BY exec_id LIMIT 1)
-        RETURNING (SELECT exec_id FROM executions WHERE trade_date = %(d)s
-                   ORDER BY exec_id LIMIT 1)""",
+            SELECT cl_ord_id FROM executions WHERE trade_date = %(d)s
+            GROUP BY cl_ord_id HAVING count(*) = 1 ORDER BY min(exec_id) LIMIT 1)
+        RETURNING (SELECT min(exec_id) FROM executions e
+                   WHERE e.trade_date = %(d)s AND e.cl_ord_id = orders.cl_ord_id)""",
     "executions_match_orders": """
         UPDATE executions SET symbol = 'ZZZZ' WHERE trade_date = %(d)s AND exec_id = (
             SELECT min(exec_id) FROM executions WHERE trade_date = %(d)s)

@@ -15,24 +15,44 @@ whose running count exceeds p, and for whole numbers `running > floor((N-1)/2)` 
 from __future__ import annotations
 
 _TYPICAL = """
-WITH order_sizes AS (
+{lead} {name}_sizes AS (
     SELECT {key}, quantity, count(*) AS orders
-    FROM orders WHERE trade_date = %(trade_date)s GROUP BY {key}, quantity
-), order_sizes_ranked AS (
+    FROM orders WHERE trade_date = %(trade_date)s{only} GROUP BY {key}, quantity
+), {name}_ranked AS (
     SELECT {key}, quantity,
            sum(orders) OVER (PARTITION BY {key} ORDER BY quantity) AS running,
            sum(orders) OVER (PARTITION BY {key}) AS total
-    FROM order_sizes
-), typical AS{materialized} (
+    FROM {name}_sizes
+), {name} AS{materialized} (
     SELECT {key},
            (min(quantity) FILTER (WHERE 2 * running >= total)
-            + min(quantity) FILTER (WHERE 2 * running > total))::float8 / 2 AS median_qty
-    FROM order_sizes_ranked GROUP BY {key}
+            + min(quantity) FILTER (WHERE 2 * running > total))::float8 / 2 AS {column}
+    FROM {name}_ranked GROUP BY {key}
 )"""
 
+# Which orders a median may be taken over (code constants, never input).
+ONLY = {"all": "", "filled": " AND ord_status = '2'"}
 
-def typical_quantity(key: str, *, materialized: bool = False) -> str:
+
+def typical_quantity(
+    key: str,
+    *,
+    materialized: bool = False,
+    name: str = "typical",
+    column: str = "median_qty",
+    only: str = "all",
+    first: bool = True,
+) -> str:
     """`WITH …, typical AS (…)`: `typical` has one row per `key` (a column of orders named
     by the rule, never by input) with `median_qty`, that day's median order quantity.
-    A rule continues the WITH list after it: `typical_quantity("symbol") + ", next AS (…)"`."""
-    return _TYPICAL.format(key=key, materialized=" MATERIALIZED" if materialized else "")
+    A rule continues the WITH list after it: `typical_quantity("symbol") + ", next AS (…)"`.
+    `name` and `column` rename the CTE and its value, `only="filled"` takes the median over
+    orders filled in full, and `first=False` continues a WITH list already begun."""
+    return _TYPICAL.format(
+        lead="WITH" if first else ",",
+        name=name,
+        key=key,
+        only=ONLY[only],
+        column=column,
+        materialized=" MATERIALIZED" if materialized else "",
+    )

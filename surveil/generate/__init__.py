@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from surveil import calendar
-from surveil.errors import BadInputError, ConflictError
+from surveil.errors import BadInputError, ConfigError, ConflictError
 from surveil.generate.flow import day_context, generate_chunks
 from surveil.generate.market import Market, load_universe
 from surveil.generate.reference import build_reference
@@ -41,10 +41,14 @@ from surveil.settings import Settings
 from surveil.staging import staging_dir, sweep_stale
 
 # Bump whenever the bytes generated for the same options change.
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
+
+# The benign populations `generate --without` can leave out (docs/generator.md).
+POPULATIONS = ("market_makers", "omnibus")
 
 __all__ = [
     "GENERATOR_VERSION",
+    "POPULATIONS",
     "SCENARIO_TYPES",
     "GenerateResult",
     "generate_day",
@@ -66,12 +70,22 @@ class GenerateResult:
 
 
 def generator_source(
-    day: dt.date, orders: int, seed: int, scenarios: dict[str, int] | None = None
+    day: dt.date,
+    orders: int,
+    seed: int,
+    scenarios: dict[str, int] | None = None,
+    without: tuple[str, ...] = (),
 ) -> dict[str, object]:
     """What the manifest records about how the day was made; same source, same bytes.
 
     `scenarios` are the planted scenarios per type, resolved against the defaults for
-    `orders`, so asking for the defaults explicitly makes the same day."""
+    `orders`, so asking for the defaults explicitly makes the same day; `without` names
+    the benign populations left out (POPULATIONS)."""
+    unknown = sorted(set(without) - set(POPULATIONS))
+    if unknown:
+        raise ConfigError(
+            f"--without {unknown[0]}: no such population; populations are " + ", ".join(POPULATIONS)
+        )
     return {
         "kind": "generated",
         "generator_version": GENERATOR_VERSION,
@@ -79,6 +93,7 @@ def generator_source(
         "orders": orders,
         "early_close": calendar.session(day).early_close,
         "scenarios": resolve_counts(orders, scenarios),
+        "without": sorted(set(without)),
     }
 
 
@@ -90,18 +105,19 @@ def generate_day(
     seed: int | None = None,
     force: bool = False,
     scenarios: dict[str, int] | None = None,
+    without: tuple[str, ...] = (),
 ) -> GenerateResult:
     """Generate the day unless an identical one (same source, intact files) is there.
 
     `scenarios` overrides the number of planted scenarios per type (each with as many
     benign look-alikes), e.g. {"wash_trade": 10, "spoofing": 0}; types left out keep their
-    defaults."""
+    defaults. `without` leaves benign populations out (POPULATIONS), e.g. ("omnibus",)."""
     orders = settings.orders if orders is None else orders
     seed = settings.seed if seed is None else seed
     if orders < 1:
         raise BadInputError("--orders must be at least 1")
     final = settings.data_path / day_dir_name(day)
-    source = generator_source(day, orders, seed, scenarios)
+    source = generator_source(day, orders, seed, scenarios, without)
     existing = read_local_manifest(final) if final.exists() else None
     if existing is not None and not force:
         if existing.source.get("kind") != "generated":
@@ -167,9 +183,12 @@ def write_day_files(
     """Write the day's files into `folder` and its manifest last."""
     counts = dict(source.get("scenarios") or resolve_counts(orders, None))
     session = calendar.session(day)
-    reference = build_reference(seed)
+    left_out = set(source.get("without") or ())
+    reference = build_reference(seed, omnibus="omnibus" not in left_out)
     universe = load_universe()
-    ctx = day_context(day, session, seed, reference, universe)
+    ctx = day_context(
+        day, session, seed, reference, universe, two_sided="market_makers" not in left_out
+    )
     planner, build_plan = plan_scenarios(ctx, orders, counts)
     market = Market(
         universe, session, np.random.default_rng([seed, day.toordinal(), 0]), planner.ramps

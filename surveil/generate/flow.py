@@ -6,15 +6,20 @@ stream, seeded by (seed, date, slice), is merged with the planted orders that fa
 sorted by time and written out, so ClOrdIDs rise with time, the day is deterministic and
 memory stays bounded whatever the order count.
 
-How the background stays free of abuse patterns, by construction rather than by luck:
+The background holds the ordinary structure that makes surveillance hard, and no abuse as
+the rules define it (docs/generator.md, docs/detection.md):
 
-- Each beneficial owner trades one direction per symbol per day (buying or selling, drawn
-  per day), so no owner buys and sells the same symbol: no wash pairs, no layering against
-  one's own fills, no proprietary round trips around client orders.
-- Market makers are the exception, as they quote both sides: their direction per symbol
-  flips every `BLOCK_US` (30 min), and all their fills and cancels of a block end
-  `GAP_US` (2 min) before the next block starts, so their opposite-side activity never
-  comes within 60 s or overlaps in time.
+- Market makers (about 40% of orders) quote both sides of the symbols they make all day,
+  a few ticks behind the touch, in even sizes, filling rarely and cancelling most quotes:
+  buy-at-bid / sell-at-offer round trips minutes apart at different prices, which are
+  not washes. Their quotes live within a `BLOCK_US` (30 min) block, ending `GAP_US` (2 min)
+  before the next (quote refreshes).
+- Omnibus and retail accounts (no known beneficial owner; about 14% of orders) buy and sell
+  the same symbols, mostly odd lots and small round lots: opposite fills of different
+  clients behind one account, which are not washes either.
+- Every other beneficial owner trades one direction per symbol per day (buying or selling,
+  drawn per day): no layering against one's own fills, no proprietary round trips around
+  client orders.
 - Fill delays of resting orders are capped (`PASSIVE_FILL_CAP_US`), and in the calm closing
   minutes (see market.py) limits sit at the touch, so only planted pushes move a closing
   price by 0.5% or more.
@@ -62,14 +67,16 @@ from surveil.generate.reference import MARKET_MAKER, Reference
 
 CHUNK_ORDERS = 100_000
 MINUTE_US = 60 * US_PER_S
-MM_SHARE = 0.25  # share of background orders from market makers
+MM_SHARE = 0.40  # share of background orders from market makers
 MM_SYMBOL_POOL = 40  # market makers quote among the most active symbols
 BLOCK_US = 30 * MINUTE_US
 GAP_US = 2 * MINUTE_US
 PASSIVE_FILL_CAP_US = 180 * US_PER_S
+UNLOCK_US = 2 * US_PER_S  # a market maker's opposite fills at one price, at least
 SHORT_SHARE = 0.12  # of sells
 REJECT_SHARE = 0.012
 ODD_LOT_SHARE = 0.07
+RETAIL_ODD_LOT_SHARE = 0.45  # omnibus/retail orders under 100 shares
 MAX_LOTS = 200
 # Non-market-maker order kinds: market, marketable limit, passive limit.
 MARKET_KIND, MARKETABLE_KIND, PASSIVE_KIND = 0, 1, 2
@@ -115,6 +122,7 @@ class DayContext:
     account_table: tuple[np.ndarray, np.ndarray] = field(repr=False)
     firm_table: tuple[np.ndarray, np.ndarray] = field(repr=False)
     symbol_table: tuple[np.ndarray, np.ndarray] = field(repr=False)
+    two_sided: bool = True  # market makers quote both sides at once
 
     @property
     def open_us(self) -> int:
@@ -140,8 +148,16 @@ class DayContext:
 
 
 def day_context(
-    day: dt.date, session: Session, seed: int, reference: Reference, universe: Universe
+    day: dt.date,
+    session: Session,
+    seed: int,
+    reference: Reference,
+    universe: Universe,
+    *,
+    two_sided: bool = True,
 ) -> DayContext:
+    """The day's shared context; `two_sided=False` leaves the market makers' two-sided
+    quoting out (they then quote one side per symbol per block, as generator version 3)."""
     owner = reference.account_owner
     market_maker = reference.account_types == MARKET_MAKER
     other_accounts = np.flatnonzero(~market_maker)
@@ -187,6 +203,7 @@ def day_context(
         account_table=csvfmt.text_table(reference.account_ids),
         firm_table=csvfmt.text_table(reference.firm_ids[reference.account_firm]),
         symbol_table=csvfmt.text_table(universe.symbols),
+        two_sided=two_sided,
     )
 
 
@@ -353,8 +370,15 @@ def background(
     symbol[others] = ctx.draw_symbol.draw(rng, n - n_mm)
     _respect(ctx, constraints, account, symbol, t, np.flatnonzero(others))
 
-    flip = is_mm & (block % 2 == 1)
-    buy = ctx.buys[ctx.owner[account], symbol] ^ flip
+    # Market makers quote both sides all day; omnibus accounts carry many clients, buying
+    # and selling alike; every other owner trades one way per symbol per day.
+    either_side = rng.random(n) < 0.5
+    mm_flip = either_side if ctx.two_sided else (block % 2 == 1)
+    buy = np.where(
+        ctx.reference.omnibus[account],
+        either_side,
+        ctx.buys[ctx.owner[account], symbol] ^ (is_mm & mm_flip),
+    )
     side = np.where(buy, BUY, np.where(rng.random(n) < SHORT_SHARE, SHORT, SELL))
     deadline = np.where(is_mm & turns, block_end - GAP_US, ctx.close_us) - 1
 
@@ -370,6 +394,11 @@ def background(
 
     lots = 1 + _DRAW_LOTS.draw(rng, n)
     quantity = np.where(rng.random(n) < ODD_LOT_SHARE, rng.integers(1, 100, n), lots * 100)
+    retail = ctx.reference.omnibus[account]
+    retail_odd = rng.random(n) < RETAIL_ODD_LOT_SHARE
+    quantity = np.where(
+        retail, np.where(retail_odd, rng.integers(1, 100, n), rng.integers(1, 4, n) * 100), quantity
+    )
     quantity[is_mm] = rng.integers(1, 6, n_mm) * 100
     for sym, start, end, cap in constraints.caps:
         capped = (symbol == sym) & (t >= start) & (t < end)
@@ -549,6 +578,7 @@ def _fills(
         touch,
     )
     price = np.where(agg, bounded, order_limit)
+    fill_us = _unlock_market_makers(is_mm[order], order, buy, sym, price, fill_us, deadline)
     venue = ctx.universe.venues(rng, sym)
     return Fills(
         order=order,
@@ -558,3 +588,31 @@ def _fills(
         time_us=fill_us,
         ref=np.full(m, -1, dtype=np.int64),
     )
+
+
+def _unlock_market_makers(
+    mm_fill: np.ndarray,
+    order: np.ndarray,
+    buy: np.ndarray,
+    symbol: np.ndarray,
+    price: np.ndarray,
+    fill_us: np.ndarray,
+    deadline: np.ndarray,
+) -> np.ndarray:
+    """A market maker never bids and offers at one price at once, so its buy and sell fills
+    at one price are at least `UNLOCK_US` apart. The drawn quotes can lock (a bid placed
+    high, an offer placed low after the market moved); the later fill of such a pair is
+    moved on, within its order's deadline (`symbol` and `price` are per fill)."""
+    which = np.flatnonzero(mm_fill)
+    if len(which) < 2:
+        return fill_us
+    fill_us = fill_us.copy()
+    key = np.lexsort((fill_us[which], price[which], symbol[which]))
+    ordered = which[key]
+    same_price = price[ordered][1:] == price[ordered][:-1]
+    opposite = buy[order[ordered]][1:] != buy[order[ordered]][:-1]
+    close = fill_us[ordered][1:] - fill_us[ordered][:-1] < UNLOCK_US
+    later = ordered[1:][same_price & opposite & close]
+    earlier = ordered[:-1][same_price & opposite & close]
+    fill_us[later] = np.minimum(fill_us[earlier] + UNLOCK_US, deadline[order[later]])
+    return fill_us

@@ -11,24 +11,28 @@ last 20 minutes, and each marking scenario has its symbol's close to itself).
 Intended detection rules and parameters (the detectors are built to these):
 
 wash_trade
-    A buy fill and a sell (or short-sale) fill in the same symbol by accounts of one
-    beneficial owner (one account or linked accounts), with equal quantity, at most 60 s
-    apart, prices within max(1 tick = $0.01, 0.1% of the price). Planted: two orders of
-    500–5,000 shares, each filled in one execution 1–20 s apart at the same price or one
-    tick apart, half in one account, half across linked accounts. Look-alikes: different
-    owners; same owner 3–20 minutes apart; prices ≥ max(0.4%, 3 ticks) apart; quantities
-    differing by 100–500 shares.
+    A matched cross: fills of one known beneficial owner (one account or linked accounts;
+    never an omnibus account, whose owner is unknown) in one symbol, at one price, within
+    the same 0.5-s interval, buying and selling the same quantity in total. Planted: an
+    order of 500–5,000 shares resting 1–20 s, then crossed by the same owner's opposite
+    order (or two orders that add up to it, "unequal_fills"), both sides printing at once;
+    one account, or two linked accounts. Look-alikes: different owners crossing; the same
+    owner 3–20 minutes apart; prices ≥ max(0.4%, 3 ticks) apart; quantities differing by
+    100–500 shares; a market maker's round trip (buy a tick under, sell a tick over, 5–90 s
+    apart); an omnibus account crossing itself (two of its clients).
 
 spoofing (layering)
     An order of an account fills; before that fill the same account had placed at least 2
-    limit orders in the same symbol on the other side, each ≥ 5× the account's median order
-    quantity of the day, that were cancelled with nothing filled within 30 s after the
+    limit orders (not IOC/FOK) in the same symbol on the other side, at most half filled,
+    each ≥ 3× the account's median fully-filled order, together ≥ 5× the genuine order and
+    ≥ 5× the symbol's median order of the other accounts, cancelled within 30 s after the
     fill. Planted: 3–5 orders of 2,000–6,000 shares placed 1–5 ticks away from the touch
-    (≥ 20× the account's typical 100–300 shares), a genuine order of 100–300 shares on the
-    other side filled 1–23 s later, the large orders cancelled 0.3–10 s after the fill.
-    Look-alikes: cancelled 90–600 s after the fill; the large orders filled instead of
-    cancelled; the opposite orders only 100–200 shares; large orders cancelled but the
-    genuine order never filled.
+    ("layering"), or three levels each 3–4.5× a genuine order of 300–500 shares
+    ("modest_layers", Coscia), or large orders 10–40% filled before the cancel
+    ("partly_filled"); the genuine order filled 1–23 s after the layers, the layers
+    cancelled 0.3–10 s after the fill. Look-alikes: cancelled 90–600 s after the fill; the
+    large orders filled instead of cancelled; the opposite orders only 100–200 shares;
+    large orders cancelled but the genuine order never filled.
 
 marking_the_close
     In the last 10 minutes before the session's close (13:00 ET on early-close days), an
@@ -101,14 +105,15 @@ ABUSE, LOOKALIKE = "abuse", "lookalike"
 # The intended detection parameters (see the module docstring), named like the detection
 # rules' parameters.
 RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
-    "wash_trade": {
-        "window_s": 60,
-        "qty_tolerance_pct": 0.0,
-        "price_tolerance_ticks": 1,
-        "price_tolerance_pct": 0.1,
-        "tick_size": 0.01,
+    "wash_trade": {"window_s": 0.5, "qty_tolerance_pct": 0.0},
+    "spoofing": {
+        "layer_multiple": 3.0,
+        "size_multiple": 5.0,
+        "market_multiple": 5.0,
+        "max_filled_share": 0.5,
+        "cancel_window_s": 30,
+        "min_orders": 2,
     },
-    "spoofing": {"size_multiple": 5.0, "cancel_window_s": 30, "min_orders": 2},
     "marking_the_close": {
         "window_minutes": 10,
         "min_volume_share": 0.25,
@@ -275,7 +280,9 @@ class Planner:
         self.busy: dict[int, list[tuple[int, int]]] = {}
         self.spoofers: set[int] = set()
         types = ctx.reference.account_types
-        self.clients = np.flatnonzero(types == CLIENT)
+        omnibus = ctx.reference.omnibus
+        self.clients = np.flatnonzero((types == CLIENT) & ~omnibus)
+        self.omnibus = np.flatnonzero(omnibus)
         self.props = np.flatnonzero(types == PROPRIETARY)
         self.mm_symbols = ctx.mm_symbol_set()
         self.open_us, self.close_us = ctx.open_us, ctx.close_us
@@ -343,32 +350,30 @@ class Planner:
     # -- scenario types --------------------------------------------------------------------
     def wash_trade(self, label: str, variant: str) -> None:
         earliest, latest = self.day_window(22 * MINUTE)
-        slow = variant == "too_slow"
+        slow = variant in ("too_slow", "round_trip")
         sym, t = self.place(
             self.symbols(60), earliest, latest, MINUTE, (22 if slow else 2) * MINUTE
         )
-        linked_owners = self._linked_client_owners(sym)
-        if variant == "different_owners":
-            first = self.pick(self.clients, sym)
-            second = self.pick(self.clients, sym, {int(self.ctx.owner[first])})
-        elif variant == "linked" and linked_owners:
-            owner = int(self.rng.choice(linked_owners))
-            accounts = [int(a) for a in self.clients if self.ctx.owner[a] == owner]
-            first, second = (int(a) for a in self.rng.choice(accounts, 2, replace=False))
-        else:
-            first = second = self.pick(self.clients, sym)
-        self.claim([first, second], sym)
+        first_account, second_account = self._wash_accounts(variant, sym)
+        self.claim([first_account, second_account], sym)
         quantity = self.lots(5, 50)
-        gap = (
-            self.between(3 * MINUTE, 20 * MINUTE) if slow else self.between(1 * SECOND, 20 * SECOND)
-        )
+        if variant == "too_slow":
+            gap = self.between(3 * MINUTE, 20 * MINUTE)
+        elif variant == "round_trip":
+            gap = self.between(5 * SECOND, 90 * SECOND)
+        else:
+            gap = self.between(1 * SECOND, 20 * SECOND)
         second_quantity = quantity + (self.lots(1, 5) if variant == "qty_differs" else 0)
+        # unequal_fills: the second side arrives as two orders that add up to the first.
+        pieces = _split_lots(quantity, 2, self.rng) if variant == "unequal_fills" else [quantity]
         first_buys = bool(self.rng.random() < 0.5)
-        crossing = variant != "too_slow" and self.rng.random() < 0.6
-        one_tick = variant in ("same_account", "linked") and self.rng.random() < 0.3
+        # A cross: the first order rests, the second crosses it, both fill at once. The
+        # look-alikes that are not crosses fill each order on its own.
+        crossing = variant not in ("too_slow", "round_trip", "price_apart", "qty_differs")
         first_side = BUY if first_buys else self.sell_side()
         second_side = self.sell_side() if first_buys else BUY
         latency = self.between(50, 800)
+        self_gap_us = self.between(5 * MS, 40 * MS)  # between the pieces of the second side
 
         def build(m: Market) -> Scenario:
             tick = int(m.universe.tick[sym])
@@ -376,25 +381,58 @@ class Planner:
             first_price = second_price = price
             if variant == "too_slow":
                 second_price = m.near(sym, t + gap)
-            elif variant == "price_apart":
-                apart = max(round(0.004 * price / tick / 2) + 1, 2) * tick
+            elif variant in ("price_apart", "round_trip"):
+                apart = (
+                    max(round(0.004 * price / tick / 2) + 1, 2) * tick
+                    if variant == "price_apart"
+                    else tick  # a market maker's bid and offer, a tick either side
+                )
                 buy_price, sell_price = price - apart, price + apart
                 first_price, second_price = (
                     (buy_price, sell_price) if first_buys else (sell_price, buy_price)
                 )
-            elif one_tick:
-                second_price = price + (tick if second_side == BUY else -tick)
             second_at = t + gap
-            first_fill_at = second_at + latency if crossing else t + latency
-            orders = [
-                _filled(first, sym, first_side, quantity, first_price, t, first_fill_at),
-                _filled(second, sym, second_side, second_quantity, second_price, second_at,
-                        second_at + latency),
-            ]  # fmt: skip
-            accounts = sorted({first, second})
+            seconds = pieces if second_quantity == quantity else [second_quantity]
+            piece_at = [second_at + k * self_gap_us for k in range(len(seconds))]
+            if crossing:  # each piece trades against the resting first order, at once
+                first = _filled(first_account, sym, first_side, quantity, first_price, t, 0)
+                first.fills = [
+                    (piece, first_price, at + latency)
+                    for piece, at in zip(seconds, piece_at, strict=True)
+                ]
+            else:
+                first = _filled(first_account, sym, first_side, quantity, first_price, t,
+                                t + latency)  # fmt: skip
+            orders = [first]
+            for piece, at in zip(seconds, piece_at, strict=True):
+                orders.append(
+                    _filled(second_account, sym, second_side, piece, second_price, at, at + latency)
+                )
+            accounts = sorted({first_account, second_account})
             return Scenario("wash_trade", label, variant, sym, accounts, orders)
 
         self.builders.append(build)
+
+    def _wash_accounts(self, variant: str, sym: int) -> tuple[int, int]:
+        """The two accounts of a wash scenario: one account, two linked accounts of one
+        owner, two owners, or an omnibus account (no known owner) on both sides."""
+        if variant == "different_owners":
+            first = self.pick(self.clients, sym)
+            return first, self.pick(self.clients, sym, {int(self.ctx.owner[first])})
+        if variant == "omnibus":
+            omnibus = self.free_accounts(self.omnibus, sym)
+            if not len(omnibus):
+                raise Crowded
+            account = int(self.rng.choice(omnibus))
+            return account, account
+        linked_owners = self._linked_client_owners(sym)
+        if variant == "linked" and linked_owners:
+            owner = int(self.rng.choice(linked_owners))
+            accounts = [int(a) for a in self.clients if self.ctx.owner[a] == owner]
+            first, second = (int(a) for a in self.rng.choice(accounts, 2, replace=False))
+            return first, second
+        account = self.pick(self.clients, sym)
+        return account, account
 
     def _linked_client_owners(self, symbol: int) -> list[int]:
         owners, accounts = np.unique(
@@ -414,13 +452,20 @@ class Planner:
         self.claim([account], sym)
         genuine_buys = bool(self.rng.random() < 0.5)
         layers = int(self.rng.integers(3, 6))
-        large = variant != "not_large"
-        layer_qty = [self.lots(20, 60) if large else self.lots(1, 2) for _ in range(layers)]
+        genuine_qty = self.lots(3, 5) if variant == "modest_layers" else self.lots(1, 3)
+        if variant == "modest_layers":  # Coscia: three levels, each 3-7x the genuine order
+            layers = 3
+            layer_qty = [
+                round(genuine_qty * self.uniform(3.0, 4.5) / 100) * 100 for _ in range(layers)
+            ]
+        elif variant == "not_large":
+            layer_qty = [self.lots(1, 2) for _ in range(layers)]
+        else:
+            layer_qty = [self.lots(20, 60) for _ in range(layers)]
         layer_at = t + np.cumsum([self.between(200 * MS, 2 * SECOND) for _ in range(layers)])
         layer_away = sorted(int(k) for k in self.rng.integers(1, 6, layers))
         genuine_at = int(layer_at[-1]) + self.between(1 * SECOND, 15 * SECOND)
         fill_at = genuine_at + self.between(300 * MS, 8 * SECOND)
-        genuine_qty = self.lots(1, 3)
         if variant == "too_slow":
             cancels = sorted(
                 fill_at + self.between(90 * SECOND, 600 * SECOND) for _ in range(layers)
@@ -448,6 +493,11 @@ class Planner:
                 limit = max(limit, tick)
                 if variant == "filled":
                     orders.append(_filled(account, sym, layer_side, qty, limit, int(at), filled_at))
+                elif variant == "partly_filled":  # some of the spoof order trades first
+                    part = max(100, round(qty * self.uniform(0.1, 0.4) / 100) * 100)
+                    order = _cancelled(account, sym, layer_side, qty, limit, int(at), cancel)
+                    order.fills = [(part, limit, (int(at) + cancel) // 2)]
+                    orders.append(order)
                 else:
                     orders.append(_cancelled(account, sym, layer_side, qty, limit, int(at), cancel))
             bid, ask = m.quotes(sym, genuine_at)
@@ -719,8 +769,14 @@ class Planner:
 
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # type: (planted variants, look-alike variants), used in turn
-    "wash_trade": (("same_account", "linked"), ("different_owners", "too_slow", "price_apart", "qty_differs")),
-    "spoofing": (("layering",), ("too_slow", "filled", "not_large", "no_fill")),
+    "wash_trade": (
+        ("same_account", "linked", "unequal_fills"),
+        ("different_owners", "too_slow", "price_apart", "qty_differs", "round_trip", "omnibus"),
+    ),
+    "spoofing": (
+        ("layering", "modest_layers", "partly_filled"),
+        ("too_slow", "filled", "not_large", "no_fill"),
+    ),
     "marking_the_close": (("push",), ("flat", "early")),
     "excessive_otr": (("stuffing",), ("filling", "below", "filling")),
     "front_running": (("ahead",), ("small_client", "too_early", "no_unwind", "opposite")),
@@ -740,6 +796,8 @@ def plan_scenarios(
     try:
         for kind in LAYOUT_ORDER:
             planted, lookalikes = VARIANTS[kind]
+            if not len(planner.omnibus):  # a day generated --without omnibus
+                lookalikes = tuple(v for v in lookalikes if v != "omnibus")
             offset = int(planner.rng.integers(0, len(lookalikes)))
             for i in range(counts.get(kind, 0)):
                 getattr(planner, kind)(ABUSE, planted[i % len(planted)])

@@ -680,13 +680,19 @@ def lock_waiters(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-# Wash-trade parameters loose enough that the rule, which detect runs first, fires on the
-# generated day: two overlapping detections then write the same alert ids at once.
+# Parameters loose enough that the rules fire well beyond the planted cases on the
+# generated day (wash_trade, which detect runs first, groups a whole session's fills at one
+# price; excessive_otr flags every account and symbol): two overlapping detections then
+# write the same alert ids at once.
 LOOSE_WASH_TRADES = """
 [wash_trade]
 window_s = 23400.0
 qty_tolerance_pct = 100.0
-price_tolerance_pct = 100.0
+
+[excessive_otr]
+min_orders = 1
+min_ratio = 1.0
+peer_multiple = 0.01
 """
 # The day ledger's read of detect_runs (surveil/ledger.py), which run-day makes before its
 # validate and its detect steps ("is this stage done?").
