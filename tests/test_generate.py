@@ -25,7 +25,7 @@ import pytest
 
 from surveil import calendar
 from surveil.errors import BadInputError
-from surveil.generate import GENERATOR_VERSION, generate_day
+from surveil.generate import GENERATOR_VERSION, POPULATIONS, generate_day
 from surveil.generate import flow as flow_module
 from surveil.generate.market import VENUES, load_universe
 from surveil.generate.scenarios import RULE_PARAMETERS, SCENARIO_TYPES, default_counts
@@ -189,7 +189,7 @@ def spoofing(day: Day) -> list[Alert]:
     fills_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in day.executions:
         fills_of[e["cl_ord_id"]].append(e)
-    alerts = []
+    found: dict[tuple[str, str], list[Alert]] = defaultdict(list)
     for o in day.orders:
         fills = fills_of.get(o["cl_ord_id"])
         if not fills:
@@ -197,15 +197,29 @@ def spoofing(day: Day) -> list[Alert]:
         first = min(f["transact_time"] for f in fills)
         deadline = max(f["transact_time"] for f in fills) + _seconds(SPOOF["cancel_window_s"])
         opposite = layered.get((o["account_id"], o["symbol"], not _is_buy(o["side"])), [])
-        hits = [x for x in opposite if x["transact_time"] <= first <= x["cancel_time"] <= deadline]
+        highest = max(f["fill_price"] for f in fills)
+        lowest = min(f["fill_price"] for f in fills)
+        hits = [
+            x
+            for x in opposite
+            if x["transact_time"] <= first <= x["cancel_time"] <= deadline
+            and (x["limit_price"] > highest if _is_buy(o["side"]) else x["limit_price"] < lowest)
+        ]
         total = sum(x["quantity"] for x in hits)
         if (
             len(hits) >= SPOOF["min_orders"]
             and total >= SPOOF["size_multiple"] * o["quantity"]
             and total >= SPOOF["market_multiple"] * _market_median(day, o)
         ):
-            alerts.append(_alert(o["symbol"], [o, *hits], fills))
-    return alerts
+            found[o["account_id"], o["symbol"]].append(_alert(o["symbol"], [o, *hits], fills))
+    # An account without a known owner is alerted only where the pattern repeats.
+    return [
+        alert
+        for (account, _), alerts in found.items()
+        if day.accounts[account]["beneficial_owner_id"]
+        or len(alerts) >= SPOOF["min_repeats_no_owner"]
+        for alert in alerts
+    ]
 
 
 def marking_the_close(day: Day, reference: str = "first in window") -> list[Alert]:
@@ -276,27 +290,49 @@ def front_running(day: Day) -> list[Alert]:
     lead = _seconds(60 * AHEAD["lead_minutes"])
     unwind_within = _seconds(60 * AHEAD["unwind_minutes"])
     alerts = []
-    for c in day.orders:
-        large = c["quantity"] >= AHEAD["client_size_multiple"] * typical[c["symbol"]]
-        if kind[c["account_id"]] != "client" or not large:
+    for parent in _parents(day):
+        first, last = parent[0], parent[-1]
+        symbol, buy = first["symbol"], _is_buy(first["side"])
+        if sum(o["quantity"] for o in parent) < AHEAD["client_size_multiple"] * typical[symbol]:
             continue
-        t, buy = c["transact_time"], _is_buy(c["side"])
+        t = first["transact_time"]
         by_prop: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for p in prop_fills[c["symbol"]]:
-            if not AHEAD["same_firm"] or firm[p["account_id"]] == firm[c["account_id"]]:
+        for p in prop_fills[symbol]:
+            if not AHEAD["same_firm"] or firm[p["account_id"]] == firm[first["account_id"]]:
                 by_prop[p["account_id"]].append(p)
         for fills in by_prop.values():
             ahead = [
                 p for p in fills if _is_buy(p["side"]) == buy and t - lead <= p["transact_time"] < t
             ]
+            end = last["transact_time"] + unwind_within
             unwind = [
-                p
-                for p in fills
-                if _is_buy(p["side"]) != buy and t < p["transact_time"] <= t + unwind_within
+                p for p in fills if _is_buy(p["side"]) != buy and t < p["transact_time"] <= end
             ]
             if ahead and unwind:
-                alerts.append(_alert(c["symbol"], [*ahead, *unwind, c], [*ahead, *unwind]))
+                alerts.append(_alert(symbol, [*ahead, *unwind, *parent], [*ahead, *unwind]))
     return alerts
+
+
+def _parents(day: Day) -> list[list[dict[str, Any]]]:
+    """Client orders (of accounts with a known owner) in one symbol and direction, cut
+    where more than max_child_gap_minutes pass between two of them."""
+    by_group: dict[tuple[str, str, bool], list[dict[str, Any]]] = defaultdict(list)
+    for o in day.orders:
+        account = day.accounts[o["account_id"]]
+        if account["account_type"] == "client" and account["beneficial_owner_id"]:
+            by_group[o["account_id"], o["symbol"], _is_buy(o["side"])].append(o)
+    gap = _seconds(60 * AHEAD["max_child_gap_minutes"])
+    parents = []
+    for orders in by_group.values():
+        orders.sort(key=lambda o: (o["transact_time"], o["cl_ord_id"]))
+        current = [orders[0]]
+        for o in orders[1:]:
+            if o["transact_time"] - current[-1]["transact_time"] > gap:
+                parents.append(current)
+                current = []
+            current.append(o)
+        parents.append(current)
+    return parents
 
 
 def _alert(symbol: str, orders: list[dict[str, Any]], fills: list[dict[str, Any]]) -> Alert:
@@ -572,6 +608,8 @@ def test_without_leaves_a_population_out_and_records_it(tmp_path: Path) -> None:
     assert day.manifest["source"]["without"] == ["omnibus"]
     assert all(r["beneficial_owner_id"] for r in day.accounts.values())
 
+    helped = CliRunner().invoke(app, ["generate", "--help"], env=env, terminal_width=200)
+    assert all(population in helped.output for population in POPULATIONS)
     result = CliRunner().invoke(app, [*args, "--without", "hedge_funds"], env=env)
     assert result.exit_code == 2
     assert "--without hedge_funds: no such population" in result.output

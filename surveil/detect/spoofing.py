@@ -11,7 +11,9 @@ orders are sometimes partly filled before the cancel (JPMorgan: 3 sold of the vi
 order, the bids then cancelled).
 
 Fires once per genuine order (one that filled) when the same account had at least
-`min_orders` limit orders on the opposite side, not IOC or FOK, placed before the first fill
+`min_orders` limit orders on the opposite side, not IOC or FOK, priced away from every fill of
+the genuine order (sells above the highest price it bought at, buys below the lowest it sold
+at), placed before the first fill
 and cancelled within `cancel_window_s` seconds after the last, at most `max_filled_share`
 filled before the cancel, each at least `layer_multiple` x the account's median *filled*
 order quantity that day, and together at least `size_multiple` x the genuine order and
@@ -23,7 +25,17 @@ ordinary (on independent realistic flow recall was 0.40). Orders that filled in 
 account's genuine business, which its spoof orders, cancelled, cannot move; the symbol's
 median order, the suspect's own orders left out, is the market's; and the genuine order is
 what the layers must dwarf. A market maker quoting both sides in even sizes is not flagged:
-its quotes are the size of its fills. Does not catch: spoofing across accounts (collusive),
+its quotes are the size of its fills. A layer priced at or through the genuine order's own
+fills would have traded with it (the account crossing itself): a spoofer's layers rest on the
+far side of the book (Coscia: the sells above the best offer, the genuine buy at the bid). In
+an omnibus account, orders of different end clients on both sides meet by chance, often
+crossed like that; the price test is what keeps them apart. Some still meet in the
+pattern by chance (about one a day in 200,000 orders), and one such meeting in an account
+that pools many end clients is no evidence of any one person's intent: an account without a
+known owner is alerted when the pattern repeats in the symbol that day, at least
+`min_repeats_no_owner` times (Coscia repeated his thousands of times). A single layering by
+one end client of an omnibus account is the omnibus holder's to find, which knows the end
+client. Does not catch: spoofing across accounts (collusive),
 the "inside the spread" variant (FINRA 5210.03 type 2), which needs the market's quotes, or
 an account whose every order is large.
 """
@@ -31,7 +43,7 @@ an account whose every order is large.
 from surveil.detect.medians import typical_quantity
 
 NAME = "spoofing"
-VERSION = "2"
+VERSION = "3"
 PARAMS = {
     "layer_multiple": 3.0,
     "size_multiple": 5.0,
@@ -39,6 +51,7 @@ PARAMS = {
     "max_filled_share": 0.5,
     "cancel_window_s": 30.0,
     "min_orders": 2,
+    "min_repeats_no_owner": 2,
 }
 
 # The medians are counted per (key, quantity), not sorted per order (see medians.py). The
@@ -54,7 +67,7 @@ SQL = (
     )
     + """, layered AS (
     SELECT o.cl_ord_id, o.account_id, o.symbol, o.side = '1' AS is_buy, o.quantity,
-           o.cum_qty, o.transact_time, o.cancel_time, t.filled_median
+           o.limit_price, o.cum_qty, o.transact_time, o.cancel_time, t.filled_median
     FROM orders o JOIN account_typical t ON t.account_id = o.account_id
     WHERE o.trade_date = %(trade_date)s AND o.ord_status = '4' AND o.order_type = '2'
       AND o.time_in_force NOT IN ('3', '4')
@@ -63,6 +76,7 @@ SQL = (
 ), genuine AS MATERIALIZED (
     SELECT e.cl_ord_id, e.account_id, e.symbol, e.side = '1' AS is_buy,
            min(e.transact_time) AS first_fill, max(e.transact_time) AS last_fill,
+           min(e.fill_price) AS lowest_px, max(e.fill_price) AS highest_px,
            array_agg(e.exec_id ORDER BY e.exec_id) AS exec_ids, sum(e.fill_qty) AS filled
     FROM executions e WHERE e.trade_date = %(trade_date)s
     GROUP BY e.cl_ord_id, e.account_id, e.symbol, e.side
@@ -77,6 +91,8 @@ SQL = (
     JOIN orders o ON o.trade_date = %(trade_date)s AND o.cl_ord_id = g.cl_ord_id
     JOIN layered l ON l.account_id = g.account_id AND l.symbol = g.symbol
      AND l.is_buy = (NOT g.is_buy)
+     AND CASE WHEN g.is_buy THEN l.limit_price > g.highest_px
+              ELSE l.limit_price < g.lowest_px END
      AND l.transact_time <= g.first_fill
      AND l.cancel_time BETWEEN g.first_fill
                            AND g.last_fill + make_interval(secs => %(cancel_window_s)s)
@@ -127,8 +143,11 @@ SELECT p.cl_ord_id AS key,
               round((p.layered_qty::float8 / p.genuine_qty)::numeric, 1), p.genuine_qty,
               round((p.layered_qty / greatest(s.market_median, 1))::numeric, 1), p.layered_filled,
               p.filled, round(p.slowest_cancel_s::numeric, 1)) AS explanation
-FROM patterns p
+FROM (SELECT p.*, count(*) OVER (PARTITION BY p.account_id, p.symbol) AS repeats
+      FROM patterns p) p
+JOIN accounts a ON a.trade_date = %(trade_date)s AND a.account_id = p.account_id
 LEFT JOIN market s ON s.symbol = p.symbol AND s.account_id = p.account_id
 WHERE p.layered_qty >= %(market_multiple)s * coalesce(s.market_median, 0)
+  AND (a.beneficial_owner_id IS NOT NULL OR p.repeats >= %(min_repeats_no_owner)s)
 """
 )

@@ -41,10 +41,10 @@ from surveil.settings import Settings
 from surveil.staging import staging_dir, sweep_stale
 
 # Bump whenever the bytes generated for the same options change.
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 
 # The benign populations `generate --without` can leave out (docs/generator.md).
-POPULATIONS = ("market_makers", "omnibus")
+POPULATIONS = ("market_makers", "omnibus", "worked_parents")
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -187,7 +187,13 @@ def write_day_files(
     reference = build_reference(seed, omnibus="omnibus" not in left_out)
     universe = load_universe()
     ctx = day_context(
-        day, session, seed, reference, universe, two_sided="market_makers" not in left_out
+        day,
+        session,
+        seed,
+        reference,
+        universe,
+        two_sided="market_makers" not in left_out,
+        worked_parents="worked_parents" not in left_out,
     )
     planner, build_plan = plan_scenarios(ctx, orders, counts)
     market = Market(

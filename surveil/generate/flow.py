@@ -63,6 +63,7 @@ from surveil.generate.market import (
     Sampler,
     Universe,
 )
+from surveil.generate.parents import Children, no_children, plan_children
 from surveil.generate.reference import MARKET_MAKER, Reference
 
 CHUNK_ORDERS = 100_000
@@ -123,6 +124,7 @@ class DayContext:
     firm_table: tuple[np.ndarray, np.ndarray] = field(repr=False)
     symbol_table: tuple[np.ndarray, np.ndarray] = field(repr=False)
     two_sided: bool = True  # market makers quote both sides at once
+    worked_parents: bool = True  # some client orders are children of worked parents
 
     @property
     def open_us(self) -> int:
@@ -155,9 +157,11 @@ def day_context(
     universe: Universe,
     *,
     two_sided: bool = True,
+    worked_parents: bool = True,
 ) -> DayContext:
     """The day's shared context; `two_sided=False` leaves the market makers' two-sided
-    quoting out (they then quote one side per symbol per block, as generator version 3)."""
+    quoting out (they then quote one side per symbol per block, as generator version 3),
+    `worked_parents=False` the worked parent orders (parents.py)."""
     owner = reference.account_owner
     market_maker = reference.account_types == MARKET_MAKER
     other_accounts = np.flatnonzero(~market_maker)
@@ -204,6 +208,7 @@ def day_context(
         firm_table=csvfmt.text_table(reference.firm_ids[reference.account_firm]),
         symbol_table=csvfmt.text_table(universe.symbols),
         two_sided=two_sided,
+        worked_parents=worked_parents,
     )
 
 
@@ -228,11 +233,23 @@ def generate_chunks(
     edges = ctx.profile.time_us(np.linspace(0.0, 1.0, slices + 1))
     edges[0], edges[-1] = ctx.open_us, ctx.close_us + 1
     planted_orders, planted_fills = planted
+    children = (
+        plan_children(ctx, constraints, background_orders) if ctx.worked_parents else no_children()
+    )
     next_order = next_exec = 1
     for k in range(slices):
         n = (k + 1) * background_orders // slices - k * background_orders // slices
         rng = np.random.default_rng([ctx.seed, ctx.ordinal, 1, k])
-        orders, fills = background(ctx, market, constraints, rng, n, k / slices, (k + 1) / slices)
+        orders, fills = background(
+            ctx,
+            market,
+            constraints,
+            rng,
+            n,
+            k / slices,
+            (k + 1) / slices,
+            children.between(int(edges[k]), int(edges[k + 1])),
+        )
         chosen = np.flatnonzero(
             (planted_orders.time_us >= edges[k]) & (planted_orders.time_us < edges[k + 1])
         )
@@ -348,8 +365,10 @@ def background(
     n: int,
     quantile_from: float,
     quantile_to: float,
+    children: Children,
 ) -> tuple[Orders, Fills]:
-    """`n` background orders placed between two quantiles of the day's activity, with fills."""
+    """`n` background orders placed between two quantiles of the day's activity, with fills;
+    the first non-market-maker orders become the worked parents' `children` in the slice."""
     universe = ctx.universe
     t = ctx.profile.time_us(quantile_from + np.sort(rng.random(n)) * (quantile_to - quantile_from))
 
@@ -369,6 +388,14 @@ def background(
     account[others] = ctx.other_accounts[ctx.draw_other.draw(rng, n - n_mm)]
     symbol[others] = ctx.draw_symbol.draw(rng, n - n_mm)
     _respect(ctx, constraints, account, symbol, t, np.flatnonzero(others))
+    # Children take the places of orders drawn at random among the others, so the slice's
+    # activity keeps its shape apart from the children's own schedule.
+    candidates = np.flatnonzero(others)
+    slots = np.sort(rng.choice(candidates, min(len(children), len(candidates)), replace=False))
+    c = len(slots)
+    t[slots] = children.time_us[:c]
+    account[slots] = children.account[:c]
+    symbol[slots] = children.symbol[:c]
 
     # Market makers quote both sides all day; omnibus accounts carry many clients, buying
     # and selling alike; every other owner trades one way per symbol per day.
@@ -384,6 +411,7 @@ def background(
 
     kind = _DRAW_KIND.draw(rng, n)
     kind[is_mm] = PASSIVE_KIND
+    kind[slots] = np.where(children.passive[:c], PASSIVE_KIND, MARKETABLE_KIND)
     market_order = kind == MARKET_KIND
     ioc = np.where(
         kind == MARKETABLE_KIND,
@@ -391,6 +419,7 @@ def background(
         (kind == PASSIVE_KIND) & (rng.random(n) < 0.04),
     )
     ioc &= ~is_mm
+    ioc[slots] = False
 
     lots = 1 + _DRAW_LOTS.draw(rng, n)
     quantity = np.where(rng.random(n) < ODD_LOT_SHARE, rng.integers(1, 100, n), lots * 100)
@@ -400,6 +429,7 @@ def background(
         retail, np.where(retail_odd, rng.integers(1, 100, n), rng.integers(1, 4, n) * 100), quantity
     )
     quantity[is_mm] = rng.integers(1, 6, n_mm) * 100
+    quantity[slots] = children.quantity[:c]
     for sym, start, end, cap in constraints.caps:
         capped = (symbol == sym) & (t >= start) & (t < end)
         quantity[capped] = np.minimum(quantity[capped], cap)
@@ -578,7 +608,7 @@ def _fills(
         touch,
     )
     price = np.where(agg, bounded, order_limit)
-    fill_us = _unlock_market_makers(is_mm[order], order, buy, sym, price, fill_us, deadline)
+    fill_us = _unlock_market_makers(is_mm[order], order, buy, sym, price, fill_us, t, deadline)
     venue = ctx.universe.venues(rng, sym)
     return Fills(
         order=order,
@@ -597,22 +627,33 @@ def _unlock_market_makers(
     symbol: np.ndarray,
     price: np.ndarray,
     fill_us: np.ndarray,
+    placed: np.ndarray,
     deadline: np.ndarray,
 ) -> np.ndarray:
     """A market maker never bids and offers at one price at once, so its buy and sell fills
     at one price are at least `UNLOCK_US` apart. The drawn quotes can lock (a bid placed
     high, an offer placed low after the market moved); the later fill of such a pair is
-    moved on, within its order's deadline (`symbol` and `price` are per fill)."""
+    moved on, within its order's deadline, or else the earlier one back, no earlier than its
+    order was placed (`symbol` and `price` are per fill, `placed` and `deadline` per order)."""
     which = np.flatnonzero(mm_fill)
     if len(which) < 2:
         return fill_us
     fill_us = fill_us.copy()
-    key = np.lexsort((fill_us[which], price[which], symbol[which]))
-    ordered = which[key]
-    same_price = price[ordered][1:] == price[ordered][:-1]
-    opposite = buy[order[ordered]][1:] != buy[order[ordered]][:-1]
-    close = fill_us[ordered][1:] - fill_us[ordered][:-1] < UNLOCK_US
-    later = ordered[1:][same_price & opposite & close]
-    earlier = ordered[:-1][same_price & opposite & close]
-    fill_us[later] = np.minimum(fill_us[earlier] + UNLOCK_US, deadline[order[later]])
+    # Moving one fill can bring it near the next one, so repeat until nothing moves. A
+    # fill its deadline keeps from moving on goes back before the earlier one instead.
+    for _ in range(16):
+        key = np.lexsort((fill_us[which], price[which], symbol[which]))
+        ordered = which[key]
+        same_price = price[ordered][1:] == price[ordered][:-1]
+        opposite = buy[order[ordered]][1:] != buy[order[ordered]][:-1]
+        close = fill_us[ordered][1:] - fill_us[ordered][:-1] < UNLOCK_US
+        locked = same_price & opposite & close
+        if not locked.any():
+            break
+        later, earlier = ordered[1:][locked], ordered[:-1][locked]
+        wanted = fill_us[earlier] + UNLOCK_US
+        room = wanted <= deadline[order[later]]
+        fill_us[later[room]] = wanted[room]
+        back = earlier[~room]
+        fill_us[back] = np.maximum(fill_us[later[~room]] - UNLOCK_US, placed[order[back]])
     return fill_us

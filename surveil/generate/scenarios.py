@@ -55,15 +55,19 @@ excessive_otr (MiFID II RTS 9 style)
     within 0.05–3 s, and trades once. Look-alikes: 21–26 orders of which 6–10 trade
     (twice as often); 6–12 orders with one trade.
 
-front_running
-    A proprietary account's fills in a symbol within 5 minutes before a client order in
-    the same direction of ≥ 10× the symbol's median order quantity of the day, then fills
-    the other way within 30 minutes after the client order; the proprietary and the client
-    account belong to the same firm. Planted: the proprietary account buys (sells)
-    500–3,000 shares 20–240 s before a client order of 4,000–15,000 shares (≥ 40× the
-    typical 100 shares) that moves the price 0.2–0.6%, and unwinds 2–20 minutes after it.
-    Look-alikes: the client order only 200–500 shares; the proprietary trade 12–25 minutes
-    before; no unwind; the proprietary account trading against the client's direction first.
+front_running (version 2: follows the parent order)
+    A client account's orders in one symbol and one direction no more than 30 minutes
+    apart form one parent; a parent of ≥ 10× the symbol's median order quantity of the day,
+    a proprietary account's fills within 5 minutes before its first child in the same
+    direction, then fills the other way after the first child and within 30 minutes after
+    the last; the proprietary and the client account belong to the same firm. Planted: the
+    proprietary account buys (sells) 500–3,000 shares 20–240 s before a client order of
+    4,000–15,000 shares (≥ 40× the typical 100 shares) that moves the price 0.2–0.6%, and
+    unwinds 2–20 minutes after it; or ahead of a parent worked as 20–40 children of 200–600
+    shares over 1–2.5 hours, unwound in 3–5 pieces while it is worked and up to 20 minutes
+    after. Look-alikes: the client order only 200–500 shares; the proprietary trade 12–25
+    minutes before; no unwind; the proprietary account trading against the client's
+    direction first.
 
 Counts: by default about 5 planted scenarios per type (and as many look-alikes) at 1,000
 orders, 5 + 5·log10(orders / 1,000) per type above that, fewer on days too small to carry
@@ -113,6 +117,7 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
         "max_filled_share": 0.5,
         "cancel_window_s": 30,
         "min_orders": 2,
+        "min_repeats_no_owner": 2,
     },
     "marking_the_close": {
         "window_minutes": 10,
@@ -125,6 +130,7 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
         "lead_minutes": 5,
         "unwind_minutes": 30,
         "client_size_multiple": 10.0,
+        "max_child_gap_minutes": 30.0,
         "same_firm": True,
     },
 }
@@ -488,8 +494,13 @@ class Planner:
             for qty, at, away, cancel, filled_at in zip(
                 layer_qty, layer_at, layer_away, cancels, layer_fills, strict=True
             ):
-                bid, ask = m.quotes(sym, int(at))
-                limit = int(ask) + away * tick if layer_side != BUY else int(bid) - away * tick
+                # The layer stays on the far side of the book until it is cancelled: had the
+                # quotes moved through it, it would have traded.
+                quotes = [m.quotes(sym, when) for when in (int(at), genuine_at, fill_at)]
+                if layer_side != BUY:
+                    limit = max(int(ask) for _, ask in quotes) + away * tick
+                else:
+                    limit = min(int(bid) for bid, _ in quotes) - away * tick
                 limit = max(limit, tick)
                 if variant == "filled":
                     orders.append(_filled(account, sym, layer_side, qty, limit, int(at), filled_at))
@@ -531,7 +542,8 @@ class Planner:
         """Ordinary small orders for a spoofing account with little flow of its own, so that
         its median order stays small (2,000 shares must be ≥ 5× it, with room to spare)."""
         expected = self.ctx.expected_orders(account, self.background_orders)
-        count = max(0, large_orders + 3 - int(expected // 2))
+        # At least three: a thin account's few fills of its own are a noisy median.
+        count = max(3, large_orders + 3 - int(expected // 2))
         made: list[Callable[[Market], PlantedOrder]] = []
         earliest, latest = self.day_window(3 * MINUTE)
         for _ in range(count):
@@ -544,9 +556,9 @@ class Planner:
             self.claim([account], sym)
             buy = bool(self.ctx.buys[self.ctx.owner[account], sym])
             side = BUY if buy else SELL
-            qty = self.lots(1, 3)
+            qty = self.lots(1, 2)
             at = self.between(earliest, latest)
-            filled = self.rng.random() < 0.6
+            filled = self.rng.random() < 0.8
             later = at + self.between(1 * SECOND, 90 * SECOND)
 
             def make(m: Market, sym=sym, side=side, qty=qty, at=at, filled=filled, later=later):
@@ -689,9 +701,13 @@ class Planner:
         self.builders.append(build)
 
     def front_running(self, label: str, variant: str) -> None:
+        worked = variant == "worked"
+        # A worked parent's children go out over one to two and a half hours.
+        span = self.between(60 * MINUTE, 150 * MINUTE) if worked else 0
         earliest = self.open_us + 30 * MINUTE
-        latest = self.close_us - 55 * MINUTE
-        sym, t = self.place(self.symbols(30), earliest, latest, 27 * MINUTE, 27 * MINUTE)
+        latest = self.close_us - 55 * MINUTE - span
+        after = 27 * MINUTE + span
+        sym, t = self.place(self.symbols(30), earliest, latest, 27 * MINUTE, after)
         firms, owner = self.ctx.reference.account_firm, self.ctx.owner
         free_clients = self.free_accounts(self.clients, sym)
         for prop in self.rng.permutation(self.props):
@@ -707,7 +723,7 @@ class Planner:
         else:
             raise Crowded
         self.claim([prop, client], sym)
-        self.constraints.caps.append((sym, t - 27 * MINUTE, t + 27 * MINUTE, CAP_SHARES))
+        self.constraints.caps.append((sym, t - 27 * MINUTE, t + after, CAP_SHARES))
         client_buys = bool(self.rng.random() < 0.55)
         client_side = BUY if client_buys else self.sell_side()
         ahead_buys = client_buys if variant != "opposite" else not client_buys
@@ -719,14 +735,28 @@ class Planner:
         ahead_qty = self.lots(5, 30)
         client_qty = self.lots(2, 5) if variant == "small_client" else self.lots(40, 150)
         client_fills = int(self.rng.integers(3, 7))
-        client_span = self.between(30 * SECOND, 300 * SECOND)
+        client_span = span or self.between(30 * SECOND, 300 * SECOND)
         client_sizes = _split_lots(client_qty, client_fills, self.rng)
         client_times = sorted(self.between(t + 100, t + client_span) for _ in client_sizes)
+        # Worked: children of 2-6 lots, evenly spaced (TWAP) with jitter, the first at t.
+        children = int(self.rng.integers(20, 41)) if worked else 0
+        child_sizes = [self.lots(2, 6) for _ in range(children)]
+        child_times = [
+            t + (span * k + (self.between(0, span // children) if k else 0)) // children
+            for k in range(children)
+        ]
         impact = self.uniform(0.002, 0.006) * (1 if client_buys else -1)
         if variant != "small_client":
             self.ramps.append(Ramp(sym, t, t + client_span, impact))
         unwind_at = t + self.between(2 * MINUTE, 20 * MINUTE)
         unwind_sizes = _split_lots(ahead_qty, 1 if self.rng.random() < 0.6 else 2, self.rng)
+        if worked:  # sold into the rest of the parent, in pieces over the afternoon
+            unwind_sizes = _split_lots(ahead_qty, int(self.rng.integers(3, 6)), self.rng)
+        unwind_times = (
+            sorted(self.between(t + 10 * MINUTE, t + span + 20 * MINUTE) for _ in unwind_sizes)
+            if worked
+            else [unwind_at + k * 40 * SECOND for k in range(len(unwind_sizes))]
+        )
         ahead_market = bool(self.rng.random() < 0.5)
 
         def side_of(buy: bool) -> int:
@@ -743,6 +773,13 @@ class Planner:
         def build(m: Market) -> Scenario:
             tick = int(m.universe.tick[sym])
             orders = [aggressive(ahead_buys, ahead_qty, t - lead, m, ahead_market)]
+            if worked:
+                orders += [
+                    child(qty, at, m) for qty, at in zip(child_sizes, child_times, strict=True)
+                ]
+                for qty, at in zip(unwind_sizes, unwind_times, strict=True):
+                    orders.append(aggressive(not ahead_buys, qty, at, m, True))
+                return Scenario("front_running", label, variant, sym, [prop, client], orders)
             touch = m.touch(sym, t, client_buys)
             fills = [
                 (qty, m.touch(sym, at, client_buys), at)
@@ -758,11 +795,18 @@ class Planner:
                              fills=fills)
             )  # fmt: skip
             if variant != "no_unwind":
-                for k, qty in enumerate(unwind_sizes):
-                    orders.append(
-                        aggressive(not ahead_buys, qty, unwind_at + k * 40 * SECOND, m, True)
-                    )
+                for qty, at in zip(unwind_sizes, unwind_times, strict=True):
+                    orders.append(aggressive(not ahead_buys, qty, at, m, True))
             return Scenario("front_running", label, variant, sym, [prop, client], orders)
+
+        def child(qty: int, at: int, m: Market) -> PlantedOrder:
+            """A child of the client's parent: a marketable limit filled at the touch."""
+            touch = m.touch(sym, at + 200, client_buys)
+            tick = int(m.universe.tick[sym])
+            limit = _round_away(touch * (1.005 if client_buys else 0.995), tick, client_buys)
+            order = _filled(client, sym, client_side, qty, touch, at, at + 200)
+            order.limit = limit
+            return order
 
         self.builders.append(build)
 
@@ -779,7 +823,7 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "marking_the_close": (("push",), ("flat", "early")),
     "excessive_otr": (("stuffing",), ("filling", "below", "filling")),
-    "front_running": (("ahead",), ("small_client", "too_early", "no_unwind", "opposite")),
+    "front_running": (("ahead", "worked"), ("small_client", "too_early", "no_unwind", "opposite")),
 }  # fmt: skip
 # Layout order: the scarcest resources first (a symbol's close, long front-running windows).
 LAYOUT_ORDER = ("marking_the_close", "front_running", "spoofing", "excessive_otr", "wash_trade")

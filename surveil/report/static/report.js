@@ -124,7 +124,7 @@
       options: {
         parsing: false,
         scales: { x: timeAxis(data), y: { grace: "8%", ticks: { callback: (v) => number(v, 2) }, grid: { color: "#eef1f4" } } },
-        interaction: { mode: "nearest", intersect: true },
+        interaction: { mode: "point", intersect: true },  // every marker under the cursor: placed, filled and the trade often coincide
         plugins: {
           legend: { position: "right", labels: { usePointStyle: true } },
           tooltip: { callbacks: { label: describe } },
