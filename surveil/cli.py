@@ -356,8 +356,8 @@ def _main(
     """Daily trade surveillance over FIX order flow.
 
     Exit codes: 0 done or skipped, 1 validation failed, 2 usage, 3 bad input, 4
-    unavailable, 5 surveillance gap, 7 report failed, 70 internal, 75 try again later, 130
-    interrupted; the README's exit-code table says what each means.
+    unavailable, 5 surveillance gap, 6 review conflict, 7 report failed, 70 internal, 75 try
+    again later, 130 interrupted; the README's exit-code table says what each means.
     """
 
 
