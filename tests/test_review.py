@@ -11,7 +11,7 @@ from surveil import db
 from surveil.detect import detect_day
 from surveil.errors import ReviewError
 from surveil.load import load_day
-from surveil.review import cases, suppressions
+from surveil.review import audit, cases, suppressions
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY
 
@@ -105,3 +105,32 @@ def test_a_low_score_close_closes_and_a_high_one_waits_for_a_second_person(
         "SELECT closed_by, approved_by, disposition FROM review_cases WHERE alert_id = %s", (high,)
     ).fetchone()
     assert row == ("ann", "bob", "no_further_action")
+
+
+def test_verify_holds_then_names_the_event_a_superuser_edited(
+    settings: Settings, migrated: psycopg.Connection
+) -> None:
+    conn = migrated
+    low, high = low_and_high(conn)
+    cases.act(settings, low, "comment", comment="first look", actor="ann")
+    cases.act(settings, high, "escalate", comment="needs a second look", actor="ann")
+    assert audit.verify(settings).ok
+    target = conn.execute("SELECT event_id FROM review_events WHERE action = 'escalate'").fetchone()[0]
+    with pytest.raises(psycopg.Error, match="append-only"):
+        conn.execute("UPDATE review_events SET comment = 'nothing' WHERE event_id = %s", (target,))
+    with pytest.raises(psycopg.Error, match="append-only"):
+        conn.execute("DELETE FROM review_events WHERE event_id = %s", (target,))
+    conn.execute("ALTER TABLE review_events DISABLE TRIGGER review_events_append_only")
+    conn.execute("UPDATE review_events SET comment = 'nothing to see' WHERE event_id = %s", (target,))
+    broken = audit.verify(settings)
+    assert not broken.ok and broken.broken_event_id == target and "changed" in broken.problem
+
+
+def test_verify_sees_the_last_event_removed(settings: Settings, migrated: psycopg.Connection) -> None:
+    low, _ = low_and_high(migrated)
+    cases.act(settings, low, "comment", comment="a note", actor="ann")
+    last = migrated.execute("SELECT max(event_id) FROM review_events").fetchone()[0]
+    migrated.execute("ALTER TABLE review_events DISABLE TRIGGER review_events_append_only")
+    migrated.execute("DELETE FROM review_events WHERE event_id = %s", (last,))
+    broken = audit.verify(settings)
+    assert broken.broken_event_id == last and "head" in broken.problem
