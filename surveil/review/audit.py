@@ -54,7 +54,9 @@ def event_hash(row: tuple[Any, ...]) -> str:
     """The hash of one event (a row of EVENTS without its own hash), prev_hash first."""
     event_id, at, *fields, prev_hash = row
     values = [prev_hash, event_id, at, *fields]
-    encoded = "|".join("~" if v is None else f"{len(t)}:{t}" for v in values for t in [_text(v) or ""])
+    encoded = "|".join(
+        "~" if v is None else f"{len(t)}:{t}" for v in values for t in [_text(v) or ""]
+    )
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
@@ -86,7 +88,9 @@ def verify(settings: Settings) -> Verified:
                 event_id, stored_prev, stored = row[0], row[13], row[14]
                 problem = ""
                 if event_id != expected_id:
-                    problem = f"expected event {expected_id} next, found {event_id} (events removed)"
+                    problem = (
+                        f"expected event {expected_id} next, found {event_id} (events removed)"
+                    )
                 elif stored_prev != previous:
                     problem = "its previous hash is not the hash of the event before it"
                 elif event_hash(row[:14]) != stored:
@@ -95,7 +99,13 @@ def verify(settings: Settings) -> Verified:
                     return Verified(count, head[0], head[1], int(event_id), problem)
                 previous, expected_id = stored, event_id + 1
     if (head[0], head[1]) != (expected_id - 1, previous):
-        return Verified(count, head[0], head[1], expected_id, "the chain's head does not name the last event (events removed at the end)")
+        return Verified(
+            count,
+            head[0],
+            head[1],
+            expected_id,
+            "the chain's head does not name the last event (events removed at the end)",
+        )
     return Verified(count, head[0], head[1])
 
 

@@ -61,7 +61,9 @@ def metrics(settings: Settings, start: dt.date, end: dt.date) -> Metrics:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one moment's figures
         result.by_status = {s: int(n) for s, n in conn.execute(BY_STATUS, params)}
         result.by_disposition = {d: int(n) for d, n in conn.execute(BY_DISPOSITION, params)}
-        for rule, alerts, still_open, decided, fps, suppressed, stor in conn.execute(BY_RULE, params):
+        for rule, alerts, still_open, decided, fps, suppressed, stor in conn.execute(
+            BY_RULE, params
+        ):
             result.by_rule.append(
                 {
                     "rule": rule, "alerts": alerts, "open": still_open, "decided": decided,

@@ -88,7 +88,9 @@ def _alert_part(conn: psycopg.Connection, alert_id: str) -> dict[str, Any]:
     case = load_case(conn, alert_id)
     row = conn.execute(ALERT, (alert_id,)).fetchone()
     snapshot = dict(row[0]) if row else {}
-    history = [dict(zip(HISTORY_COLUMNS, r, strict=True)) for r in conn.execute(HISTORY, (alert_id,))]
+    history = [
+        dict(zip(HISTORY_COLUMNS, r, strict=True)) for r in conn.execute(HISTORY, (alert_id,))
+    ]
     found = evidence.alert_evidence(conn, alert_id) if case["produced"] else None
     accounts = conn.execute(ACCOUNTS, (case["trade_date"], list(case["account_ids"]))).fetchall()
     comments = [
@@ -110,14 +112,22 @@ def _alert_part(conn: psycopg.Connection, alert_id: str) -> dict[str, Any]:
             "analyst_comments": comments,
         },
         "suspected": [
-            {"account_id": a, "account_type": t, "beneficial_owner_id": o, "firm_id": f, "firm_name": n}
+            {
+                "account_id": a,
+                "account_type": t,
+                "beneficial_owner_id": o,
+                "firm_id": f,
+                "firm_name": n,
+            }
             for a, t, o, f, n in accounts
         ],
         "still_produced": case["produced"],
     }
 
 
-def build(conn: psycopg.Connection, settings: Settings, alert_ids: list[str], who: str) -> dict[str, Any]:
+def build(
+    conn: psycopg.Connection, settings: Settings, alert_ids: list[str], who: str
+) -> dict[str, Any]:
     parts = [_alert_part(conn, a) for a in alert_ids]
     return {
         "template": "Commission Delegated Regulation (EU) 2016/957, Annex (STOR)",
@@ -125,8 +135,12 @@ def build(conn: psycopg.Connection, settings: Settings, alert_ids: list[str], wh
         "drafted_by": who,
         "section_1_reporting_entity": _reporting_entity(settings),
         "section_2_transactions_and_orders": [
-            {"alert_id": p["alert_id"], "trade_date": p["trade_date"], "instrument": p["instrument"],
-             "orders_and_transactions": p["orders_and_transactions"]}
+            {
+                "alert_id": p["alert_id"],
+                "trade_date": p["trade_date"],
+                "instrument": p["instrument"],
+                "orders_and_transactions": p["orders_and_transactions"],
+            }
             for p in parts
         ],  # fmt: skip
         "section_3_nature_of_suspicion": [
@@ -137,7 +151,9 @@ def build(conn: psycopg.Connection, settings: Settings, alert_ids: list[str], wh
             {json.dumps(s, sort_keys=True) for p in parts for s in p["suspected"]}
         ),
         "section_5_additional_information": {
-            "alerts": [{"alert_id": p["alert_id"], "still_produced": p["still_produced"]} for p in parts],
+            "alerts": [
+                {"alert_id": p["alert_id"], "still_produced": p["still_produced"]} for p in parts
+            ],
             "notes": "Evidence is the time-ordered orders and fills surveil holds for the "
             "trading day; complete with anything known outside surveil before filing.",
         },
@@ -190,7 +206,9 @@ class Draft:
     alert_ids: list[str]
 
 
-def draft(settings: Settings, given: list[str], out_dir: Path | None = None, actor: str | None = None) -> Draft:
+def draft(
+    settings: Settings, given: list[str], out_dir: Path | None = None, actor: str | None = None
+) -> Draft:
     """Draft a STOR from the alerts; the draft's row and its files appear together or not."""
     if not given:
         raise ReviewError("stor: name at least one alert")
@@ -217,7 +235,9 @@ def draft(settings: Settings, given: list[str], out_dir: Path | None = None, act
     return Draft(draft_id, paths[0], paths[1], digest, ids)
 
 
-def decide(settings: Settings, draft_id: int, approve: bool, comment: str | None, actor: str | None = None) -> str:
+def decide(
+    settings: Settings, draft_id: int, approve: bool, comment: str | None, actor: str | None = None
+) -> str:
     from surveil.review import require_comment
 
     if not approve:
