@@ -174,11 +174,11 @@ CREATE TRIGGER review_cases_guard BEFORE UPDATE ON review_cases
 CREATE FUNCTION review_retain() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'review_cases' AND OLD.status = 'closed'
-       AND OLD.closed_at < now() - interval '5 years' THEN
-        RETURN OLD;
-    END IF;
-    IF TG_TABLE_NAME <> 'review_cases' AND OLD.created_at < now() - interval '5 years' THEN
+    IF TG_TABLE_NAME = 'review_cases' THEN
+        IF OLD.status = 'closed' AND OLD.closed_at < now() - interval '5 years' THEN
+            RETURN OLD;
+        END IF;
+    ELSIF OLD.created_at < now() - interval '5 years' THEN
         RETURN OLD;
     END IF;
     RAISE EXCEPTION '%: rows are kept five years after closure (delete refused)', TG_TABLE_NAME

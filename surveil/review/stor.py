@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from surveil import evidence
 from surveil.errors import ReviewError
@@ -223,7 +224,7 @@ def draft(
         text = json.dumps(content, indent=2, sort_keys=True) + "\n"
         digest = hashlib.sha256(text.encode()).hexdigest()
         with conn.transaction():
-            row = conn.execute(SAVE, (ids, json.loads(text), digest)).fetchone()
+            row = conn.execute(SAVE, (ids, Jsonb(json.loads(text)), digest)).fetchone()
             assert row is not None
             draft_id = int(row[0])
             folder.mkdir(parents=True, exist_ok=True)
