@@ -356,8 +356,8 @@ def _main(
     """Daily trade surveillance over FIX order flow.
 
     Exit codes: 0 done or skipped, 1 validation failed, 2 usage, 3 bad input, 4
-    unavailable, 5 surveillance gap, 7 report failed, 70 internal, 75 try again later, 130
-    interrupted; the README's exit-code table says what each means.
+    unavailable, 5 surveillance gap, 6 review conflict, 7 report failed, 70 internal, 75 try
+    again later, 130 interrupted; the README's exit-code table says what each means.
     """
 
 
@@ -902,6 +902,7 @@ def detect(
 
     def render(c: Console) -> None:
         c.print(_rule_runs(f"detect {r.trade_date} (load run {r.load_run_id})", r.rules))
+        c.print(f"{r.suppressed} of the alerts closed as suppressed (surveil review suppressions)")
         if r.validation != "passed":
             over = "a FAILED validation" if r.validation == "failed" else "no validation"
             c.print(f"{r.trade_date}: these alerts were computed over {over} of the day.")
@@ -959,6 +960,7 @@ def load_alerts(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt
             f"{r.trade_date}: {r.alerts} alerts loaded from {r.alerts_uri} ({per_rule}); "
             f"{r.replaced} replaced"
         )
+        c.print(f"{r.suppressed} of the alerts closed as suppressed (surveil review suppressions)")
 
     return Report({"status": "loaded", **_jsonable(r), "alerts": r.alerts}, render)
 
@@ -1254,6 +1256,636 @@ def config(json_out: JsonOpt = False, debug: DebugOpt = False) -> Report:
     if problems:
         payload = {"status": "error", "settings": values, "problems": problems}
     return Report(payload, render, ExitCode.USAGE if problems else ExitCode.OK)
+
+
+# ---- review: the alert review workflow (docs/review.md) -------------------------------
+
+review_app = typer.Typer(
+    cls=_Group,
+    help="Review alerts: the queue, decisions with comments, four-eyes approval, "
+    "suppressions, the audit trail and STOR drafts (docs/review.md).",
+    no_args_is_help=True,
+)
+app.add_typer(review_app, name="review")
+
+AsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        metavar="NAME",
+        help="Who acts \\[default: $SURVEIL_USER, else the OS user]; on a server where you "
+        "log in as your own role, the database names that role instead.",
+    ),
+]
+CommentOpt = Annotated[
+    str | None, typer.Option("--comment", "-m", metavar="TEXT", help="Why (recorded in the trail).")
+]
+AlertArg = Annotated[
+    str, typer.Argument(metavar="ALERT", help="Alert id, or its first 6+ characters.")
+]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", metavar="YYYY-MM-DD", help="First trading date.")
+]
+ToOpt = Annotated[str | None, typer.Option("--to", metavar="YYYY-MM-DD", help="Last trading date.")]
+OnDateOpt = Annotated[
+    str | None,
+    typer.Option("--date", "-d", metavar="YYYY-MM-DD", help="One trading date (--from and --to)."),
+]
+StatusOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--status",
+        metavar="STATUS",
+        help="open, escalated, pending, closed or all; repeatable \\[default: open, escalated, "
+        "pending].",
+    ),
+]
+AssigneeOpt = Annotated[
+    str | None,
+    typer.Option("--assignee", metavar="NAME", help="Only this person's alerts ('-': nobody's)."),
+]
+MinScoreOpt = Annotated[float | None, typer.Option("--min-score", min=0, max=100)]
+MaxScoreOpt = Annotated[float | None, typer.Option("--max-score", min=0, max=100)]
+
+
+def _day_opt(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        from surveil.errors import ConfigError
+
+        raise ConfigError(f"{name} {value!r}: expected YYYY-MM-DD") from None
+
+
+def _queue_filter(
+    start: str | None, end: str | None, date: str | None, rule: RuleName | None,
+    status: list[str] | None, assignee: str | None, min_score: float | None,
+    max_score: float | None,
+) -> Any:  # fmt: skip
+    from surveil.review import STATUSES
+    from surveil.review.cases import QUEUE_STATUSES, QueueFilter
+
+    first, last = _day_opt(start, "--from"), _day_opt(end, "--to")
+    if date is not None:
+        first = last = _day_opt(date, "--date")
+    statuses = tuple(status) if status else QUEUE_STATUSES
+    if "all" in statuses:
+        statuses = STATUSES
+    return QueueFilter(
+        first, last, _rule(rule), statuses, assignee,
+        Decimal(str(min_score)) if min_score is not None else None,
+        Decimal(str(max_score)) if max_score is not None else None,
+    )  # fmt: skip
+
+
+def _produced(case: dict[str, Any]) -> str:
+    return "" if case["produced"] else " [yellow](no longer produced)[/]"
+
+
+@review_app.command("list")
+@reported
+def review_list(
+    start: FromOpt = None, end: ToOpt = None, date: OnDateOpt = None, rule: RuleOpt = None,
+    status: StatusOpt = None, assignee: AssigneeOpt = None, min_score: MinScoreOpt = None,
+    max_score: MaxScoreOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="At most this many (0: all).")] = 200,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """The review queue: alerts still to decide (or any status), oldest day first, best
+    score first within a day. An alert a re-run of detect no longer produces is listed,
+    marked so, with its history.
+
+    Example: surveil review list --from 2026-11-01 --rule spoofing --min-score 70
+    """
+    from surveil.review.cases import queue
+
+    where = _queue_filter(start, end, date, rule, status, assignee, min_score, max_score)
+    q = queue(_settings(), where, limit or None)
+
+    def render(c: Console) -> None:
+        table = Table(title="review queue")
+        for col in (
+            "alert",
+            "date",
+            "rule",
+            "symbol",
+            "score",
+            "status",
+            "assignee",
+            "explanation",
+        ):
+            table.add_column(col, no_wrap=col in ("alert", "date"))
+        for x in q.cases:
+            status_cell = x["status"] + (f" ({x['disposition']})" if x["disposition"] else "")
+            table.add_row(
+                x["alert_id"][:ALERT_ID_SHOWN], str(x["trade_date"]), x["rule"], x["symbol"],
+                f"{x['score']}", status_cell + _produced(x), escape(x["assignee"] or ""),
+                escape(x["explanation"] or ""),
+            )  # fmt: skip
+        c.print(table)
+        c.print(f"{len(q.cases)} of {q.total} alerts")
+
+    return Report({"total": q.total, "count": len(q.cases), "cases": q.cases}, render)
+
+
+@review_app.command("show")
+@reported
+def review_show(alert: AlertArg, json_out: JsonOpt = False, debug: DebugOpt = False) -> Report:
+    """One alert: its explanation and parameters, its evidence (the accounts' orders and
+    fills around it, in time order, the ones the rule named marked *) and its history.
+
+    Example: surveil review show 3f2a9c1b7d4e
+    """
+    from surveil.review.cases import show
+
+    v = show(_settings(), alert)
+    case, alert_doc = v.case, v.alert
+
+    def render(c: Console) -> None:
+        c.print(
+            f"[bold]{case['alert_id']}[/] {case['rule']} {case['symbol']} {case['trade_date']} "
+            f"score {case['score']} - {case['status']}"
+            + (f" ({case['disposition']})" if case["disposition"] else "")
+            + f", version {case['version']}"
+            + _produced(case)
+        )
+        c.print(
+            f"assignee: {escape(case['assignee'] or '-')}; accounts: {', '.join(case['account_ids'])}"
+        )
+        if case["status"] == "pending":
+            c.print(
+                f"waiting for approval: {case['pending_disposition']} asked by {escape(case['pending_by'])}"
+            )
+        c.print(f"explanation: {escape(str(alert_doc.get('explanation', '')))}")
+        c.print(f"parameters: {escape(json.dumps(alert_doc.get('params', {}), sort_keys=True))}")
+        if v.suppression:
+            c.print(
+                f"suppressed by suppression {v.suppression['suppression_id']}: {escape(v.suppression['reason'])}"
+            )
+        if v.evidence is not None and v.evidence.events:
+            table = Table(title="evidence (UTC; * named by the rule)")
+            for col in ("", "time", "event", "account", "side", "qty", "price", "venue", "order"):
+                table.add_column(col)
+            for e in v.evidence.events:
+                table.add_row(
+                    "*" if e.named else "", e.at.astimezone(dt.UTC).strftime("%H:%M:%S.%f")[:-3],
+                    e.kind, e.account_id, e.side, str(e.quantity), str(e.price or ""),
+                    e.venue or "", e.cl_ord_id,
+                )  # fmt: skip
+            c.print(table)
+            if v.evidence.truncated:
+                c.print(f"{len(v.evidence.events)} of {v.evidence.total_events} events shown")
+        elif not case["produced"]:
+            c.print("evidence: not shown, the alert is no longer produced by detect")
+        history = Table(title="history")
+        for col in ("#", "at (UTC)", "who", "action", "state", "comment"):
+            history.add_column(col)
+        for h in v.history:
+            state = f"{h['from_status'] or ''} -> {h['to_status'] or ''}".strip()
+            if h["disposition"]:
+                state += f" ({h['disposition']})"
+            history.add_row(
+                str(h["event_id"]), h["at"].astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                escape(h["actor"]), h["action"], state, escape(h["comment"] or ""),
+            )  # fmt: skip
+        c.print(history)
+        for d in v.drafts:
+            c.print(f"STOR draft {d['draft_id']}: {d['status']} (by {escape(d['created_by'])})")
+
+    payload = {
+        "case": case, "alert": alert_doc, "history": v.history, "evidence": v.evidence,
+        "suppression": v.suppression, "stor_drafts": v.drafts,
+    }  # fmt: skip
+    return Report(payload, render)
+
+
+def _decision_report(d: Any) -> Report:
+    def render(c: Console) -> None:
+        note = " (pending: a different person must approve it)" if d.to_status == "pending" else ""
+        c.print(
+            f"{d.alert_id}: {d.action} by {escape(d.actor)}, {d.from_status} -> {d.to_status}{note}"
+        )
+        if d.advisory:
+            c.print(
+                "[dim]the actor is as declared (--as / SURVEIL_USER): four-eyes is advisory here[/]"
+            )
+
+    return Report({"status": "done", **_jsonable(d)}, render)
+
+
+IfVersionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--if-version",
+        metavar="N",
+        help="Act only if the alert is still at this version (as `show` gave it); exit 6 otherwise.",
+    ),
+]
+
+
+def _act(alert: str, action: str, as_: str | None, version: int | None, **kw: Any) -> Report:
+    from surveil.review.cases import act
+
+    return _decision_report(
+        act(_settings(), alert, action, actor=as_, expected_version=version, **kw)
+    )
+
+
+@review_app.command("assign")
+@reported
+def review_assign(
+    alert: AlertArg,
+    assignee: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Who takes it.")] = None,
+    nobody: Annotated[bool, typer.Option("--nobody", metavar="", help="Unassign.")] = False,
+    comment: CommentOpt = None, as_: AsOpt = None, if_version: IfVersionOpt = None,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Give an alert to someone (or to nobody, --nobody).
+
+    Example: surveil review assign 3f2a9c1b7d4e ann
+    """
+    who = "" if nobody else assignee
+    if nobody:
+        from surveil.review.cases import act
+
+        d = act(_settings(), alert, "assign", assignee=" ", comment=comment, actor=as_,
+                expected_version=if_version)  # fmt: skip
+        return _decision_report(d)
+    return _act(alert, "assign", as_, if_version, assignee=who, comment=comment)
+
+
+@review_app.command("comment")
+@reported
+def review_comment(
+    alert: AlertArg, comment: CommentOpt = None, as_: AsOpt = None,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Add a comment to an alert's history (any status).
+
+    Example: surveil review comment 3f2a9c1b7d4e -m "called the desk, waiting for an answer"
+    """
+    return _act(alert, "comment", as_, None, comment=comment)
+
+
+@review_app.command("escalate")
+@reported
+def review_escalate(
+    alert: AlertArg, comment: CommentOpt = None, as_: AsOpt = None, if_version: IfVersionOpt = None,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Escalate an open alert (comment required).
+
+    Example: surveil review escalate 3f2a9c1b7d4e -m "pattern over three days"
+    """
+    return _act(alert, "escalate", as_, if_version, comment=comment)
+
+
+DispositionOpt = Annotated[
+    str,
+    typer.Option(
+        "--disposition",
+        metavar="D",
+        help="false_positive, no_further_action, informal_action, stor_filed or duplicate.",
+    ),
+]
+
+
+@review_app.command("close")
+@reported
+def review_close(
+    alert: AlertArg, disposition: DispositionOpt, comment: CommentOpt = None, as_: AsOpt = None,
+    if_version: IfVersionOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Close an alert with a disposition (comment required). A score of 70 or more, or
+    stor_filed, waits as pending until a different person approves it.
+
+    Example: surveil review close 3f2a9c1b7d4e --disposition false_positive -m "hedge of a client order"
+    """
+    return _act(alert, "close", as_, if_version, comment=comment, disposition=disposition)
+
+
+@review_app.command("reopen")
+@reported
+def review_reopen(
+    alert: AlertArg, comment: CommentOpt = None, as_: AsOpt = None, if_version: IfVersionOpt = None,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Reopen a closed alert (comment required); its earlier decision stays in the history.
+
+    Example: surveil review reopen 3f2a9c1b7d4e -m "new information from the desk"
+    """
+    return _act(alert, "reopen", as_, if_version, comment=comment)
+
+
+@review_app.command("bulk-close")
+@reported
+def review_bulk_close(
+    disposition: DispositionOpt, comment: CommentOpt = None, start: FromOpt = None,
+    end: ToOpt = None, date: OnDateOpt = None, rule: RuleOpt = None, status: StatusOpt = None,
+    assignee: AssigneeOpt = None, min_score: MinScoreOpt = None, max_score: MaxScoreOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", metavar="", help="Only count them.")] = False,
+    as_: AsOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Close every open or escalated alert the filter selects as one batch, each with its
+    own event; the batch waits until a different person approves it (approve --batch N).
+
+    Example: surveil review bulk-close --date 2026-11-25 --rule excessive_otr --max-score 30 --disposition false_positive -m "quote refresh"
+    """
+    from surveil.review.cases import bulk_close
+
+    where = _queue_filter(start, end, date, rule, status, assignee, min_score, max_score)
+    r = bulk_close(_settings(), where, disposition, comment, actor=as_, dry_run=dry_run)
+
+    def render(c: Console) -> None:
+        if r.batch_id is None:
+            c.print(f"{r.alerts} alerts would be closed (dry run, nothing changed)")
+        else:
+            c.print(f"bulk close {r.batch_id}: {r.alerts} alerts pending approval "
+                    f"(surveil review approve --batch {r.batch_id})")  # fmt: skip
+
+    return Report({"status": "dry-run" if dry_run else "pending", **_jsonable(r)}, render)
+
+
+def _decide(
+    approve: bool, alerts: list[str] | None, batch: int | None, suppression: int | None,
+    stor_draft: int | None, comment: str | None, as_: str | None,
+) -> Report:  # fmt: skip
+    from surveil.errors import ReviewError
+
+    chosen = [x for x in (alerts, batch, suppression, stor_draft) if x]
+    if len(chosen) != 1:
+        raise ReviewError("name alerts, or one of --batch, --suppression, --stor (exactly one)")
+    verb = "approve" if approve else "reject"
+    settings = _settings()
+    if batch is not None:
+        from surveil.review.cases import decide_batch
+
+        r = decide_batch(settings, batch, approve, comment=comment, actor=as_)
+        line = f"bulk close {batch}: {r.alerts} alerts {verb}d by {r.actor}"
+        payload: dict[str, Any] = {"status": "done", **_jsonable(r)}
+    elif suppression is not None:
+        from surveil.review.suppressions import decide
+
+        s = decide(settings, suppression, verb, comment, actor=as_)
+        line = f"suppression {suppression}: {s.status} ({verb}d by {s.actor})"
+        payload = {"status": "done", **_jsonable(s)}
+    elif stor_draft is not None:
+        from surveil.review.stor import decide as decide_stor
+
+        who = decide_stor(settings, stor_draft, approve, comment, actor=as_)
+        line = f"STOR draft {stor_draft}: {verb}d by {who} (surveil never submits it)"
+        payload = {"status": "done", "draft_id": stor_draft, "decision": verb, "actor": who}
+    else:
+        from surveil.review.cases import decide
+
+        ds = decide(settings, alerts or [], approve, comment=comment, actor=as_)
+        line = "; ".join(f"{d.alert_id}: {d.from_status} -> {d.to_status}" for d in ds)
+        payload = {"status": "done", "decisions": ds}
+    return Report(payload, lambda c: c.print(escape(line)))
+
+
+DecideAlerts = Annotated[
+    list[str] | None, typer.Argument(metavar="[ALERT]...", help="Pending alerts to decide.")
+]
+BatchOpt = Annotated[int | None, typer.Option("--batch", metavar="N", help="A bulk close.")]
+SuppressionOpt = Annotated[
+    int | None, typer.Option("--suppression", metavar="N", help="A proposed suppression.")
+]
+StorOpt = Annotated[int | None, typer.Option("--stor", metavar="N", help="A STOR draft.")]
+
+
+@review_app.command("approve")
+@reported
+def review_approve(
+    alerts: DecideAlerts = None, batch: BatchOpt = None, suppression: SuppressionOpt = None,
+    stor_draft: StorOpt = None, comment: CommentOpt = None, as_: AsOpt = None,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Approve what waits for a second person: pending closes, a bulk close, a suppression
+    or a STOR draft. Nobody approves their own.
+
+    Example: surveil review approve --batch 3 --as bob
+    """
+    return _decide(True, alerts, batch, suppression, stor_draft, comment, as_)
+
+
+@review_app.command("reject")
+@reported
+def review_reject(
+    alerts: DecideAlerts = None, batch: BatchOpt = None, suppression: SuppressionOpt = None,
+    stor_draft: StorOpt = None, comment: CommentOpt = None, as_: AsOpt = None,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Reject what waits for a second person (comment required); a rejected close goes back
+    to the status it had.
+
+    Example: surveil review reject 3f2a9c1b7d4e -m "the fills match the layering pattern"
+    """
+    return _decide(False, alerts, batch, suppression, stor_draft, comment, as_)
+
+
+@review_app.command("suppress")
+@reported
+def review_suppress(
+    rule: Annotated[RuleName, typer.Option("--rule", "-r", metavar="RULE", help="The rule.")],
+    reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT", help="Why.")] = None,
+    expires: Annotated[str | None, typer.Option("--expires", metavar="YYYY-MM-DD", help="Last day in force (mandatory, at most a year ahead).")] = None,
+    account: Annotated[str | None, typer.Option("--account", metavar="ID")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", metavar="SYMBOL")] = None,
+    as_: AsOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Propose a suppression: the rule's alerts of an account and/or symbol are stored but
+    closed as suppressed, once a different person approves it, until it expires.
+
+    Example: surveil review suppress --rule excessive_otr --account MM01 --reason "registered market maker" --expires 2027-03-31
+    """
+    from surveil.review.suppressions import propose
+
+    s = propose(_settings(), rule.value, account=account, symbol=symbol, reason=reason,
+                expires=_day_opt(expires, "--expires"), actor=as_)  # fmt: skip
+    line = f"suppression {s.suppression_id}: pending (surveil review approve --suppression {s.suppression_id})"
+    return Report({"status": "pending", **_jsonable(s)}, lambda c: c.print(line))
+
+
+@review_app.command("revoke")
+@reported
+def review_revoke(
+    suppression: Annotated[int, typer.Argument(metavar="SUPPRESSION")], comment: CommentOpt = None,
+    as_: AsOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Revoke a suppression (comment required); it stops applying at the next detect.
+
+    Example: surveil review revoke 4 -m "no longer a market maker"
+    """
+    from surveil.review.suppressions import decide
+
+    s = decide(_settings(), suppression, "revoke", comment, actor=as_)
+    return Report(
+        {"status": "done", **_jsonable(s)}, lambda c: c.print(f"suppression {suppression}: revoked")
+    )
+
+
+@review_app.command("suppressions")
+@reported
+def review_suppressions(
+    all_: Annotated[bool, typer.Option("--all", metavar="", help="Also expired, rejected, revoked.")] = False,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """List suppressions in force or waiting for approval (--all: every one).
+
+    Example: surveil review suppressions --all --json
+    """
+    from surveil.review.suppressions import listing
+
+    rows = listing(_settings(), all_)
+
+    def render(c: Console) -> None:
+        table = Table(title="suppressions")
+        for col in (
+            "id",
+            "rule",
+            "account",
+            "symbol",
+            "expires",
+            "status",
+            "alerts",
+            "by",
+            "reason",
+        ):
+            table.add_column(col)
+        for s in rows:
+            status_cell = s["status"] + (
+                "" if s["in_force"] or s["status"] != "active" else " (expired)"
+            )
+            table.add_row(
+                str(s["suppression_id"]), s["rule"], s["account_id"] or "*", s["symbol"] or "*",
+                str(s["expires_on"]), status_cell, str(s["alerts"]),
+                escape(f"{s['created_by']}/{s['decided_by'] or '-'}"), escape(s["reason"]),
+            )  # fmt: skip
+        c.print(table)
+
+    return Report({"count": len(rows), "suppressions": rows}, render)
+
+
+@review_app.command("verify")
+@reported
+def review_verify(json_out: JsonOpt = False, debug: DebugOpt = False) -> Report:
+    """Recompute the audit trail's hash chain; exits 1 naming the first broken event.
+
+    Example: surveil review verify
+    """
+    from surveil.review.audit import verify
+
+    r = verify(_settings())
+
+    def render(c: Console) -> None:
+        if r.ok:
+            c.print(f"audit trail intact: {r.events} events, head {r.head_event_id} {r.head_hash}")
+        else:
+            c.print(f"[bold red]audit trail broken at event {r.broken_event_id}:[/] {r.problem}")
+
+    payload = {"status": "ok" if r.ok else "broken", **_jsonable(r)}
+    return Report(payload, render, ExitCode.OK if r.ok else ExitCode.VALIDATION_FAILED)
+
+
+@review_app.command("export")
+@reported
+def review_export(
+    start: Annotated[str, typer.Option("--from", metavar="YYYY-MM-DD", help="First day (UTC).")],
+    end: Annotated[str, typer.Option("--to", metavar="YYYY-MM-DD", help="Last day (UTC).")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="The CSV file.")],
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Write the audit trail's events of a date range (by when they happened) as CSV.
+
+    Example: surveil review export --from 2026-01-01 --to 2026-12-31 --out trail-2026.csv
+    """
+    from surveil.review.audit import export_csv
+
+    first, last = _day_opt(start, "--from"), _day_opt(end, "--to")
+    assert first is not None and last is not None
+    r = export_csv(_settings(), first, last, out)
+    return Report(
+        {"status": "done", **_jsonable(r)}, lambda c: c.print(f"{r.events} events in {r.path}")
+    )
+
+
+@review_app.command("stor")
+@reported
+def review_stor(
+    alerts: Annotated[list[str], typer.Argument(metavar="ALERT...", help="The alerts it reports.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", metavar="DIR", help="Folder \\[default: $SURVEIL_HOME/stor].")] = None,
+    as_: AsOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Draft a STOR (Delegated Regulation 2016/957, Annex) from alerts as JSON and
+    Markdown. Never submits anything; a different person approves it (approve --stor N).
+
+    Example: surveil review stor 3f2a9c1b7d4e --out ./stor
+    """
+    from surveil.review.stor import draft
+
+    d = draft(_settings(), alerts, out, actor=as_)
+
+    def render(c: Console) -> None:
+        c.print(f"STOR draft {d.draft_id}: {d.json_path} and {d.markdown_path} (not submitted)")
+
+    return Report({"status": "draft", **_jsonable(d)}, render)
+
+
+@review_app.command("metrics")
+@reported
+def review_metrics(
+    start: FromOpt = None, end: ToOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Supervision figures over trading days: counts by status, disposition and rule, false
+    positive rate per rule, the oldest open alert's age, the median time to close.
+
+    Example: surveil review metrics --from 2026-10-01 --to 2026-12-31
+    """
+    from surveil.review.metrics import metrics
+
+    m = metrics(
+        _settings(),
+        _day_opt(start, "--from") or dt.date(1970, 1, 1),
+        _day_opt(end, "--to") or dt.date(9999, 12, 31),
+    )
+
+    def render(c: Console) -> None:
+        c.print("by status: " + (", ".join(f"{k} {v}" for k, v in m.by_status.items()) or "none"))
+        c.print(
+            "by disposition: "
+            + (", ".join(f"{k} {v}" for k, v in m.by_disposition.items()) or "none")
+        )
+        table = Table(title="by rule")
+        for col in (
+            "rule",
+            "alerts",
+            "open",
+            "decided",
+            "false positives",
+            "FP rate",
+            "suppressed",
+            "STOR",
+        ):
+            table.add_column(col)
+        for r in m.by_rule:
+            rate = "-" if r["false_positive_rate"] is None else f"{r['false_positive_rate']:.0%}"
+            table.add_row(r["rule"], str(r["alerts"]), str(r["open"]), str(r["decided"]),
+                          str(r["false_positives"]), rate, str(r["suppressed"]), str(r["stor_filed"]))  # fmt: skip
+        c.print(table)
+        age = (
+            "-"
+            if m.oldest_open_age_s is None
+            else f"{m.oldest_open_age_s / 3600:.1f} h ({m.oldest_open_alert})"
+        )
+        median = (
+            "-" if m.median_time_to_close_s is None else f"{m.median_time_to_close_s / 3600:.1f} h"
+        )
+        c.print(f"oldest open: {age}; median time to close: {median}")
+
+    return Report(_jsonable(m), render)
 
 
 _quiet_help(app)  # after every command is registered

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 3
     UNAVAILABLE = 4
     GAP = 5
+    CONFLICT = 6
     REPORT_FAILED = 7
     INTERNAL = 70  # EX_SOFTWARE
     LOCKED = 75  # EX_TEMPFAIL
@@ -45,6 +46,10 @@ MEANINGS: dict[ExitCode, str] = {
         "surveillance gap: `status` found a trading day missing, unvalidated, failed "
         "validation, undetected, or detected only with `--force` over a failed validation "
         "(`alerts`: the day's detection is not current)"
+    ),
+    ExitCode.CONFLICT: (
+        "`review`: someone else changed the alert (or suppression, or STOR draft) between "
+        "reading it and acting on it; the line names who and when, and nothing was changed"
     ),
     ExitCode.REPORT_FAILED: (
         "`run-day`: the day is done (loaded, validated, detected) but its report could not "
@@ -122,3 +127,18 @@ class ReportFailedError(SurveilError):
     def __init__(self, message: str, result: object = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class ReviewError(SurveilError):
+    """A review action that cannot be done as asked: an unknown alert, a bad disposition, an
+    empty comment, a transition the case's state does not allow, approving one's own
+    decision. Nothing was changed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ReviewConflictError(SurveilError):
+    """Another person changed the case between reading it and acting on it: the action was
+    not applied (exactly one of two concurrent decisions wins)."""
+
+    exit_code = ExitCode.CONFLICT

@@ -110,6 +110,37 @@ class Settings(BaseSettings):
         description="Extra Spark settings: a JSON object or k=v pairs (commas or spaces).",
     )
 
+    user: str = Field(
+        default_factory=lambda: _os_user(),
+        description="Who acts in `surveil review` (--as overrides it; default the OS user).",
+    )
+    firm_name: str | None = Field(
+        default=None, description="Reporting entity's name, for STOR drafts."
+    )
+    firm_lei: str | None = Field(
+        default=None, description="Reporting entity's LEI (20 characters), for STOR drafts."
+    )
+    firm_contact: str | None = Field(
+        default=None, description="Who the authority contacts about a STOR (name, phone, e-mail)."
+    )
+
+    @field_validator("user")
+    @classmethod
+    def _check_user(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty (it is who the review trail names)")
+        return value.strip()
+
+    @field_validator("firm_lei")
+    @classmethod
+    def _check_lei(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().upper()
+        if len(value) != 20 or not value.isalnum():
+            raise ValueError("an LEI is 20 letters and digits (ISO 17442)")
+        return value
+
     @field_validator("lake", "s3_bucket")
     @classmethod
     def _strip_empty(cls, value: str | None) -> str | None:
@@ -184,11 +215,24 @@ class Settings(BaseSettings):
             "SURVEIL_CONNECT_RETRIES": self.connect_retries,
             "SURVEIL_LOCK_TIMEOUT_S": self.lock_timeout_s,
             "SURVEIL_SPARK_MASTER": self.spark_master,
+            "SURVEIL_USER": self.user,
+            "SURVEIL_FIRM_NAME": self.firm_name or "(unset)",
+            "SURVEIL_FIRM_LEI": self.firm_lei or "(unset)",
+            "SURVEIL_FIRM_CONTACT": self.firm_contact or "(unset)",
             "SURVEIL_SPARK_CONF": {
                 k: "***" if any(w in k.lower() for w in SECRET_WORDS) else v
                 for k, v in self.spark_conf_pairs.items()
             },
         }
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return f"uid-{os.getuid()}"
 
 
 def mask_url(url: SecretStr) -> str:

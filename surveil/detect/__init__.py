@@ -51,6 +51,7 @@ from surveil.errors import (
     ValidationFailedError,
 )
 from surveil.load import CURRENT_LOAD
+from surveil.review import suppressions
 from surveil.settings import Settings
 
 RULES: dict[str, ModuleType] = {
@@ -99,6 +100,7 @@ class DetectResult:
     load_run_id: int
     rules: list[RuleRun] = field(default_factory=list)
     validation: ledger.ValidationAtDetect = "missing"  # of the load the rules read
+    suppressed: int = 0  # of the day's alerts of these rules, closed by a suppression
 
     @property
     def alerts(self) -> int:
@@ -278,6 +280,8 @@ def _detect(
                 ),
             )
             result.rules.append(RuleRun(name, module.VERSION, params[name], count, seconds))
+        # New alerts open review cases; those a suppression covers are closed as suppressed.
+        result.suppressed = suppressions.apply_to_day(conn, day, names)
     return result
 
 

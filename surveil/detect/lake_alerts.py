@@ -209,6 +209,7 @@ class LoadAlertsResult:
     rules: dict[str, int] = field(default_factory=dict)  # alerts loaded per rule
     replaced: int = 0  # alerts of those rules that were there before
     recorded_runs: bool = False  # detect_runs written: the warehouse holds the same day
+    suppressed: int = 0  # of the day's alerts of those rules, closed by a suppression
 
     @property
     def alerts(self) -> int:
@@ -225,6 +226,7 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
 
     from surveil import db, ledger
     from surveil.load import CURRENT_LOAD
+    from surveil.review import suppressions
 
     found = read_alerts(settings, day)
     where = f"{alerts_lake(settings).uri}/{day_dir_name(day)}/{ALERTS_FILE}"
@@ -258,6 +260,8 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
                     )
             for rule in covered:
                 result.rules[rule] = sum(a["rule"] == rule for a in found.rows)
+            # As detect: new alerts open review cases, suppressed ones are closed.
+            result.suppressed = suppressions.apply_to_day(conn, day, covered, by="load-alerts")
             current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
             if current is not None and current[1] == source.get("input_sha256"):
                 # What the warehouse's copy of the input day says of its validation, as

@@ -208,11 +208,11 @@ def is_synthetic(conn: psycopg.Connection, day: dt.date) -> bool:
     return bool(row and row[0])
 
 
-# The review workflow (issue 20) is being built alongside: its tables are not known yet.
-# This assumes a `review_cases` table with a status and an opening time, and gives None
-# (no block on the page) when there is no such table or it has other columns.
+# The review backlog (sql/006_review.sql): every case not yet closed (open, escalated or
+# waiting for approval) and how long the oldest has been open. None (no block on the page)
+# where the table is missing or not readable.
 REVIEW_CASES = "review_cases"
-REVIEW_BACKLOG = "SELECT count(*), now() - min(opened_at) FROM {table} WHERE status = 'open'"
+REVIEW_BACKLOG = "SELECT count(*), now() - min(opened_at) FROM {table} WHERE status <> 'closed'"
 
 
 def review_backlog(conn: psycopg.Connection, table: str = REVIEW_CASES) -> Backlog | None:
