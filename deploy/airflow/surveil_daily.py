@@ -149,9 +149,10 @@ def _trade_date(context: dict[str, Any]) -> str:
     doc_md=__doc__,
 )
 def surveil_daily() -> None:
-    @task(retries=0)
+    @task
     def check_day() -> dict[str, Any]:
-        """Skip the run for a day with no NYSE session; otherwise pass the day on."""
+        """Skip the run for a day with no NYSE session; otherwise pass the day on. The first
+        task to read the warehouse: a database that is down at 06:00 is retried here."""
         day = _trade_date(dict(get_current_context()))
         # --start/--end, not --date: a range lists every trading day in it, done or not,
         # and a day without a session only when it holds something.
