@@ -88,8 +88,10 @@ def dbt_command(args: argparse.Namespace) -> list[str]:
         command = command[1:]
     if not command:
         command = ["build"]
-    if command[0] != "dbt":
-        command = [str(Path(sys.executable).parent / "dbt"), *command]
+    if command[0] == "dbt":
+        command = command[1:]
+    beside = Path(sys.executable).parent / "dbt"  # the dbt of this venv, else PATH's
+    command = [str(beside) if beside.exists() else "dbt", *command]
     if args.date is not None:
         command += ["--vars", json.dumps({"trade_date": args.date.isoformat()})]
     return command
