@@ -1,4 +1,4 @@
-"""The Airflow DAG's tests: their own venv (.venv-airflow, `pip install -e '.[airflow]'`).
+"""The Airflow DAG's tests: their own venv (.venv-airflow: `pip install -e '.[airflow]' pytest`).
 
 Airflow reads its configuration when first imported, so the environment is set here, before
 any test module imports it: a throwaway AIRFLOW_HOME with a SQLite metadata database

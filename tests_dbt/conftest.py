@@ -1,4 +1,4 @@
-"""The dbt project's tests: their own venv (.venv-dbt, `pip install -e '.[dbt]' pytest`).
+"""The dbt project's tests: their own venv (.venv-dbt: `pip install -e '.[dbt]' pytest`).
 
 Each test has its own SURVEIL_HOME, so its own embedded PostgreSQL, filled by the real
 `surveil` CLI; dbt runs as dbt/run.py runs it, in a subprocess, with its target and logs in
