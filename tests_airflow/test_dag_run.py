@@ -191,3 +191,26 @@ def test_a_corrupt_lake_file_fails_load_at_once_without_a_retry(
     assert tis["load"].max_tries >= 4  # retries were there to be had...
     assert tis["load"].try_number == 1  # ...and not taken
     assert {tis[t].state for t in STAGES[4:]} == {TaskInstanceState.UPSTREAM_FAILED}
+
+
+def test_a_day_imported_from_a_fix_log_runs_through_the_same_stages(
+    airflow_db: Path, surveil_env: Path, tmp_path: Path
+) -> None:
+    """The `fix_logs` param: import-fix instead of generate; the rest is the same."""
+    import subprocess
+
+    log = tmp_path / "broker.fix"
+    elsewhere = {**os.environ, "SURVEIL_HOME": str(tmp_path / "broker")}
+    subprocess.run(
+        [os.environ["SURVEIL_BIN"], "generate", "--date", DAY.isoformat(), "--orders", "150",
+         "--format", "fix", "--fix-out", str(log)],
+        env=elsewhere, check=True, capture_output=True,
+    )  # fmt: skip
+    state, tis = run(load_dag(), RUN_OF_DAY, fix_logs=[str(log)])
+
+    assert state == DagRunState.SUCCESS
+    imported = xcom(tis["generate_or_import"])
+    assert imported["status"] == "imported"
+    assert [d["trade_date"] for d in imported["days"]] == [DAY.isoformat()]
+    assert xcom(tis["load"])["rows_inserted"]["orders"] == 150
+    assert day_counts(surveil_env)["orders"] == 150
