@@ -4,6 +4,7 @@ with mart as (
     select trade_date, sum(orders) as orders, sum(cancels) as cancels, sum(fills) as fills,
         sum(notional) as notional
     from {{ ref('mart_account_daily_activity') }}
+    where true {{ in_scope() }}
     group by trade_date
 ),
 
@@ -11,12 +12,14 @@ raw_orders as (
     select trade_date, count(*) as orders,
         count(*) filter (where ord_status in ('4', '6', 'C')) as cancels
     from {{ source('surveil', 'orders') }}
+    where true {{ in_scope() }}
     group by trade_date
 ),
 
 raw_fills as (
     select trade_date, count(*) as fills, sum(fill_qty * fill_price) as notional
     from {{ source('surveil', 'executions') }}
+    where true {{ in_scope() }}
     group by trade_date
 )
 

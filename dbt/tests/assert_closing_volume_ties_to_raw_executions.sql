@@ -3,12 +3,14 @@
 with mart as (
     select trade_date, sum(volume) as volume, bool_or(closing_volume > volume) as overflows
     from {{ ref('mart_symbol_closing_volume') }}
+    where true {{ in_scope() }}
     group by trade_date
 ),
 
 raw as (
     select trade_date, sum(fill_qty) as volume
     from {{ source('surveil', 'executions') }}
+    where true {{ in_scope() }}
     group by trade_date
 )
 

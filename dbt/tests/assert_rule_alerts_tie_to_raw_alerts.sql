@@ -3,13 +3,14 @@
 with raw as (
     select trade_date, rule, count(*) as alerts, max(score) as max_score
     from {{ source('surveil', 'alerts') }}
+    where true {{ in_scope() }}
     group by trade_date, rule
 ),
 
 mart as (
     select trade_date, rule, alerts, max_score
     from {{ ref('mart_rule_daily_alerts') }}
-    where alerts > 0
+    where alerts > 0 {{ in_scope() }}
 )
 
 select coalesce(mart.trade_date, raw.trade_date) as trade_date,
