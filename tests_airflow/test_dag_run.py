@@ -214,3 +214,37 @@ def test_a_day_imported_from_a_fix_log_runs_through_the_same_stages(
     assert [d["trade_date"] for d in imported["days"]] == [DAY.isoformat()]
     assert xcom(tis["load"])["rows_inserted"]["orders"] == 150
     assert day_counts(surveil_env)["orders"] == 150
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "broker.fix: no FIX messages found; nothing imported"),  # an empty day
+        (None, "broker.fix: no such file"),  # a missing day
+    ],
+)
+def test_an_empty_or_missing_fix_log_fails_the_import_at_once_with_surveils_message(
+    airflow_db: Path,
+    surveil_env: Path,
+    tmp_path: Path,
+    content: str | None,
+    message: str,
+) -> None:
+    log = tmp_path / "broker.fix"
+    if content is not None:
+        log.write_text(content)
+    failures: list[str] = []
+    dag = load_dag()
+    dag.task_dict["generate_or_import"].on_failure_callback = [
+        lambda context: failures.append(str(context["exception"]))
+    ]
+    state, tis = run(dag, RUN_OF_DAY, fix_logs=[str(log)])
+
+    assert state == DagRunState.FAILED
+    assert tis["generate_or_import"].state == TaskInstanceState.FAILED
+    assert tis["generate_or_import"].try_number == 1
+    assert len(failures) == 1
+    assert failures[0].startswith("surveil import-fix exited 3: ")
+    assert message in failures[0]
+    assert failures[0].endswith("(BAD_INPUT: not retried)")
+    assert {tis[t].state for t in STAGES[2:]} == {TaskInstanceState.UPSTREAM_FAILED}
