@@ -1,0 +1,59 @@
+{{ config(
+    unique_key='trade_date',
+    indexes=[
+      {'columns': ['trade_date', 'symbol'], 'unique': true},
+      {'columns': ['symbol', 'trade_date']},
+    ],
+) }}
+-- Per symbol and trading day: the share of the day's traded volume in the last
+-- `closing_window_minutes` before the session's close (13:00 New York on early-close days,
+-- seeds/nyse_early_closes.csv), marking_the_close's window.
+
+with days as ({{ changed_days() }}),
+
+closes as (
+    select
+        d.trade_date,
+        coalesce(
+            early.close_utc,
+            (d.trade_date + time '16:00') at time zone 'America/New_York'
+        ) as close_utc
+    from days as d
+    left join {{ ref('nyse_early_closes') }} as early on early.trade_date = d.trade_date
+),
+
+symbols as (
+    select distinct trade_date, symbol
+    from {{ ref('stg_orders') }}
+    where trade_date in (select trade_date from days)
+),
+
+volume as (
+    select
+        e.trade_date,
+        e.symbol,
+        sum(e.fill_qty) as volume,
+        sum(e.fill_qty) filter (
+            where e.transact_time >= c.close_utc
+                - make_interval(mins => {{ var('closing_window_minutes') }})
+              and e.transact_time <= c.close_utc
+        ) as closing_volume,
+        count(*) as fills
+    from {{ ref('stg_executions') }} as e
+    join closes as c on c.trade_date = e.trade_date
+    group by e.trade_date, e.symbol
+)
+
+select
+    s.trade_date,
+    s.symbol,
+    c.close_utc,
+    coalesce(v.fills, 0) as fills,
+    coalesce(v.volume, 0) as volume,
+    coalesce(v.closing_volume, 0) as closing_volume,
+    round(coalesce(v.closing_volume, 0)::numeric / nullif(v.volume, 0), 4) as closing_share,
+    r.load_run_id
+from symbols as s
+join closes as c on c.trade_date = s.trade_date
+left join volume as v on v.trade_date = s.trade_date and v.symbol = s.symbol
+join {{ ref('stg_day_runs') }} as r on r.trade_date = s.trade_date
