@@ -340,7 +340,7 @@ def test_migration_005_gives_each_day_loaded_before_it_the_reference_data_as_it_
     for day in (first, second):
         load_before_005(conn, lake_day(settings, day), day)
     with db.connect(settings) as upgrade:
-        assert [m.version for m in db.migrate(upgrade)] == [5]
+        assert [m.version for m in db.migrate(upgrade)][0] == 5  # then any later ones
 
     for day in (first, second):
         assert count_day(conn, "accounts", day) == 500

@@ -30,17 +30,13 @@ CASE_COLUMNS = (
     "approved_by", "closed_at", "suppression_id", "opened_at", "updated_by", "updated_at",
     "version", "produced", "explanation",
 )  # fmt: skip
-CASE_SELECT = """
+QUEUE = """
 SELECT c.alert_id, c.trade_date, c.rule, c.symbol, c.account_ids, c.score, c.status,
        c.disposition, c.assignee, c.pending_disposition, c.pending_by, c.batch_id,
        c.closed_by, c.approved_by, c.closed_at, c.suppression_id, c.opened_at, c.updated_by,
        c.updated_at, c.version, EXISTS (SELECT 1 FROM alerts a WHERE a.alert_id = c.alert_id),
        c.alert->>'explanation'
 FROM review_cases c
-"""
-QUEUE = (
-    CASE_SELECT
-    + """
 WHERE c.status = ANY(%(statuses)s)
   AND (%(start)s::date IS NULL OR c.trade_date >= %(start)s)
   AND (%(end)s::date IS NULL OR c.trade_date <= %(end)s)
@@ -52,7 +48,6 @@ WHERE c.status = ANY(%(statuses)s)
 ORDER BY c.trade_date, c.score DESC, c.alert_id
 LIMIT %(limit)s
 """
-)
 QUEUE_COUNT = """
 SELECT count(*) FROM review_cases c
 WHERE c.status = ANY(%(statuses)s)
@@ -64,7 +59,15 @@ WHERE c.status = ANY(%(statuses)s)
   AND (%(min_score)s::numeric IS NULL OR c.score >= %(min_score)s)
   AND (%(max_score)s::numeric IS NULL OR c.score <= %(max_score)s)
 """
-ONE_CASE = CASE_SELECT + "WHERE c.alert_id = %s"
+ONE_CASE = """
+SELECT c.alert_id, c.trade_date, c.rule, c.symbol, c.account_ids, c.score, c.status,
+       c.disposition, c.assignee, c.pending_disposition, c.pending_by, c.batch_id,
+       c.closed_by, c.approved_by, c.closed_at, c.suppression_id, c.opened_at, c.updated_by,
+       c.updated_at, c.version, EXISTS (SELECT 1 FROM alerts a WHERE a.alert_id = c.alert_id),
+       c.alert->>'explanation'
+FROM review_cases c
+WHERE c.alert_id = %s
+"""
 CURRENT_ALERT = """
 SELECT rule_version, params, score, explanation, cl_ord_ids, exec_ids
 FROM alerts WHERE alert_id = %s

@@ -15,28 +15,31 @@ from surveil.errors import ReviewError
 from surveil.review import session
 from surveil.settings import Settings
 
-RANGE = "trade_date BETWEEN %(start)s AND %(end)s"
-BY_STATUS = f"SELECT status, count(*) FROM review_cases WHERE {RANGE} GROUP BY 1 ORDER BY 1"
-BY_DISPOSITION = f"""
-SELECT disposition, count(*) FROM review_cases
-WHERE {RANGE} AND status = 'closed' GROUP BY 1 ORDER BY 1
+BY_STATUS = """
+SELECT status, count(*) FROM review_cases
+WHERE trade_date BETWEEN %(start)s AND %(end)s GROUP BY 1 ORDER BY 1
 """
-BY_RULE = f"""
+BY_DISPOSITION = """
+SELECT disposition, count(*) FROM review_cases
+WHERE trade_date BETWEEN %(start)s AND %(end)s AND status = 'closed' GROUP BY 1 ORDER BY 1
+"""
+BY_RULE = """
 SELECT rule, count(*) AS alerts,
        count(*) FILTER (WHERE status <> 'closed') AS still_open,
        count(*) FILTER (WHERE status = 'closed' AND disposition <> 'suppressed') AS decided,
        count(*) FILTER (WHERE disposition = 'false_positive') AS false_positives,
        count(*) FILTER (WHERE disposition = 'suppressed') AS suppressed,
        count(*) FILTER (WHERE disposition = 'stor_filed') AS stor_filed
-FROM review_cases WHERE {RANGE} GROUP BY rule ORDER BY rule
+FROM review_cases WHERE trade_date BETWEEN %(start)s AND %(end)s GROUP BY rule ORDER BY rule
 """
-TIMES = f"""
+TIMES = """
 SELECT extract(epoch FROM now() - min(opened_at) FILTER (WHERE status <> 'closed')),
-       (SELECT alert_id FROM review_cases WHERE {RANGE} AND status <> 'closed'
+       (SELECT alert_id FROM review_cases
+        WHERE trade_date BETWEEN %(start)s AND %(end)s AND status <> 'closed'
         ORDER BY opened_at, alert_id LIMIT 1),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - opened_at))
            FILTER (WHERE status = 'closed' AND disposition <> 'suppressed')
-FROM review_cases WHERE {RANGE}
+FROM review_cases WHERE trade_date BETWEEN %(start)s AND %(end)s
 """
 
 
