@@ -199,6 +199,93 @@ def test_excessive_otr_fires_against_peers(settings: Settings) -> None:
     assert "41 orders in OTR for 1 trades" in alert["explanation"]
 
 
+def _otr_peers(day: DayBuilder, symbols: tuple[str, ...] = ("OTR",)) -> None:
+    """Clients A3-A5 (and the market maker M1) trading every order they send."""
+    for account in ("A3", "A4", "A5", "M1"):
+        for symbol in symbols:
+            for k in range(5):
+                day.filled(account, symbol, "buy", 100, "10.00", f"15:{k:02d}:00")
+
+
+def test_excessive_otr_spread_thinly_over_many_symbols_fires_once_for_the_account(
+    settings: Settings,
+) -> None:
+    """Four cancelled orders in each of eight symbols: no symbol reaches min_orders, the
+    account does (version 1 saw nothing)."""
+    symbols = tuple(f"S{i}" for i in range(8))
+    day = DayBuilder()
+    _otr_peers(day, symbols)
+    stuffed = [
+        day.order("A1", s, "sell", 100, f"16:{k:02d}:{i:02d}", "10.50",
+                  cancel_at=f"16:{k:02d}:{i + 1:02d}")
+        for i, s in enumerate(symbols) for k in range(4)
+    ]  # fmt: skip
+    stuffed.append(day.order("A1", "S0", "sell", 100, "16:30:00", "10.50", cancel_at="16:30:01"))
+    day.filled("A1", "S3", "sell", 100, "10.00", "17:00:00")
+    (alert,) = run(settings, day, "excessive_otr")
+    assert alert["account_ids"] == ["A1"]
+    assert alert["symbol"] == "S0"  # where it sent most
+    assert set(stuffed) <= set(alert["cl_ord_ids"])
+    assert "34 orders across 8 symbols (most in S0) for 1 trades" in alert["explanation"]
+    assert "client peers" in alert["explanation"]
+
+
+def test_excessive_otr_spread_that_trades_or_stays_small_does_not_fire(
+    settings: Settings,
+) -> None:
+    symbols = tuple(f"S{i}" for i in range(8))
+    day = DayBuilder()
+    _otr_peers(day, symbols)
+    for i, s in enumerate(symbols):  # A1: 32 orders, 8 of them trade (4 per trade)
+        for k in range(3):
+            day.order("A1", s, "sell", 100, f"16:{k:02d}:{i:02d}", "10.50",
+                      cancel_at=f"16:{k:02d}:{i + 1:02d}")  # fmt: skip
+        day.filled("A1", s, "sell", 100, "10.00", f"17:{i:02d}:00")
+    for i, s in enumerate(symbols[:6]):  # A2: 18 orders, under min_orders
+        for k in range(3):
+            day.order("A2", s, "buy", 100, f"18:{k:02d}:{i:02d}", "9.50",
+                      cancel_at=f"18:{k:02d}:{i + 1:02d}")  # fmt: skip
+    assert run(settings, day, "excessive_otr") == []
+
+
+def test_excessive_otr_a_suspect_stuffing_many_symbols_cannot_raise_its_own_baseline(
+    settings: Settings,
+) -> None:
+    """Thirty stuffed symbols are most of the day's account-symbol pairs: with the suspect
+    among its peers (version 1) the peer median is its own ratio and nothing fires."""
+    day = DayBuilder()
+    _otr_peers(day)
+    for i in range(30):
+        for k in range(25):
+            day.order("A1", f"Q{i:02d}", "sell", 100, f"16:{i:02d}:{k:02d}", "10.50",
+                      cancel_at=f"16:{i:02d}:{k + 1:02d}")  # fmt: skip
+        day.filled("A1", f"Q{i:02d}", "sell", 100, "10.00", f"17:{i:02d}:00")
+    alerts = run(settings, day, "excessive_otr")
+    assert sorted(a["symbol"] for a in alerts) == [f"Q{i:02d}" for i in range(30)]
+    assert all("the median of client peers, 1.0" in a["explanation"] for a in alerts)
+
+
+def test_excessive_otr_a_market_maker_is_measured_against_market_makers(
+    settings: Settings,
+) -> None:
+    """M1 quotes at 25 orders per trade; the only other market-maker pairs trade one in
+    eight, so 25 is not five times its peers' median while the same ratio from a client is."""
+    day = DayBuilder()
+    _otr_peers(day)
+    for i in range(4):  # M1's ordinary quoting: 8 orders per trade in four symbols
+        for k in range(8):
+            day.order("M1", f"MM{i}", "buy", 100, f"15:{i:02d}:{k:02d}", "9.90",
+                      cancel_at=f"15:{i:02d}:{k + 1:02d}")  # fmt: skip
+        day.filled("M1", f"MM{i}", "sell", 100, "10.10", f"15:{i:02d}:30")
+    for account in ("M1", "A1"):
+        for k in range(25):
+            day.order(account, "HOT", "buy", 100, f"16:{k:02d}:00", "9.90",
+                      cancel_at=f"16:{k:02d}:01")  # fmt: skip
+        day.filled(account, "HOT", "sell", 100, "10.10", "17:00:00")
+    (alert,) = run(settings, day, "excessive_otr")
+    assert alert["account_ids"] == ["A1"] and alert["symbol"] == "HOT"
+
+
 def test_front_running_ahead_of_a_large_client_order_fires(settings: Settings) -> None:
     day = DayBuilder()
     for k in range(10):

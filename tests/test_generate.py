@@ -257,23 +257,51 @@ def marking_the_close(day: Day, reference: str = "first in window") -> list[Aler
 
 
 def excessive_otr(day: Day, peers_min_orders: int = 1) -> list[Alert]:
-    """Peers are all account-symbol pairs; peers_min_orders=20 is a variant that only
-    separates on days big enough for pairs of 20 orders to be common (see scenarios.py)."""
+    """Version 2: account-symbol pairs against the pairs of the same account type that are
+    not candidates themselves, then accounts spread over >= min_symbols symbols (none of
+    which fired) against the accounts of their type. peers_min_orders=20 is a variant that
+    only separates on days big enough for pairs of 20 orders to be common."""
+    kind = {a: r["account_type"] for a, r in day.accounts.items()}
     orders: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     trades: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for o in day.orders:
         orders[o["account_id"], o["symbol"]].append(o)
     for e in day.executions:
         trades[e["account_id"], e["symbol"]].append(e)
-    ratio = {k: len(v) / max(len(trades[k]), 1) for k, v in orders.items()}
-    median = statistics.median(r for k, r in ratio.items() if len(orders[k]) >= peers_min_orders)
-    return [
-        _alert(k[1], orders[k], trades[k])
-        for k, r in ratio.items()
-        if len(orders[k]) >= OTR["min_orders"]
-        and r >= OTR["min_ratio"]
-        and r >= OTR["peer_multiple"] * median
-    ]
+
+    def flagged(groups: dict[Any, tuple[int, int, str]], min_peer_orders: int) -> set[Any]:
+        def candidate(n: int, t: int) -> bool:
+            return n >= OTR["min_orders"] and n / max(t, 1) >= OTR["min_ratio"]
+
+        peers: dict[str, list[float]] = defaultdict(list)
+        for n, t, k in groups.values():
+            if not candidate(n, t) and n >= min_peer_orders:
+                peers[k].append(n / max(t, 1))
+        everyone = [r for rs in peers.values() for r in rs]
+        median = {k: statistics.median(rs) for k, rs in peers.items()}
+        fallback = statistics.median(everyone) if everyone else 1.0
+        return {
+            g for g, (n, t, k) in groups.items()
+            if candidate(n, t) and n / max(t, 1) >= OTR["peer_multiple"] * median.get(k, fallback)
+        }  # fmt: skip
+
+    pairs = {p: (len(v), len(trades[p]), kind[p[0]]) for p, v in orders.items()}
+    fired = flagged(pairs, peers_min_orders)
+    alerts = [_alert(p[1], orders[p], trades[p]) for p in fired]
+    per_account: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for p in orders:
+        per_account[p[0]].append(p)
+    totals = {
+        a: (sum(len(orders[p]) for p in ps), sum(len(trades[p]) for p in ps), kind[a])
+        for a, ps in per_account.items()
+    }
+    # The account-level peers leave out whole candidate accounts (as the rule does).
+    spread = {a for a in flagged(totals, 1) if len(per_account[a]) >= OTR["min_symbols"]}
+    for a in sorted(spread - {p[0] for p in fired}):
+        busiest = min(per_account[a], key=lambda p: (-len(orders[p]), p[1]))
+        mine = [o for p in per_account[a] for o in orders[p]]
+        alerts.append(_alert(busiest[1], mine, [e for p in per_account[a] for e in trades[p]]))
+    return alerts
 
 
 def front_running(day: Day) -> list[Alert]:
@@ -670,7 +698,14 @@ def test_every_scenario_id_exists_and_belongs_to_the_scenario(day: Day) -> None:
         assert s["cl_ord_ids"] <= orders.keys() and s["exec_ids"] <= executions.keys()
         assert s["account_ids"] <= day.accounts.keys()
         mine = [orders[i] for i in s["cl_ord_ids"]]
-        assert {o["symbol"] for o in mine} == {s["symbol"]}
+        symbols = {o["symbol"] for o in mine}
+        if s["type"] == "excessive_otr" and len(symbols) > 1:  # spread: named for its busiest
+            count = Counter(o["symbol"] for o in mine)
+            assert len(symbols) >= 10 and count[s["symbol"]] > max(
+                n for sym, n in count.items() if sym != s["symbol"]
+            )
+        else:
+            assert symbols == {s["symbol"]}
         assert {o["account_id"] for o in mine} == s["account_ids"]
         fills = {e["exec_id"] for e in day.executions if e["cl_ord_id"] in s["cl_ord_ids"]}
         assert fills == s["exec_ids"]
@@ -722,6 +757,12 @@ def test_scenario_details_match_their_description(day: Day) -> None:
             assert all(f["transact_time"] >= start for f in fills)
     wash_accounts = [s["account_ids"] for s in planted if s["type"] == "wash_trade"]
     assert any(len(a) == 1 for a in wash_accounts) and any(len(a) == 2 for a in wash_accounts)
+    otr_symbols = [
+        {orders[i]["symbol"] for i in s["cl_ord_ids"]}
+        for s in planted
+        if s["type"] == "excessive_otr"
+    ]
+    assert any(len(x) == 1 for x in otr_symbols) and any(len(x) >= 10 for x in otr_symbols)
 
 
 def test_the_background_alone_holds_no_pattern(background_only: Day) -> None:

@@ -41,7 +41,7 @@ from surveil.settings import Settings
 from surveil.staging import staging_dir, sweep_stale
 
 # Bump whenever the bytes generated for the same options change.
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
 
 # The benign populations `generate --without` can leave out (docs/generator.md).
 POPULATIONS = ("market_makers", "omnibus", "worked_parents")

@@ -48,12 +48,15 @@ marking_the_close
 
 excessive_otr (MiFID II RTS 9 style)
     Per account and symbol with ≥ 20 orders: orders ÷ max(executions, 1) ≥ 20, and ≥ 5× the
-    median of that ratio over all the day's account-symbol pairs (about 1). Taking the
-    median over pairs with ≥ 20 orders only also works from about 10,000 orders a day,
-    but not on small days, where the planted pairs are most of those peers. Planted: a
+    median of that ratio over the day's account-symbol pairs of the same account type,
+    leaving out the pairs that are candidates themselves (about 1; market makers' higher).
+    Per account across ≥ 2 symbols, when no symbol fired: the same tests on its totals
+    against the accounts of its type. Planted: a
     proprietary account sends 21–26 orders in one symbol within 5–25 minutes, cancels each
-    within 0.05–3 s, and trades once. Look-alikes: 21–26 orders of which 6–10 trade
-    (twice as often); 6–12 orders with one trade.
+    within 0.05–3 s, and trades once; or ("spread", version 2) a single-strategy proprietary
+    account with no other flow that day sends 2–3 such orders in each of 10–15 symbols (4 in
+    the first), 22 or more in all, and trades once. Look-alikes: 21–26 orders of which 6–10 trade (twice as
+    often); 6–12 orders with one trade; the spread with one order in three trading.
 
 front_running (version 2: follows the parent order)
     A client account's orders in one symbol and one direction no more than 30 minutes
@@ -125,7 +128,7 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
         "min_price_move_pct": 0.5,
         "min_executions": 2,
     },
-    "excessive_otr": {"min_orders": 20, "min_ratio": 20.0, "peer_multiple": 5.0},
+    "excessive_otr": {"min_orders": 20, "min_ratio": 20.0, "peer_multiple": 5.0, "min_symbols": 2},
     "front_running": {
         "lead_minutes": 5,
         "unwind_minutes": 30,
@@ -668,6 +671,9 @@ class Planner:
         self.builders.append(build)
 
     def excessive_otr(self, label: str, variant: str) -> None:
+        if variant in ("spread", "spread_filling"):
+            self._otr_spread(label, variant)
+            return
         burst = self.between(5 * MINUTE, 25 * MINUTE)
         earliest, latest = self.day_window(burst + 2 * MINUTE)
         sym, t = self.place(self.symbols(60), earliest, latest, MINUTE, burst + MINUTE)
@@ -697,6 +703,50 @@ class Planner:
                 else:
                     orders.append(_cancelled(account, sym, side, qty, limit, at, at + life))
             return Scenario("excessive_otr", label, variant, sym, [account], orders)
+
+        self.builders.append(build)
+
+    def _otr_spread(self, label: str, variant: str) -> None:
+        """A single-strategy proprietary account (no other flow today) sends 2-3 orders in
+        each of 10-15 symbols and 4 in the first, within 5-25 minutes, each cancelled within
+        0.05-3 s: no symbol reaches 20 orders, the account does. It trades once ("spread"),
+        or one order in three ("spread_filling", the look-alike)."""
+        burst = self.between(5 * MINUTE, 25 * MINUTE)
+        earliest, latest = self.day_window(burst + 2 * MINUTE)
+        first, t = self.place(self.symbols(60), earliest, latest, MINUTE, burst + MINUTE)
+        owners = self.ctx.owner[self.props]
+        idle = self.props[~self.constraints.excluded[owners].any(axis=1)]
+        account = self.pick(idle, first)
+        self.constraints.excluded[self.ctx.owner[account], :] = True  # its only flow today
+        wanted = self.between(10, 16)
+        chosen = [first]
+        for sym in self.rng.permutation(self.symbols(60)).tolist():
+            if len(chosen) == wanted:
+                break
+            if sym != first and self.free(sym, t - MINUTE, t + burst + MINUTE):
+                self.reserve(sym, t - MINUTE, t + burst + MINUTE)
+                chosen.append(int(sym))
+        if len(chosen) < 10:
+            raise Crowded
+        plan = [(sym, 4 if sym == first else self.between(2, 4)) for sym in chosen]
+        count = sum(n for _, n in plan)
+        trades = count // 3 if variant == "spread_filling" else 1
+        filled = set(self.rng.choice(count, trades, replace=False).tolist())
+        draws = [
+            (sym, self.between(t, t + burst), self.between(50 * MS, 3 * SECOND), self.lots(1, 3),
+             int(self.rng.integers(0, 2)), bool(self.rng.random() < 0.5))
+            for sym, n in plan for _ in range(n)
+        ]  # fmt: skip
+
+        def build(m: Market) -> Scenario:
+            orders = []
+            for i, (sym, at, life, qty, back, buys) in enumerate(draws):
+                tick = int(m.universe.tick[sym])
+                bid, ask = m.quotes(sym, at)
+                limit = max(int(bid) - back * tick if buys else int(ask) + back * tick, tick)
+                make = _filled if i in filled else _cancelled
+                orders.append(make(account, sym, BUY if buys else SELL, qty, limit, at, at + life))
+            return Scenario("excessive_otr", label, variant, first, [account], orders)
 
         self.builders.append(build)
 
@@ -822,7 +872,7 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("too_slow", "filled", "not_large", "no_fill"),
     ),
     "marking_the_close": (("push",), ("flat", "early")),
-    "excessive_otr": (("stuffing",), ("filling", "below", "filling")),
+    "excessive_otr": (("stuffing", "spread"), ("filling", "below", "filling", "spread_filling")),
     "front_running": (("ahead", "worked"), ("small_client", "too_early", "no_unwind", "opposite")),
 }  # fmt: skip
 # Layout order: the scarcest resources first (a symbol's close, long front-running windows).
