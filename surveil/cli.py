@@ -1626,9 +1626,9 @@ def _decide(
         line = f"bulk close {batch}: {r.alerts} alerts {verb}d by {r.actor}"
         payload: dict[str, Any] = {"status": "done", **_jsonable(r)}
     elif suppression is not None:
-        from surveil.review.suppressions import decide
+        from surveil.review.suppressions import decide as decide_suppression
 
-        s = decide(settings, suppression, verb, comment, actor=as_)
+        s = decide_suppression(settings, suppression, verb, comment, actor=as_)
         line = f"suppression {suppression}: {s.status} ({verb}d by {s.actor})"
         payload = {"status": "done", **_jsonable(s)}
     elif stor_draft is not None:
@@ -1638,9 +1638,9 @@ def _decide(
         line = f"STOR draft {stor_draft}: {verb}d by {who} (surveil never submits it)"
         payload = {"status": "done", "draft_id": stor_draft, "decision": verb, "actor": who}
     else:
-        from surveil.review.cases import decide
+        from surveil.review.cases import decide as decide_alerts
 
-        ds = decide(settings, alerts or [], approve, comment=comment, actor=as_)
+        ds = decide_alerts(settings, alerts or [], approve, comment=comment, actor=as_)
         line = "; ".join(f"{d.alert_id}: {d.from_status} -> {d.to_status}" for d in ds)
         payload = {"status": "done", "decisions": ds}
     return Report(payload, lambda c: c.print(escape(line)))
