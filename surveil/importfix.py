@@ -860,6 +860,7 @@ class DayBuilder:
         self._fill_seq = itertools.count(self._ids[0])
         self._now = ""  # the time of the message being applied, ISO UTC
         self._applied = 0
+        self._pending: list[_Identity] = []  # identities of the message being applied
 
     # ---- entry point
 
@@ -879,7 +880,13 @@ class DayBuilder:
             else:
                 self.skipped["cancel request (state comes from reports)"] += 1
         except Invalid as exc:
+            self._pending.clear()  # a rejected message names no firm or account
             self.rejects.append(Reject(m.source, m.line, msg_type, str(exc), m.display(), self.day))
+        else:
+            if self._pending:
+                for ident in self._pending:
+                    self._record(ident)
+                self._pending.clear()
         self._applied += 1
         if self._applied % SETTLE_EVERY == 0:
             for spill_map in self._maps:
@@ -910,6 +917,11 @@ class DayBuilder:
         return _Identity(account, firm, kind, _fits(owner, "investor", "account_id"))
 
     def _register(self, ident: _Identity) -> None:
+        """Note the firm and account a message names, recorded once the whole message is
+        accepted (see add()): reference data comes from valid messages only."""
+        self._pending.append(ident)
+
+    def _record(self, ident: _Identity) -> None:
         self.firms.setdefault(ident.firm_id, None)
         known = self.accounts.get(ident.account_id)
         if known is None:
@@ -985,7 +997,7 @@ class DayBuilder:
             account_id, firm_id = base.account_id, base.firm_id
         else:
             ident = self._identity(m, client_sends)
-            self._register(ident)  # last: nothing is recorded for a message found invalid
+            self._register(ident)
             account_id, firm_id = ident.account_id, ident.firm_id
         destination = get("100") or (base.destination if base else None)
         # Positional: keywords make a dataclass __init__ several times slower.
@@ -1090,6 +1102,12 @@ class DayBuilder:
                 raise Invalid("a fill without ExecID(17)")
         order = self.orders.get(key)
         base = self.orders.get(replaced) if replaced else None
+        if order is not None:
+            destination = order.destination
+        else:
+            destination = get("100") or (base.destination if base is not None else None)
+        venue = _fits(get("30") or destination or get("49") or "UNKNOWN", "venue", "venue")
+        # Nothing below raises Invalid: the report is accepted from here on.
         if order is None:
             order = self._synthesise(m, key, base)
         order_id = get("37")
@@ -1102,7 +1120,6 @@ class DayBuilder:
             order.predecessor = order.predecessor or replaced
             if status == "5":
                 status = None  # 4.2: "replaced" describes the old order, not this one
-        venue = _fits(get("30") or order.destination or get("49") or "UNKNOWN", "venue", "venue")
         if bust or correct:
             self._bust(m)
         if fill_qty is not None:
