@@ -809,6 +809,9 @@ def import_fix(
         c.print(table)
         by_type = ", ".join(f"{k} {v:,}" for k, v in sorted(r.messages.items()))
         c.print(f"messages by type: {by_type}; skipped {r.skipped:,}; rejected {r.rejected:,}")
+        outside = ", ".join(f"{n} {b:,}" for n, b in r.bytes_outside_messages.items() if b)
+        if outside:
+            c.print(f"bytes outside messages (line ends, prefixes, junk): {outside}")
 
     payload = _jsonable(r)
     payload["rejects"] = payload.get("rejects", [])[:100]  # the full list is rejects.csv

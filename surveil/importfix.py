@@ -9,7 +9,9 @@ renamed into place whole; nothing is written at all while any input is invalid (
 How a log becomes rows — the documented rules
 =============================================
 
-Reading. Every message is verified (BodyLength, CheckSum; see surveil.fixlog). Session
+Reading. Every message is verified (BodyLength, CheckSum; see surveil.fixlog). The bytes of
+each log outside any message (line ends, engine prefixes, comments, junk) are counted and
+reported per file, in the result and the manifest (`bytes_outside_messages`). Session
 messages (Heartbeat 0, TestRequest 1, ResendRequest 2, Reject 3, SequenceReset 4,
 Logout 5, Logon A) are counted and skipped, as are message types the warehouse has no
 place for (market data, OrderCancelReject 9, BusinessMessageReject j, ...).
@@ -94,7 +96,9 @@ TradeReportRefID(572) names; 2 (replace) replaces them (values from the FIX 4.4
 specification; the QuickFIX dictionary lists 487 without values).
 
 Invalid input. A message that fails verification or cannot become a row under these rules
-(no ClOrdID, unsupported side, fractional quantity, ...) is invalid. By default any invalid
+(no ClOrdID, unsupported side, fractional quantity, an id, symbol or venue that is not
+UTF-8 text, ...) is invalid; it changes nothing (no firm, account or order is recorded from
+it). By default any invalid
 message stops the import (BadInputError, exit 3) listing them with file and line; with
 `skip_invalid` the rest is imported and each invalid message is listed in the day's
 `rejects.csv` (its date from the message's TransactTime/SendingTime; one whose date cannot
@@ -146,7 +150,7 @@ import numpy as np
 
 from surveil.calendar import EXCHANGE_TZ
 from surveil.errors import BadInputError, ConflictError
-from surveil.fixlog import SESSION_TYPES, TAGS, BadMessage, FixMessage, read_log
+from surveil.fixlog import SESSION_TYPES, TAGS, BadMessage, FixMessage, LogStats, read_log
 from surveil.manifest import (
     COLUMNS,
     MANIFEST_NAME,
@@ -253,6 +257,8 @@ class ImportResult:
     rejected: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
+    # per log file: bytes outside any message (line ends, engine prefixes, comments, junk)
+    bytes_outside_messages: dict[str, int] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- field helpers
@@ -337,6 +343,9 @@ def _fits(value: str, what: str, column: str) -> str:
             f"{what} {value[:80]!r} is longer than the {WIDTH[column]} characters of {column}"
         )
     if not value.isprintable():
+        if any("\udc80" <= c <= "\udcff" for c in value):
+            raw = value.encode("utf-8", "surrogateescape")
+            raise Invalid(f"{what} {raw[:80]!r} is not UTF-8 text")
         raise Invalid(f"{what} holds control characters")
     return value
 
@@ -437,20 +446,20 @@ _HEADER_TAGS = ("49=", "56=", "34=")  # SenderCompID, TargetCompID, MsgSeqNum
 
 
 def _decode(value: bytes) -> str:
-    try:
-        return value.decode()
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
+    """UTF-8, with any byte that is not UTF-8 kept as a lone surrogate (surrogateescape):
+    such a value is never stored (_fits() refuses it) rather than stored as mojibake."""
+    return value.decode("utf-8", "surrogateescape")
 
 
 class _Fields:
     """The fields of one message as text, split once: the importer reads a dozen fields of
     most messages, and FixMessage.text() maps bytes and decodes on every call.
 
-    `values` maps each tag (as text) to what FixMessage.text() reads: the last occurrence,
-    UTF-8 else Latin-1, empty values left out, so that values.get("11") is m.text(11) (the
-    handlers read it so, without a call per field). pairs() is FixMessage.pairs() with
-    Latin-1 text values. `ascii_text`: the body as text when it is ASCII (every decoding
+    `values` maps each tag (as text) to its last occurrence, empty values left out: what
+    FixMessage.text() reads for UTF-8 values (the handlers read values.get("11"), without a
+    call per field). A value that is not UTF-8 keeps its stray bytes as lone surrogates
+    (_decode()), which _fits() refuses: it is never stored as mojibake. pairs() is
+    FixMessage.pairs() with values decoded so. `ascii_text`: the body as text when it is ASCII (every decoding
     agrees), else None. `single`: the message is ASCII and no tag occurs twice, so values
     are also first occurrences."""
 
@@ -512,7 +521,7 @@ class _Fields:
         text = self.ascii_text
         found: list[tuple[str, str]] = []
         if text is None:
-            text = self.body.decode("latin-1")
+            text = _decode(self.body)
         for tag, value in _PARTY_FIELDS.findall(text):
             if tag == "448":
                 found.append((value, ""))
@@ -524,7 +533,7 @@ class _Fields:
         """(tag, value) in message order, repeating groups included; -1 for a tag that is no
         number."""
         out = []
-        for f in self.body.decode("latin-1").split("\x01"):
+        for f in _decode(self.body).split("\x01"):
             tag, _, value = f.partition("=")
             out.append((int(tag) if tag.isascii() and tag.isdigit() else -1, value))
         return out
@@ -1405,10 +1414,12 @@ def _sha256(path: Path, *, probe: bool = False) -> str:
     return digest.hexdigest()
 
 
-def _read(path: Path, name: str, max_message: int) -> Iterator[FixMessage | BadMessage]:
+def _read(
+    path: Path, name: str, max_message: int, stats: LogStats
+) -> Iterator[FixMessage | BadMessage]:
     """read_log, with an unreadable file (a corrupt or cut gzip, say) as bad input."""
     try:
-        yield from read_log(path, name, max_message)
+        yield from read_log(path, name, max_message, stats)
     except (OSError, EOFError) as exc:
         raise BadInputError(f"{path}: cannot be read ({exc})") from None
 
@@ -1486,6 +1497,7 @@ class _Reading:
     skipped: Counter[str] = field(default_factory=Counter)
     rejects: list[Reject] = field(default_factory=list)
     refusals: _Refusals = field(default_factory=_Refusals)
+    stats: dict[str, LogStats] = field(default_factory=dict)  # by source name
 
     def builder(self, day: dt.date) -> DayBuilder:
         builder = self.builders.get(day)
@@ -1519,7 +1531,8 @@ def _read_logs(
     number = 0
     last_day, counts, builder = None, Counter[str](), None  # the date of the last message
     for name, path in sources:
-        for item in _read(path, name, max_message):
+        stats = r.stats[name] = LogStats()
+        for item in _read(path, name, max_message, stats):
             number += 1
             if isinstance(item, BadMessage):
                 when = exchange_date(item.time) if item.time else None
@@ -1598,9 +1611,14 @@ def import_fix(
         try:
             sources = list(zip(names, paths, strict=True))
 
-            def files_meta() -> list[dict[str, Any]]:
+            def files_meta(outside: dict[str, int]) -> list[dict[str, Any]]:
                 return [
-                    {"name": name, "sha256": digest.result(), "bytes": path.stat().st_size}
+                    {
+                        "name": name,
+                        "sha256": digest.result(),
+                        "bytes": path.stat().st_size,
+                        "bytes_outside_messages": outside[name],
+                    }
                     for name, path, digest in zip(names, paths, digests, strict=True)
                 ]
 
@@ -1616,7 +1634,7 @@ def import_fix(
 def _import(
     settings: Settings,
     sources: list[tuple[str, Path]],
-    files_meta: Callable[[], list[dict[str, Any]]],
+    files_meta: Callable[[dict[str, int]], list[dict[str, Any]]],
     day: dt.date | None,
     work: Path,
     *,
@@ -1624,7 +1642,7 @@ def _import(
     force: bool,
 ) -> ImportResult:
     """import_fix, with `work` a scratch folder in the data folder (removed by the caller);
-    `files_meta()` describes the logs once they are read."""
+    `files_meta(bytes outside messages by log)` describes the logs once they are read."""
     refused: set[int] = set()
     for attempt in itertools.count(1):
         with _Spill(work / f"spill-{attempt}.sqlite") as spill:
@@ -1641,7 +1659,8 @@ def _import(
         # as they pass.
         refused = reading.refusals.refused
         (work / f"spill-{attempt}.sqlite").unlink()
-    meta = files_meta()
+    outside = {name: stats.outside_messages for name, stats in reading.stats.items()}
+    meta = files_meta(outside)
     rejects = reading.rejects
     for when in sorted(reading.builders):
         rejects.extend(reading.builders[when].rejects)
@@ -1704,6 +1723,7 @@ def _import(
         result.orders += source["orders"]
         result.executions += source["executions"]
     result.messages = dict(sorted(reading.messages.items()))
+    result.bytes_outside_messages = outside
     result.rejects = rejects
     result.rejected = len(rejects)
     skipped = reading.skipped
