@@ -793,7 +793,7 @@ def import_fix(
     Example: surveil import-fix logs/FIX.4.4-BROKER-EXCH.messages.log.gz --date 2026-11-25
     """
 
-    from surveil.importfix import import_fix as run
+    from surveil.fix import import_fix as run
 
     r = run(_settings(), files, _parse_date(date), skip_invalid=skip_invalid, force=force)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from surveil.importfix import import_fix
+from surveil.fix import import_fix
 from surveil.settings import Settings
 from tests.test_fixlog import FIXHUB, LOG4FIX
 from tests.test_import_fix import fix, new_order, report

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from surveil.importfix import import_fix
+from surveil.fix import import_fix
 from surveil.settings import Settings
 from tests.test_import_fix import fix, new_order, report, write_log
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from surveil.errors import ExitCode
-from surveil.fixlog import encode_message
+from surveil.fix.parser import encode_message
 from surveil.manifest import MANIFEST_NAME
 from surveil.settings import Settings
 from tests.reliability.test_day_integrity import app, cli, one_line, runner
