@@ -793,7 +793,7 @@ def import_fix(
     Example: surveil import-fix logs/FIX.4.4-BROKER-EXCH.messages.log.gz --date 2026-11-25
     """
 
-    from surveil.importfix import import_fix as run
+    from surveil.fix import import_fix as run
 
     r = run(_settings(), files, _parse_date(date), skip_invalid=skip_invalid, force=force)
 
@@ -809,6 +809,9 @@ def import_fix(
         c.print(table)
         by_type = ", ".join(f"{k} {v:,}" for k, v in sorted(r.messages.items()))
         c.print(f"messages by type: {by_type}; skipped {r.skipped:,}; rejected {r.rejected:,}")
+        outside = ", ".join(f"{n} {b:,}" for n, b in r.bytes_outside_messages.items() if b)
+        if outside:
+            c.print(f"bytes outside messages (line ends, prefixes, junk): {outside}")
 
     payload = _jsonable(r)
     payload["rejects"] = payload.get("rejects", [])[:100]  # the full list is rejects.csv

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from surveil import importfix
+from surveil import fix as importfix
 from surveil.errors import BadInputError, ConflictError, ExitCode
-from surveil.fixlog import encode_message, read_log
+from surveil.fix import REJECT_COLUMNS, import_fix
+from surveil.fix.parser import encode_message, read_log
 from surveil.fixwriter import CAPACITY, write_fix_log
-from surveil.importfix import REJECT_COLUMNS, import_fix
 from surveil.manifest import COLUMNS, MANIFEST_NAME, Manifest, describe_file
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY

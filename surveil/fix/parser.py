@@ -248,6 +248,19 @@ class BadMessage:
 Item = FixMessage | BadMessage
 
 
+@dataclass
+class LogStats:
+    """What a scan read: every byte of the log, and the bytes of its messages (valid or
+    not). The rest lies outside any message: line ends, engine prefixes, comments, junk."""
+
+    bytes_read: int = 0
+    message_bytes: int = 0
+
+    @property
+    def outside_messages(self) -> int:
+        return self.bytes_read - self.message_bytes
+
+
 def _bad(source: str, line: int, reason: str, raw: bytes) -> BadMessage:
     mt = _MSG_TYPE_IN.search(raw)
     hint = _TIME_HINTS[0].search(raw) or _TIME_HINTS[1].search(raw)
@@ -385,8 +398,10 @@ class LogScanner:
         self._line = 1  # line number of the first byte of _pending
         self._types: dict[bytes, str] = {}
         self._type_codes: dict[int, str | None] = {}
+        self.stats = LogStats()
 
     def feed(self, data: bytes) -> Iterable[Item]:
+        self.stats.bytes_read += len(data)
         buf = self._pending + data if self._pending else data
         consumed, items = self._scan(buf, False)
         self._pending = buf[consumed:]
@@ -445,6 +460,7 @@ class LogScanner:
             tail = len(starts) - 1
         if all_named and simple[:tail].all():
             pick = np.flatnonzero(f.good[:tail])
+            self.stats.message_bytes += int((f.end[pick] + 7 - starts[pick]).sum())
             items = (
                 FixMessage(source, line, _BEGIN_BY_CODE[bc], names[mc], buf[x:y])
                 for line, bc, mc, x, y in zip(
@@ -501,6 +517,7 @@ class LogScanner:
                 if mt is not None:
                     body = buf[body_at : end - 1]
                     out.append(FixMessage(source, lines[j], _BEGIN_BY_CODE[bc], mt, body))
+                    self.stats.message_bytes += end + 7 - start
                     pos = end + 7
                     continue
             elif framed and self._msg_type(buf[body_at : buf.find(SOH, body_at)]) is not None:
@@ -508,6 +525,7 @@ class LogScanner:
                 actual = sum(buf[start:end]) & 0xFF
                 reason = f"CheckSum(10) is {stated}, the message sums to {actual:03d}"
                 out.append(_bad(source, lines[j], reason, buf[start : end + 7]))
+                self.stats.message_bytes += end + 7 - start
                 pos = end + 7
                 continue
             if incomplete and not final:
@@ -548,6 +566,7 @@ class LogScanner:
             head = _HEADER_SOH.match(norm)
             if head is None:
                 if len(norm) >= 32:
+                    self.stats.message_bytes += len(norm)
                     return _bad(self.source, line, "BodyLength(9) is not a number", norm), nxt
                 continue
             body_start = head.end()
@@ -568,6 +587,7 @@ class LogScanner:
                     trailer = found.start() + 1
             if trailer < 0:
                 continue
+            self.stats.message_bytes += trailer + 7  # the message, less any line breaks
             return self._check(norm, head, body_start, stated_len, trailer, line), nxt
         if delim is None:
             return None, nxt
@@ -577,6 +597,7 @@ class LogScanner:
                 f"longer than {self.max_message:,} bytes ({MAX_MESSAGE_SETTING}) with no "
                 "CheckSum(10) within them"
             )
+        self.stats.message_bytes += len(acc)
         return (
             _bad(
                 self.source,
@@ -629,11 +650,16 @@ def open_log(path: Path):  # noqa: ANN201 - a binary file object
 
 
 def read_log(
-    path: Path, source: str | None = None, max_message: int = DEFAULT_MAX_MESSAGE
+    path: Path,
+    source: str | None = None,
+    max_message: int = DEFAULT_MAX_MESSAGE,
+    stats: LogStats | None = None,
 ) -> Iterator[Item]:
     """Every message in the log file at `path` (plain or gzip), in order; a message longer
-    than `max_message` bytes is a bad message."""
+    than `max_message` bytes is a bad message. `stats`, when given, counts what was read."""
     scanner = LogScanner(source or path.name, max_message)
+    if stats is not None:
+        scanner.stats = stats
     with open_log(path) as stream:
         while block := stream.read(CHUNK):
             yield from scanner.feed(block)
