@@ -1098,31 +1098,74 @@ def report(
 
 @app.command()
 @reported
-def evaluate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> Report:
-    """Compare a day's alerts with the generator's planted scenarios: precision and recall.
+def evaluate(
+    date: DateOpt = None, start: FromOpt = None, end: ToOpt = None, rule: RuleOpt = None,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Compare alerts with the generator's planted scenarios: precision per alert, recall
+    per planted case, per day and in total over --from/--to.
 
-    Example: surveil evaluate --date 2026-11-25 --json
+    n/a (JSON null) where a figure is undefined (no alerts, nothing planted); a day loaded
+    without planted scenarios (an imported drop copy) has no ground truth and is not scored.
+
+    Example: surveil evaluate --from 2026-11-02 --to 2026-11-27 --rule spoofing
     """
 
-    from surveil.detect import evaluate_day
+    from surveil.detect import evaluate_range
 
-    day = _date_or_default(date)
-    scores = evaluate_day(_settings(), day)
+    if start is None and end is None:
+        first = last = _date_or_default(date)
+    elif date is not None:
+        raise _usage("--date and --from/--to: give one day or a range, not both")
+    else:
+        first = _day_opt(start, "--from") or _day_opt(end, "--to")
+        last = _day_opt(end, "--to") or first
+        assert first is not None and last is not None
+    result = evaluate_range(_settings(), first, last, _rule(rule))
 
     def render(c: Console) -> None:
-        table = Table(title=f"evaluate {day}")
-        for col in ("rule", "planted", "alerted", "TP", "FP", "FN", "precision", "recall"):
-            table.add_column(col)
-        for x in scores:
-            table.add_row(
-                x.rule, str(x.planted), str(x.alerted), str(x.true_positives),
-                str(x.false_positives), str(x.false_negatives),
-                "-" if x.precision is None else f"{x.precision:.3f}",
-                "-" if x.recall is None else f"{x.recall:.3f}",
-            )  # fmt: skip
-        c.print(table)
+        for day in result.days if len(result.days) > 1 else []:
+            if not day.ground_truth:
+                c.print(f"{day.trade_date}: no ground truth (alerts not scored)")
+        if not any(d.ground_truth for d in result.days):
+            c.print(f"evaluate {first} to {last}: no ground truth on any loaded day")
+            return
+        span = str(first) if first == last else f"{first} to {last}"
+        c.print(_score_table(f"evaluate {span} ({len(result.days)} days)", result.totals))
 
-    return Report({"trade_date": day, "rules": _jsonable(scores)}, render)
+    payload = {
+        "from": first, "to": last, "rules": _jsonable(result.totals),
+        "days": _jsonable(result.days), "not_loaded": _jsonable(result.not_loaded),
+        "alerts_without_truth": result.alerts_without_truth,
+    }  # fmt: skip
+    if first == last:
+        payload["trade_date"] = first
+        payload["ground_truth"] = result.days[0].ground_truth
+    return Report(payload, render)
+
+
+def _usage(message: str) -> Exception:
+    from surveil.errors import ConfigError
+
+    return ConfigError(message)
+
+
+def _ratio_cell(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _score_table(title: str, scores: list[Any]) -> Table:
+    table = Table(title=title)
+    for col in ("rule", "planted", "look-alikes", "alerts", "TP", "FP", "of which look-alike",
+                "FN", "precision", "recall"):  # fmt: skip
+        table.add_column(col)
+    for x in scores:
+        table.add_row(
+            x.rule, str(x.planted), str(x.lookalikes), str(x.alerted), str(x.true_positives),
+            str(x.false_positives), str(x.false_on_lookalikes), str(x.false_negatives),
+            _ratio_cell(x.precision), _ratio_cell(x.recall),
+        )  # fmt: skip
+    return table
 
 
 def _detected_cell(r: dict[str, Any]) -> str:
