@@ -394,6 +394,16 @@ def generate(
             "worked_parents (docs/generator.md); repeatable.",
         ),
     ] = None,
+    lookalikes: Annotated[
+        int,
+        typer.Option(
+            "--lookalikes",
+            min=0,
+            max=10,
+            metavar="N",
+            help="Benign look-alikes planted per abuse scenario (near misses of its rule).",
+        ),
+    ] = 1,
     allow_future: AllowFutureOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -419,6 +429,7 @@ def generate(
         force=force,
         scenarios=_scenario_counts(scenario),
         without=tuple(without or ()),
+        lookalikes=lookalikes,
     )
     payload = {"status": r.status, **_jsonable(r)}
     if format_ is DayFormat.fix:

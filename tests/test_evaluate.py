@@ -124,3 +124,21 @@ def test_evaluate_refuses_a_backwards_range_and_a_range_with_nothing_loaded(
     empty = runner.invoke(app, ["evaluate", "--from", "2026-11-02", "--to", "2026-11-06"])
     assert empty.exit_code == 3 and "loaded" in empty.stderr
     assert "Traceback" not in empty.stderr + empty.stdout
+
+
+def test_generate_lookalikes_plants_that_many_near_misses_per_case(settings: Settings) -> None:
+    day = DAYS[3]
+    out = runner.invoke(
+        app, ["generate", "--date", str(day), "--orders", "3000", "--seed", "14",
+              "--lookalikes", "3", "--json"],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.stderr
+    upload_day(settings, day)
+    load_day(settings, day)
+    assert runner.invoke(app, ["detect", "--date", str(day)]).exit_code == 0
+    for score in evaluate_day(settings, day):
+        assert score.planted > 0 and score.lookalikes == 3 * score.planted, score
+    manifest = json.loads((settings.data_path / f"trade_date={day}" / "_manifest.json").read_text())
+    assert manifest["source"]["lookalikes"] == 3
+    default = generate_day(settings, DAYS[4], orders=1000, seed=15)
+    assert "lookalikes" not in json.loads((default.path / "_manifest.json").read_text())["source"]
