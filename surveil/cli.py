@@ -1155,6 +1155,78 @@ def evaluate(
     return Report(payload, render)
 
 
+@app.command()
+@reported
+def tune(
+    rule: Annotated[
+        RuleName, typer.Option("--rule", "-r", metavar="RULE", help="The rule to tune.")
+    ],
+    start: Annotated[
+        str, typer.Option("--from", metavar="YYYY-MM-DD", help="First trading date.")
+    ],
+    end: ToOpt = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", "-p", metavar="PARAM=V1,V2,...",
+            help="Values to try; repeat for a grid of every combination.",
+        ),
+    ] = None,
+    sweep: Annotated[
+        bool,
+        typer.Option("--sweep", metavar="", help="Each numeric parameter at ±10/25/50% (the default)."),
+    ] = False,
+    rules: RulesFileOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Run a rule read-only over loaded days at other parameter values, and score each.
+
+    Nothing is written: the rule's query runs in a read-only transaction, so stored alerts,
+    detect runs and review cases stay as they are. Per setting: alerts per day, and TP, FP,
+    FN, precision, recall and F1 over the days with planted scenarios (n/a without), with
+    the change against the current setting (defaults, then --rules).
+
+    Example: surveil tune --rule spoofing --from 2026-11-02 --to 2026-11-27 -p layer_multiple=2,2.5,3.5
+    """
+
+    from surveil.detect.tune import parse_values
+    from surveil.detect.tune import tune as run_tune
+
+    if param and sweep:
+        raise _usage("--param and --sweep: give values to try or sweep, not both")
+    name = rule.value
+    first = _day_opt(start, "--from")
+    assert first is not None
+    last = _day_opt(end, "--to") or first
+    values = parse_values(param, name) if param else None
+    r = run_tune(_settings(rules_file=rules), name, first, last, values)
+
+    def render(c: Console) -> None:
+        title = f"tune {r.rule} v{r.version}, {len(r.days)} days ({r.days_with_truth} with truth)"
+        table = Table(title=title)
+        for col in ("setting", "alerts/day", "TP", "FP", "FN", "precision", "recall", "F1"):
+            table.add_column(col, overflow="fold")
+        for x in r.rows:
+            table.add_row(
+                x.label, f"{x.alerts_per_day:.2f} ({x.delta['alerts_per_day']:+.2f})",
+                *(_count_cell(v) for v in (x.true_positives, x.false_positives,
+                                           x.false_negatives)),
+                *(_ratio_cell(getattr(x, k)) + _delta_cell(x.delta[k])
+                  for k in ("precision", "recall", "f1")),
+            )  # fmt: skip
+        c.print("(in brackets: the change against the current setting)")
+        c.print(table)
+
+    return Report(_jsonable(r), render)
+
+
+def _count_cell(value: int | None) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def _delta_cell(value: float | None) -> str:
+    return "" if value is None else f" ({value:+.3f})"
+
+
 def _usage(message: str) -> Exception:
     from surveil.errors import ConfigError
 

@@ -30,8 +30,11 @@ from surveil.settings import Settings
 # The fired relation: (key, symbol, account_ids, cl_ord_ids, exec_ids) per alert. Referenced
 # more than once below, so PostgreSQL materialises it: a rule's query runs once.
 SCORE = """
-WITH fired AS ({fired}),
-planted AS (
+WITH fired AS (
+    SELECT r.key, r.symbol::text AS symbol, r.account_ids::text[] AS account_ids,
+           r.cl_ord_ids::text[] AS cl_ord_ids, r.exec_ids::text[] AS exec_ids
+    FROM ({fired}) r
+), planted AS (
     SELECT scenario_id, symbol, account_ids, cl_ord_ids, exec_ids, label
     FROM planted_scenarios WHERE trade_date = %(trade_date)s AND type = %(rule)s
 ), matches AS (
