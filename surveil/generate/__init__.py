@@ -45,6 +45,7 @@ GENERATOR_VERSION = "6"
 
 # The benign populations `generate --without` can leave out (docs/generator.md).
 POPULATIONS = ("market_makers", "omnibus", "worked_parents")
+MAX_LOOKALIKES = 10  # benign look-alikes per planted scenario (`generate --lookalikes`)
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -75,17 +76,23 @@ def generator_source(
     seed: int,
     scenarios: dict[str, int] | None = None,
     without: tuple[str, ...] = (),
+    lookalikes: int = 1,
 ) -> dict[str, object]:
     """What the manifest records about how the day was made; same source, same bytes.
 
     `scenarios` are the planted scenarios per type, resolved against the defaults for
     `orders`, so asking for the defaults explicitly makes the same day; `without` names
-    the benign populations left out (POPULATIONS)."""
+    the benign populations left out (POPULATIONS); `lookalikes` is the number of benign
+    look-alikes per planted scenario, recorded only when not the default 1 (so days made
+    before the option keep their manifests)."""
     unknown = sorted(set(without) - set(POPULATIONS))
     if unknown:
         raise ConfigError(
             f"--without {unknown[0]}: no such population; populations are " + ", ".join(POPULATIONS)
         )
+    if not 0 <= lookalikes <= MAX_LOOKALIKES:
+        raise BadInputError(f"--lookalikes must be from 0 to {MAX_LOOKALIKES}")
+    extra = {} if lookalikes == 1 else {"lookalikes": lookalikes}
     return {
         "kind": "generated",
         "generator_version": GENERATOR_VERSION,
@@ -94,6 +101,7 @@ def generator_source(
         "early_close": calendar.session(day).early_close,
         "scenarios": resolve_counts(orders, scenarios),
         "without": sorted(set(without)),
+        **extra,
     }
 
 
@@ -106,18 +114,20 @@ def generate_day(
     force: bool = False,
     scenarios: dict[str, int] | None = None,
     without: tuple[str, ...] = (),
+    lookalikes: int = 1,
 ) -> GenerateResult:
     """Generate the day unless an identical one (same source, intact files) is there.
 
     `scenarios` overrides the number of planted scenarios per type (each with as many
     benign look-alikes), e.g. {"wash_trade": 10, "spoofing": 0}; types left out keep their
-    defaults. `without` leaves benign populations out (POPULATIONS), e.g. ("omnibus",)."""
+    defaults. `without` leaves benign populations out (POPULATIONS), e.g. ("omnibus",);
+    `lookalikes` plants that many benign look-alikes per planted scenario (default 1)."""
     orders = settings.orders if orders is None else orders
     seed = settings.seed if seed is None else seed
     if orders < 1:
         raise BadInputError("--orders must be at least 1")
     final = settings.data_path / day_dir_name(day)
-    source = generator_source(day, orders, seed, scenarios, without)
+    source = generator_source(day, orders, seed, scenarios, without, lookalikes)
     existing = read_local_manifest(final) if final.exists() else None
     if existing is not None and not force:
         if existing.source.get("kind") != "generated":
@@ -195,7 +205,7 @@ def write_day_files(
         two_sided="market_makers" not in left_out,
         worked_parents="worked_parents" not in left_out,
     )
-    planner, build_plan = plan_scenarios(ctx, orders, counts)
+    planner, build_plan = plan_scenarios(ctx, orders, counts, int(source.get("lookalikes", 1)))
     market = Market(
         universe, session, np.random.default_rng([seed, day.toordinal(), 0]), planner.ramps
     )

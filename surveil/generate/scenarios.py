@@ -880,22 +880,24 @@ LAYOUT_ORDER = ("marking_the_close", "front_running", "spoofing", "excessive_otr
 
 
 def plan_scenarios(
-    ctx: DayContext, orders: int, counts: dict[str, int]
+    ctx: DayContext, orders: int, counts: dict[str, int], lookalikes: int = 1
 ) -> tuple[Planner, Callable[[Market], Plan]]:
-    """Lay the day's scenarios out. Returns the planner (its constraints and ramps shape the
-    background and the market) and a function that builds the planted orders once the
-    market exists."""
-    estimate = sum(_FOOTPRINT[t] * c for t, c in counts.items()) // 2 * 2
+    """Lay the day's scenarios out, each planted scenario with `lookalikes` benign twins.
+    Returns the planner (its constraints and ramps shape the background and the market) and
+    a function that builds the planted orders once the market exists."""
+    pairs = sum(_FOOTPRINT[t] * c for t, c in counts.items())
+    estimate = pairs * (1 + lookalikes) // 4 * 2
     planner = Planner(ctx, max(orders - estimate, 0))
     try:
         for kind in LAYOUT_ORDER:
-            planted, lookalikes = VARIANTS[kind]
+            planted, variants = VARIANTS[kind]
             if not len(planner.omnibus):  # a day generated --without omnibus
-                lookalikes = tuple(v for v in lookalikes if v != "omnibus")
-            offset = int(planner.rng.integers(0, len(lookalikes)))
+                variants = tuple(v for v in variants if v != "omnibus")
+            offset = int(planner.rng.integers(0, len(variants)))
             for i in range(counts.get(kind, 0)):
                 getattr(planner, kind)(ABUSE, planted[i % len(planted)])
-                getattr(planner, kind)(LOOKALIKE, lookalikes[(i + offset) % len(lookalikes)])
+                for j in range(i * lookalikes, (i + 1) * lookalikes):
+                    getattr(planner, kind)(LOOKALIKE, variants[(j + offset) % len(variants)])
     except Crowded:
         raise BadInputError(
             f"too many scenarios for one day ({', '.join(f'{k}={v}' for k, v in counts.items())}); "
