@@ -147,3 +147,33 @@ def test_an_export_refused_writes_nothing(
     )
     assert result.exit_code == 2 and "does not exist" in result.stderr
     assert list(folder.iterdir()) == []  # no CSV, no .partial
+
+
+XACT_CHAIN_UPDATES = "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'review_chain'"
+BULK_CLOSE = "SELECT review_bulk_close(%s, 'false_positive', 'quote refresh')"
+
+
+def test_a_bulk_close_moves_the_chains_head_once_and_still_chains_every_event(
+    settings: Settings, migrated: psycopg.Connection
+) -> None:
+    """Migration 007: the head row is updated once per statement, not once per event (which
+    made a bulk close grow with the square of its size), and the chain stays whole."""
+    ids = plant(migrated, 40, score=20, rule="excessive_otr")
+    before = migrated.execute("SELECT last_event_id FROM review_chain").fetchone()[0]
+    with migrated.transaction():
+        migrated.execute("SELECT set_config('surveil.actor', 'ann', true)")
+        # The backend's counts not yet reported (earlier transactions' may be among them).
+        updates = migrated.execute(XACT_CHAIN_UPDATES).fetchone()[0]
+        migrated.execute(BULK_CLOSE, (ids,))
+        assert migrated.execute(XACT_CHAIN_UPDATES).fetchone()[0] - updates == 1  # not 40
+    head = migrated.execute("SELECT last_event_id, last_hash FROM review_chain").fetchone()
+    last = migrated.execute(
+        "SELECT event_id, hash FROM review_events ORDER BY event_id DESC LIMIT 1"
+    ).fetchone()
+    assert head == last and head[0] == before + 40
+    batch = migrated.execute(
+        "SELECT event_id, prev_hash, hash FROM review_events WHERE action = 'bulk_close' ORDER BY event_id"
+    ).fetchall()
+    assert [b[0] for b in batch] == list(range(before + 1, before + 41))
+    assert all(b[1] == a[2] for a, b in zip(batch, batch[1:], strict=False))
+    assert audit.verify(settings).ok
