@@ -93,7 +93,9 @@ class DayBuilder(OrderState, Executions):
             cap,
         )
         self._maps = (self.orders, self.fills, self.order_ids, self.trades)
-        self.accounts: dict[str, tuple[str, str, str]] = {}  # id -> (firm, type, owner)
+        self.accounts: dict[str, tuple[str, str]] = {}  # id -> (firm, type)
+        self.investors: dict[str, set[str]] = {}  # id -> the investor ids its messages name
+        self.shared_accounts: set[str] = set()  # AccountType(581) said several customers
         self.firms: dict[str, None] = {}
         self.rejects: list[Reject] = []
         self.skipped: Counter[str] = Counter()
@@ -216,8 +218,21 @@ class DayBuilder(OrderState, Executions):
     def reference_rows(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
         """(firms rows, accounts rows): every firm and account an order or account names."""
         firms = [(f, f, "unknown") for f in self.firms]
-        accounts = [(a, firm, kind, owner) for a, (firm, kind, owner) in self.accounts.items()]
+        accounts = [(a, firm, kind, self._owner(a)) for a, (firm, kind) in self.accounts.items()]
         return firms, accounts
+
+    def _owner(self, account: str) -> str:
+        """The account's beneficial owner, "" (unknown, NULL) for an omnibus account: one that
+        AccountType(581) says carries several customers' orders, whose messages name more
+        than one investor, or that names none in a log that names investors for others (a
+        drop copy that knows the owners but not this account's). In a log that names no
+        investor at all, each account is its own owner."""
+        named = self.investors.get(account, set())
+        if account in self.shared_accounts or len(named) > 1:
+            return ""
+        if named:
+            return next(iter(named))
+        return "" if self.investors else account
 
 
 CSV_BATCH = 10_000  # rows

@@ -26,6 +26,9 @@ TIME_IN_FORCE = frozenset({"0", "1", "2", "3", "4", "6", "7"})
 FIRM_ROLES = ("13", "1", "7", "4", "17")
 ACCOUNT_ROLES = ("24", "38")
 OWNER_ROLE = "5"
+# AccountType(581): 12 "customer and non-customer orders", 13 "orders from multiple customers"
+# (FIX 5.0 SP2 EP): an omnibus account, whose beneficial owner per order is unknown.
+MANY_CUSTOMERS = ("12", "13")
 CLIENT_CAPACITY = frozenset("AIW")
 PROPRIETARY_CAPACITY = frozenset("GPR")
 CLIENT_RULE80A = frozenset("AIKNUWY")

@@ -9,6 +9,7 @@ from surveil.fix.fields import (
     ACCOUNT_ROLES,
     FIRM_ROLES,
     FOUR_PLACES,
+    MANY_CUSTOMERS,
     NO_ACCOUNT,
     OFF_EXCHANGE,
     OWNER_ROLE,
@@ -206,13 +207,14 @@ class Executions:
                 values.get(1) or _party(parties, ACCOUNT_ROLES) or NO_ACCOUNT.format(firm=firm)
             )
             account = _fits(account, "Account(1)", "account_id")
-            owner = _fits(_party(parties, (OWNER_ROLE,)) or account, "investor", "account_id")
+            investor = _fits(_party(parties, (OWNER_ROLE,)) or "", "investor", "account_id")
+            shared = values.get(581) in MANY_CUSTOMERS
             kind = _account_type(values.get(528), values.get(529), values.get(47))
             exec_id = _fits(f"{trade_id}-{number}", "TradeReportID(571)", "exec_id")
             order_id = values.get(37)
             key = values.get(11) or (self.order_ids.get(order_id) if order_id else None)
             key = _fits(key or order_id or exec_id, "ClOrdID(11)", "cl_ord_id")
-            planned.append((exec_id, key, side, _Identity(account, firm, kind, owner)))
+            planned.append((exec_id, key, side, _Identity(account, firm, kind, investor, shared)))
         if trans_type == "2":
             self._drop_trade(m.text(572))
         exec_ids = []

@@ -11,6 +11,7 @@ from typing import Any
 from surveil.fix.fields import (
     ACCOUNT_ROLES,
     FIRM_ROLES,
+    MANY_CUSTOMERS,
     NO_ACCOUNT,
     ORDER_TYPES,
     OWNER_ROLE,
@@ -74,7 +75,8 @@ class _Identity:
     account_id: str
     firm_id: str
     account_type: str
-    owner: str
+    investor: str  # the Parties entry with role 5 (investor id), "" when none is named
+    many_customers: bool = False  # AccountType(581) 12 or 13: orders of several customers
 
 
 def _final_status(order: _Order, cum: int, quantity: int) -> str:
@@ -112,8 +114,8 @@ class OrderState:
         account = get("1") or _party(parties, ACCOUNT_ROLES)
         account = _fits(account or NO_ACCOUNT.format(firm=firm), "Account(1)", "account_id")
         kind = _account_type(get("528"), get("529"), get("47"))
-        owner = _party(parties, (OWNER_ROLE,)) or account
-        return _Identity(account, firm, kind, _fits(owner, "investor", "account_id"))
+        investor = _fits(_party(parties, (OWNER_ROLE,)) or "", "investor", "account_id")
+        return _Identity(account, firm, kind, investor, get("581") in MANY_CUSTOMERS)
 
     def _register(self, ident: _Identity) -> None:
         """Note the firm and account a message names, recorded once the whole message is
@@ -124,9 +126,13 @@ class OrderState:
         self.firms.setdefault(ident.firm_id, None)
         known = self.accounts.get(ident.account_id)
         if known is None:
-            self.accounts[ident.account_id] = (ident.firm_id, ident.account_type, ident.owner)
+            self.accounts[ident.account_id] = (ident.firm_id, ident.account_type)
         elif known[1] == "unknown" and ident.account_type != "unknown":
-            self.accounts[ident.account_id] = (known[0], ident.account_type, known[2])
+            self.accounts[ident.account_id] = (known[0], ident.account_type)
+        if ident.investor:
+            self.investors.setdefault(ident.account_id, set()).add(ident.investor)
+        if ident.many_customers:
+            self.shared_accounts.add(ident.account_id)
 
     def _put(self, key: str, order: _Order, known: _Order | None) -> None:
         """Store an order; one replacing `known` keeps its place in orders.csv."""
