@@ -633,6 +633,10 @@ def run_day(
         for s in r.steps:
             table.add_row(s.step, s.status, s.detail, f"{s.seconds:.2f}")
         c.print(table)
+        if any(s.step == "detect" for s in r.steps):
+            c.print(
+                f"{r.suppressed} of the alerts closed as suppressed (surveil review suppressions)"
+            )
         if not r.new_work:
             c.print(f"{r.trade_date}: nothing new to do; every step was already done.")
 

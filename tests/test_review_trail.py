@@ -177,3 +177,40 @@ def test_a_bulk_close_moves_the_chains_head_once_and_still_chains_every_event(
     assert [b[0] for b in batch] == list(range(before + 1, before + 41))
     assert all(b[1] == a[2] for a, b in zip(batch, batch[1:], strict=False))
     assert audit.verify(settings).ok
+
+
+def test_concurrent_bulk_closes_chain_one_after_the_other(
+    settings: Settings, migrated: psycopg.Connection
+) -> None:
+    """Two bulk closes at once (each a multi-row statement): the head's lock orders them,
+    so their events interleave nowhere and the chain verifies."""
+    import threading
+
+    ann = plant(migrated, 30, score=20, rule="excessive_otr", tag="ann")
+    bob = plant(migrated, 30, score=20, rule="spoofing", tag="bob")
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def close(who: str, rule: str) -> None:
+        start.wait()
+        try:
+            where = cases.QueueFilter(rule=rule)
+            cases.bulk_close(settings, where, "false_positive", f"{who}'s batch", actor=who)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=close, args=a)
+        for a in (("ann", "excessive_otr"), ("bob", "spoofing"))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    actors = [r[0] for r in migrated.execute(
+        "SELECT actor FROM review_events WHERE action = 'bulk_close' ORDER BY event_id"
+    )]  # fmt: skip
+    assert sorted(actors) == ["ann"] * len(ann) + ["bob"] * len(bob)
+    assert actors in (["ann"] * 30 + ["bob"] * 30, ["bob"] * 30 + ["ann"] * 30)
+    assert audit.verify(settings).ok
