@@ -69,6 +69,26 @@ def test_wash_trade_in_unequal_fills_is_one_wash(settings: Settings) -> None:
     assert "bought 3000 and sold 3000" in alert["explanation"]
 
 
+def test_wash_trade_a_cross_straddling_the_clock_s_half_second_is_one_alert(
+    settings: Settings,
+) -> None:
+    """Prints at .450 and .520 s: version 2's fixed 0.5-s intervals cut this cross in two
+    and raised two alerts for one wash."""
+    day = DayBuilder()
+    buy = day.order(
+        "A1", "XYZ", "buy", 3000, "15:00:00", "100.00",
+        [(1000, "100.00", "15:00:05.450"), (2000, "100.00", "15:00:05.520")],
+    )  # fmt: skip
+    first = day.order("A1", "XYZ", "sell", 1000, "15:00:05.450", "100.00",
+                      [(1000, "100.00", "15:00:05.450")])  # fmt: skip
+    second = day.order("A2", "XYZ", "sell", 2000, "15:00:05.520", "100.00",
+                       [(2000, "100.00", "15:00:05.520")])  # fmt: skip
+    (alert,) = run(settings, day, "wash_trade")
+    assert alert["cl_ord_ids"] == sorted([buy, first, second])
+    assert alert["account_ids"] == ["A1", "A2"]
+    assert "bought 3000 and sold 3000" in alert["explanation"]
+
+
 def test_wash_trade_look_alikes_do_not_fire(settings: Settings) -> None:
     day = DayBuilder()
     day.filled("A1", "XYZ", "buy", 500, "100.00", "15:00:00")

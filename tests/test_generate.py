@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -138,21 +137,27 @@ def _seconds(value: float | int | bool) -> dt.timedelta:
 
 
 def wash_trades(day: Day) -> list[Alert]:
-    """Matched crosses: fills of one known owner, symbol and price in one window-long
-    interval that bought and sold the same quantity."""
+    """Matched crosses: runs of fills of one known owner, symbol and price, each at most
+    window_s after the one before, that bought and sold the same quantity."""
     owner = {a: r["beneficial_owner_id"] for a, r in day.accounts.items()}
-    width = float(WASH["window_s"])
-    groups: dict[tuple[str, str, Decimal, int], list[dict[str, Any]]] = defaultdict(list)
+    width = dt.timedelta(seconds=float(WASH["window_s"]))
+    groups: dict[tuple[str, str, Decimal], list[dict[str, Any]]] = defaultdict(list)
     for e in day.executions:
         if owner[e["account_id"]]:  # an unknown owner is never paired
-            interval = math.floor(e["transact_time"].timestamp() / width)
-            groups[e["symbol"], owner[e["account_id"]], e["fill_price"], interval].append(e)
+            groups[e["symbol"], owner[e["account_id"]], e["fill_price"]].append(e)
     alerts = []
     for (symbol, *_), fills in groups.items():
-        bought = sum(f["fill_qty"] for f in fills if _is_buy(f["side"]))
-        sold = sum(f["fill_qty"] for f in fills if not _is_buy(f["side"]))
-        if bought and bought == sold:
-            alerts.append(_alert(symbol, fills, fills))
+        fills.sort(key=lambda f: (f["transact_time"], f["exec_id"]))
+        runs = [[fills[0]]]
+        for f in fills[1:]:
+            if f["transact_time"] - runs[-1][-1]["transact_time"] > width:
+                runs.append([])
+            runs[-1].append(f)
+        for run in runs:
+            bought = sum(f["fill_qty"] for f in run if _is_buy(f["side"]))
+            sold = sum(f["fill_qty"] for f in run if not _is_buy(f["side"]))
+            if bought and bought == sold:
+                alerts.append(_alert(symbol, run, run))
     return alerts
 
 

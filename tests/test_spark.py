@@ -130,13 +130,16 @@ def edge_day() -> DayBuilder:
     for account in ("A3", "A4", "A5", "M1"):  # peers for OTR, sizes for the medians
         for k in range(20):
             day.filled(account, "OTR", "buy", 100, "10.00", f"15:{k:02d}:00")
-    # Wash trades: a cross within one interval (kept), one a microsecond across an interval's
-    # edge (not), linked accounts given in descending order (the alert sorts them), and
-    # unequal fills that add up.
+    # Wash trades: a cross within 0.25 s (kept), one a microsecond across the clock's half
+    # second (kept: a run of prints, not an interval of the clock), one a microsecond more
+    # than window_s apart (not), linked accounts given in descending order (the alert sorts
+    # them), and unequal fills that add up.
     day.filled("A2", "XYZ", "buy", 500, "100.00", "15:00:00")
     day.filled("A1", "XYZ", "sell", 500, "100.00", "15:00:00.25")
     day.filled("A1", "XYZ", "buy", 400, "100.00", "16:00:00.499999")
     day.filled("A2", "XYZ", "sell", 400, "100.00", "16:00:00.5")
+    day.filled("A1", "XYZ", "buy", 300, "100.00", "16:30:00")
+    day.filled("A2", "XYZ", "sell", 300, "100.00", "16:30:00.500001")
     day.order("A1", "XYZ", "buy", 3000, "17:00:00", "101.25",
               [(1000, "101.25", "17:00:01.1"), (2000, "101.25", "17:00:01.2")])  # fmt: skip
     day.filled("A2", "XYZ", "sell", 1000, "101.25", "17:00:01.1")
@@ -193,8 +196,8 @@ def test_edge_cases_agree_through_the_command_line(
     assert json.loads(loaded.stdout)["alerts"] == len(postgres)
     assert by_id(list_alerts(settings, DAY)) == by_id(postgres)
     wash = [a for a in postgres if a["rule"] == "wash_trade"]
-    assert [a["account_ids"] for a in wash] == [["A1", "A2"], ["A1", "A2"]]
-    assert sorted(len(a["exec_ids"]) for a in wash) == [2, 4]  # the cross; the unequal fills
+    assert [a["account_ids"] for a in wash] == [["A1", "A2"]] * 3
+    assert sorted(len(a["exec_ids"]) for a in wash) == [2, 2, 4]  # two crosses; unequal fills
     assert all(isinstance(a["score"], Decimal) for a in postgres)
 
 

@@ -12,9 +12,9 @@ Intended detection rules and parameters (the detectors are built to these):
 
 wash_trade
     A matched cross: fills of one known beneficial owner (one account or linked accounts;
-    never an omnibus account, whose owner is unknown) in one symbol, at one price, within
-    the same 0.5-s interval, buying and selling the same quantity in total. Planted: an
-    order of 500–5,000 shares resting 1–20 s, then crossed by the same owner's opposite
+    never an omnibus account, whose owner is unknown) in one symbol, at one price, in a run
+    of fills each at most 0.5 s after the one before, buying and selling the same quantity
+    in total. Planted: an order of 500–5,000 shares resting 1–20 s, then crossed by the same owner's opposite
     order (or two orders that add up to it, "unequal_fills"), both sides printing at once;
     one account, or two linked accounts. Look-alikes: different owners crossing; the same
     owner 3–20 minutes apart; prices ≥ max(0.4%, 3 ticks) apart; quantities differing by
