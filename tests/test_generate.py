@@ -27,6 +27,7 @@ from surveil import calendar
 from surveil.errors import BadInputError
 from surveil.generate import GENERATOR_VERSION, POPULATIONS, generate_day
 from surveil.generate import flow as flow_module
+from surveil.generate.auction import PRINT_DELAY_US
 from surveil.generate.market import VENUES, load_universe
 from surveil.generate.scenarios import RULE_PARAMETERS, SCENARIO_TYPES, default_counts
 from surveil.manifest import COLUMNS, MANIFEST_NAME, OPTIONAL_COLUMNS
@@ -35,6 +36,9 @@ from tests.conftest import EARLY_CLOSE_DAY, TRADING_DAY
 
 UTC = dt.UTC
 ORDERS = 3_000
+PRINT_DELAY = dt.timedelta(microseconds=PRINT_DELAY_US)
+_UNIVERSE = load_universe()
+LISTING = dict(zip(_UNIVERSE.symbols, _UNIVERSE.listing, strict=True))
 
 
 # -- reading a day ---------------------------------------------------------------------------
@@ -223,12 +227,21 @@ def spoofing(day: Day) -> list[Alert]:
 
 
 def marking_the_close(day: Day, reference: str = "first in window") -> list[Alert]:
-    """With reference="last before window" the move is measured from the symbol's last
-    trade before the window, a variant the generator also keeps clean at realistic sizes."""
+    """Version 2: continuous fills of the last window_minutes and the closing auction print
+    (fills of at-the-close orders, TimeInForce 7), their shares measured apart, the move to
+    the closing print. With reference="last before window" the move is measured from the
+    symbol's last trade before the window, a variant the generator also keeps clean at
+    realistic sizes."""
     close = day.session.close_utc
     start = close - dt.timedelta(minutes=float(MARK["window_minutes"]))
+    at_close = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
     ordered = sorted(day.executions, key=lambda e: (e["transact_time"], e["exec_id"]))
-    late = [e for e in ordered if start <= e["transact_time"] <= close]
+    late = [
+        e
+        for e in ordered
+        if start <= e["transact_time"]
+        and (e["transact_time"] <= close or e["cl_ord_id"] in at_close)
+    ]
     by_symbol: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in late:
         by_symbol[e["symbol"]].append(e)
@@ -238,17 +251,26 @@ def marking_the_close(day: Day, reference: str = "first in window") -> list[Aler
         opening = fills[0]["fill_price"] if reference == "first in window" else before.get(symbol)
         if opening is None:
             continue
-        move = (fills[-1]["fill_price"] - opening) / opening * 100
-        volume = sum(f["fill_qty"] for f in fills)
+        prints = [f for f in fills if f["cl_ord_id"] in at_close]
+        closing = (prints or fills)[-1]["fill_price"]
+        move = (closing - opening) / opening * 100
+        continuous = sum(f["fill_qty"] for f in fills if f["cl_ord_id"] not in at_close)
+        auction = sum(f["fill_qty"] for f in prints)
         per_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for f in fills:
             per_account[f["account_id"]].append(f)
         for mine in per_account.values():
             net = sum(f["fill_qty"] * (1 if _is_buy(f["side"]) else -1) for f in mine)
-            share = sum(f["fill_qty"] for f in mine) / volume
+            in_auction = sum(f["fill_qty"] for f in mine if f["cl_ord_id"] in at_close)
+            share = (
+                (sum(f["fill_qty"] for f in mine) - in_auction) / continuous if continuous else 0
+            )
+            auction_share = in_auction / auction if auction else 0
             if (
                 net != 0
-                and share >= MARK["min_volume_share"]
+                and (
+                    share >= MARK["min_volume_share"] or auction_share >= MARK["min_auction_share"]
+                )
                 and len(mine) >= MARK["min_executions"]
                 and (move if net > 0 else -move) >= Decimal(str(MARK["min_price_move_pct"]))
             ):
@@ -416,7 +438,11 @@ def test_orders_and_fills_obey_the_order_lifecycle(day: Day) -> None:
             o["symbol"],
             o["side"],
         )
-        assert o["transact_time"] <= e["transact_time"] < session.close_utc
+        if o["time_in_force"] == "7":  # at the close: in the closing print
+            assert session.close_utc <= e["transact_time"] < session.close_utc + PRINT_DELAY
+            assert e["venue"] == LISTING[e["symbol"]]
+        else:
+            assert o["transact_time"] <= e["transact_time"] < session.close_utc
         assert e["venue"] in VENUES and e["fill_qty"] > 0
         if o["limit_price"] is not None:  # buys at or below the limit, sells at or above
             if _is_buy(o["side"]):
@@ -430,7 +456,7 @@ def test_orders_and_fills_obey_the_order_lifecycle(day: Day) -> None:
         assert filled[o["cl_ord_id"]] == cum <= quantity  # quantity = cum + leaves
         assert session.open_utc <= o["transact_time"] < session.close_utc
         assert (o["order_type"] == "1") == (o["limit_price"] is None)
-        assert o["order_type"] in ("1", "2") and o["time_in_force"] in ("0", "3")
+        assert o["order_type"] in ("1", "2") and o["time_in_force"] in ("0", "3", "7")
         assert o["side"] in ("1", "2", "5")
         assert status in ("2", "4", "C", "8")
         assert (status == "2") == (cum == quantity)
@@ -523,10 +549,14 @@ def test_early_close_day_ends_at_1300_new_york(tmp_path: Path) -> None:
     close = day.session.close_utc
     assert close == dt.datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # 13:00 EST
     assert day.manifest["source"]["early_close"] is True
-    times = [o["transact_time"] for o in day.orders] + [e["transact_time"] for e in day.executions]
-    times += [o["cancel_time"] for o in day.orders if o["cancel_time"]]
+    at_close = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
+    prints = [e["transact_time"] for e in day.executions if e["cl_ord_id"] in at_close]
+    times = [o["transact_time"] for o in day.orders] + [o["cancel_time"] for o in day.orders]
+    times += [e["transact_time"] for e in day.executions if e["cl_ord_id"] not in at_close]
+    times = [t for t in times if t]
     assert max(times) < close and min(times) >= day.session.open_utc
     assert max(times) > close - dt.timedelta(minutes=5)  # trading right up to 13:00
+    assert prints and all(close <= t < close + PRINT_DELAY for t in prints)  # 13:00's print
     found = {_key(a) for a in marking_the_close(day)}
     planted = [
         s for s in day.scenarios if s["type"] == "marking_the_close" and s["label"] == "abuse"

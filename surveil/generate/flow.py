@@ -314,7 +314,7 @@ def _orders_csv(
     lines.text(ctx.symbol_table, orders.symbol)
     lines.text(_SIDES, orders.side)
     lines.text(_ORDER_TYPES, orders.market.astype(np.int64))
-    lines.text(_TIME_IN_FORCE, orders.ioc.astype(np.int64))
+    lines.text(_TIME_IN_FORCE, orders.ioc.astype(np.int64) + 2 * orders.at_close)
     lines.integer(orders.quantity)
     lines.decimal(orders.limit, 4, present=~orders.market)
     lines.timestamp(orders.time_us, ctx.day)
@@ -353,7 +353,7 @@ _FORMATTER = ThreadPoolExecutor(1, thread_name_prefix="surveil-csv")
 _SIDES = csvfmt.text_table(SIDE_TEXT)
 _STATUSES = csvfmt.text_table(STATUS_TEXT)
 _ORDER_TYPES = csvfmt.text_table(["2", "1"])  # indexed by is-market
-_TIME_IN_FORCE = csvfmt.text_table(["0", "3"])  # indexed by is-IOC
+_TIME_IN_FORCE = csvfmt.text_table(["0", "3", "7"])  # day, IOC, at the close
 _VENUES = csvfmt.text_table(VENUES)
 
 
@@ -511,6 +511,7 @@ def background(
         cum=cum,
         cancel_us=cancel_us,
         ref=np.full(n, -1, dtype=np.int64),
+        at_close=np.zeros(n, dtype=bool),
     )
     return orders, fills
 

@@ -83,6 +83,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from surveil.errors import BadInputError
+from surveil.generate.auction import (
+    PRINT_DELAY_US,
+    cutoffs,
+    expected_orders,
+    listing_venues,
+    print_prices,
+    print_times,
+)
 from surveil.generate.book import (
     BUY,
     CANCELLED,
@@ -122,6 +130,7 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
     "marking_the_close": {
         "window_minutes": 10,
         "min_volume_share": 0.25,
+        "min_auction_share": 0.25,
         "min_price_move_pct": 0.5,
         "min_executions": 2,
     },
@@ -187,6 +196,7 @@ class PlantedOrder:
     cancel_us: int = NO_TIME
     fills: list[tuple[int, int, int]] = field(default_factory=list)  # qty, price, time
     in_pattern: bool = True  # False for setup orders (cover flow, a pre-close anchor)
+    at_close: bool = False  # MOC/LOC: fills only in the closing print (auction.py)
 
     @property
     def buy(self) -> bool:
@@ -200,7 +210,11 @@ class PlantedOrder:
         ok &= (self.status == CANCELLED) == (self.cancel_us != NO_TIME)
         ok &= self.market == (self.limit == 0)
         for qty, price, t in self.fills:
-            ok &= qty > 0 and price > 0 and self.time_us <= t < close_us
+            ok &= qty > 0 and price > 0 and self.time_us <= t
+            if self.at_close:
+                ok &= close_us <= t < close_us + PRINT_DELAY_US
+            else:
+                ok &= t < close_us
             if not self.market:
                 ok &= price <= self.limit if self.buy else price >= self.limit
         if self.cancel_us != NO_TIME:
@@ -282,6 +296,7 @@ class Planner:
             excluded=np.zeros((ctx.reference.n_owners, len(ctx.universe)), dtype=bool)
         )
         self.ramps: list[Ramp] = []
+        self.closing_moves: dict[int, float] = {}  # symbol: log move of its closing print
         self.builders: list[Builder] = []
         self.busy: dict[int, list[tuple[int, int]]] = {}
         self.spoofers: set[int] = set()
@@ -588,6 +603,9 @@ class Planner:
         self.claim([account], sym)
         buys = bool(self.rng.random() < 0.6)
         side = BUY if buys else self.sell_side()
+        if variant.startswith("auction"):
+            self._marking_through_auction(label, variant, sym, account, side)
+            return
         window_orders = (
             self.background_orders
             * (1 - MM_SHARE)
@@ -663,6 +681,51 @@ class Planner:
                     PlantedOrder(account, sym, side, is_market, False, qty, limit, at, FILLED,
                                  fills=fills)
                 )  # fmt: skip
+            return Scenario("marking_the_close", label, variant, sym, [account], orders)
+
+        self.builders.append(build)
+
+    def _marking_through_auction(
+        self, label: str, variant: str, sym: int, account: int, side: int
+    ) -> None:
+        """Marking the close through the closing auction (Athena, SEC 2014: a large
+        auction-only order, then continuous orders the same way near the close): 1-2
+        at-the-close orders entered in the hour before the cut-off, together at least the
+        rest of the symbol's auction volume, and 1-2 small marketable orders the same way
+        in the last 8 minutes; the print comes 1-2% from the continuous price, the
+        account's way ("auction"), or at it ("auction_flat", big benign close flow)."""
+        buys = side == BUY
+        expected = expected_orders(self.background_orders, float(self.ctx.universe.weights[sym]))
+        total = max(3_000, int(expected * CAP_SHARES) // 100 * 100)
+        closing = (sym, self.close_us - 15 * MINUTE, self.close_us + 1)
+        self.constraints.caps.append((*closing, CAP_SHARES))
+        self.constraints.one_way.append((*closing, buys))
+        if variant == "auction":
+            self.closing_moves[sym] = self.uniform(0.010, 0.020) * (1 if buys else -1)
+        sizes = _split_lots(total, int(self.rng.integers(1, 3)), self.rng)
+        moc = [bool(self.rng.random() < 0.6) for _ in sizes]
+        cutoff = [int(cutoffs(self.ctx, np.array([sym]), np.array([m]))[0]) for m in moc]
+        entries = [self.between(c - 60 * MINUTE, c - SECOND) for c in cutoff]
+        late = [self.between(self.close_us - 8 * MINUTE, self.close_us - 15 * SECOND)
+                for _ in range(int(self.rng.integers(1, 3)))]  # fmt: skip
+        late_qty = [self.lots(1, 3) for _ in late]
+
+        def build(m: Market) -> Scenario:
+            price = int(print_prices(m, self.closing_moves)[sym])
+            at = int(print_times(self.ctx)[sym])
+            tick = int(m.universe.tick[sym])
+            orders = []
+            for qty, entry, is_moc in zip(sizes, entries, moc, strict=True):
+                # A LOC's limit 1% through where it prints: it fills.
+                limit = 0 if is_moc else _round_away(price * (1.01 if buys else 0.99), tick, buys)
+                order = PlantedOrder(account, sym, side, is_moc, False, qty, limit, entry,
+                                     FILLED, fills=[(qty, price, at)], at_close=True)  # fmt: skip
+                orders.append(order)
+            for qty, entry in zip(late_qty, late, strict=True):
+                touch = m.touch(sym, entry + 300, buys)
+                order = _filled(account, sym, side, qty, touch, entry, entry + 300)
+                order.ioc = True
+                orders.append(order)
             return Scenario("marking_the_close", label, variant, sym, [account], orders)
 
         self.builders.append(build)
@@ -821,7 +884,7 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("layering", "modest_layers", "partly_filled"),
         ("too_slow", "filled", "not_large", "no_fill"),
     ),
-    "marking_the_close": (("push",), ("flat", "early")),
+    "marking_the_close": (("push", "auction"), ("flat", "early", "auction_flat")),
     "excessive_otr": (("stuffing",), ("filling", "below", "filling")),
     "front_running": (("ahead", "worked"), ("small_client", "too_early", "no_unwind", "opposite")),
 }  # fmt: skip
@@ -874,6 +937,8 @@ def _to_arrays(scenarios: list[Scenario], ctx: DayContext) -> Plan:
     venue_rng = np.random.default_rng([ctx.seed, ctx.ordinal, 0x7E])
     fill_symbols = np.array([rows[i].symbol for i, *_ in fills], dtype=np.int64)
     venue = ctx.universe.venues(venue_rng, fill_symbols)
+    at_close = np.array([rows[i].at_close for i, *_ in fills], dtype=bool)
+    venue[at_close] = listing_venues(ctx.universe)[fill_symbols[at_close]]
 
     def column(values: list, dtype: type = np.int64) -> np.ndarray:
         return np.array(values, dtype=dtype)
@@ -891,6 +956,7 @@ def _to_arrays(scenarios: list[Scenario], ctx: DayContext) -> Plan:
         cum=column([sum(q for q, _, _ in o.fills) for o in rows]),
         cancel_us=column([o.cancel_us for o in rows]),
         ref=np.arange(len(rows), dtype=np.int64),
+        at_close=column([o.at_close for o in rows], bool),
     )
     fill_block = Fills(
         order=column([f[0] for f in fills]),
