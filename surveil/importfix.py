@@ -33,7 +33,9 @@ OrderCancelRequest(F) changes nothing by itself: orders get their state from the
 
 Order fields. side: Side(54) 1, 2, 5, 6 as is; 3 (buy minus) → 1; 4 (sell plus) → 2; other
 sides are rejected. order_type: OrdType(40) 1-4 as is; market-like 5, A, C, K → 1;
-limit-like 7, B, F → 2; pegged P → 2 with a Price(44), else 1; others rejected.
+limit-like 7, B, F → 2; pegged P → 2 with a Price(44), else 1; others rejected. Market-on-
+close 5 and limit-on-close B also set time_in_force to 7 (at the close), as FIX 4.3 on
+writes them.
 limit_price is Price(44) for types 2 and 4 only (a price on a market order is dropped;
 a limit order without one is rejected). time_in_force: TimeInForce(59), Day (0) when
 absent; 5 (good till crossing) is rejected. Quantities must be whole numbers.
@@ -185,6 +187,9 @@ ORDER_TYPES = {
     "7": "2", "B": "2", "F": "2",
 }  # fmt: skip
 TIME_IN_FORCE = frozenset({"0", "1", "2", "3", "4", "6", "7"})
+# Market-on-close (5) and limit-on-close (B): FIX 4.3 on writes them as OrdType 1 or 2 with
+# TimeInForce 7 (at the close), the form the warehouse keeps.
+AT_CLOSE_ORDER_TYPES = frozenset({"5", "B"})
 FIRM_ROLES = ("13", "1", "7", "4", "17")
 ACCOUNT_ROLES = ("24", "38")
 OWNER_ROLE = "5"
@@ -966,6 +971,8 @@ class DayBuilder:
                 order_type = "1"  # a report that gives no limit: recorded as market
         limit = price if order_type in ("2", "4") else None
         tif = get("59") or (base.tif if base else "0")
+        if type_raw in AT_CLOSE_ORDER_TYPES:  # FIX 4.2's on-close types: at the close
+            tif = "7"
         if tif not in TIME_IN_FORCE:
             raise Invalid(f"TimeInForce(59)={tif} has no equivalent in the warehouse")
         quantity = _whole(get("38"), "OrderQty(38)")

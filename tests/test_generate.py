@@ -772,3 +772,112 @@ def test_generated_day_loads_and_passes_validation(settings: Settings) -> None:
     load_day(settings, EARLY_CLOSE_DAY)
     result = validate_day(settings, EARLY_CLOSE_DAY)
     assert result.passed, [(c.name, c.observed, c.sample) for c in result.failed]
+
+
+# -- the closing auction -----------------------------------------------------------------------------
+def _prints(day: Day) -> dict[str, list[dict[str, Any]]]:
+    """Per symbol, the fills of at-the-close orders (TimeInForce 7)."""
+    at_close = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
+    prints: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in day.executions:
+        if e["cl_ord_id"] in at_close:
+            prints[e["symbol"]].append(e)
+    return prints
+
+
+def test_the_closing_auction_prints_once_per_symbol_about_a_tenth_of_the_volume(
+    background_only: Day,
+) -> None:
+    day = background_only
+    close = day.session.close_utc
+    prints = _prints(day)
+    assert len(prints) >= 50
+    for symbol, fills in prints.items():
+        assert len({(f["transact_time"], f["fill_price"], f["venue"]) for f in fills}) == 1
+        assert fills[0]["venue"] == LISTING[symbol]
+        assert close <= fills[0]["transact_time"] < close + PRINT_DELAY
+    volume = sum(e["fill_qty"] for e in day.executions)
+    auction = sum(f["fill_qty"] for fills in prints.values() for f in fills)
+    assert 0.06 <= auction / volume <= 0.15  # NYSE: 10.52% of volume (Q2 2024)
+
+    at_close = [o for o in day.orders if o["time_in_force"] == "7"]
+    assert {o["order_type"] for o in at_close} == {"1", "2"}  # MOC and LOC
+    for o in at_close:
+        nasdaq = LISTING[o["symbol"]] == "XNAS"
+        minutes = (5 if o["order_type"] == "1" else 2) if nasdaq else 10
+        cutoff = close - dt.timedelta(minutes=minutes)
+        assert o["transact_time"] < cutoff
+        assert o["cancel_time"] is None or o["cancel_time"] < cutoff  # no cancel after it
+        assert o["ord_status"] in ("2", "4", "C")
+        if o["ord_status"] == "C":  # a LOC whose limit the print did not reach
+            assert o["order_type"] == "2" and o["cum_qty"] == 0
+            fill = prints[o["symbol"]][0]["fill_price"] if prints[o["symbol"]] else None
+            if fill is not None:
+                assert (
+                    (o["limit_price"] < fill) if _is_buy(o["side"]) else (o["limit_price"] > fill)
+                )
+        account = day.accounts[o["account_id"]]
+        assert account["beneficial_owner_id"]
+        assert account["account_type"] in ("client", "proprietary")
+
+
+def test_benign_close_flow_holds_large_shares_of_prints_and_raises_no_alert(
+    background_only: Day,
+) -> None:
+    """The look-alike the population provides by itself: institutions with a quarter or more
+    of a symbol's print, filled in the window too, and the marking rule quiet."""
+    large = 0
+    for fills in _prints(background_only).values():
+        total = sum(f["fill_qty"] for f in fills)
+        by_account = Counter()
+        for f in fills:
+            by_account[f["account_id"]] += f["fill_qty"]
+        large += sum(qty >= MARK["min_auction_share"] * total for qty in by_account.values())
+    assert large >= 20
+    assert marking_the_close(background_only) == []
+
+
+def test_planted_marking_through_the_auction_moves_the_print_and_its_twin_does_not(
+    day: Day,
+) -> None:
+    orders = {o["cl_ord_id"]: o for o in day.orders}
+    prints = _prints(day)
+    close = day.session.close_utc
+    found = Counter()
+    for s in day.scenarios:
+        mine = [orders[i] for i in s["cl_ord_ids"]]
+        if s["type"] != "marking_the_close" or not any(o["time_in_force"] == "7" for o in mine):
+            continue
+        symbol, buys = s["symbol"], _is_buy(mine[0]["side"])
+        fills = prints[symbol]
+        total = sum(f["fill_qty"] for f in fills)
+        held = sum(f["fill_qty"] for f in fills if f["cl_ord_id"] in s["cl_ord_ids"])
+        assert held >= 0.5 * total  # the account makes most of the print
+        assert all(
+            _is_buy(f["side"]) != buys for f in fills if f["cl_ord_id"] not in s["cl_ord_ids"]
+        )
+        continuous = [
+            e
+            for e in day.executions
+            if e["symbol"] == symbol
+            and e["transact_time"] < close
+            and orders[e["cl_ord_id"]]["time_in_force"] != "7"
+        ]
+        last = max(continuous, key=lambda e: (e["transact_time"], e["exec_id"]))["fill_price"]
+        move = (fills[0]["fill_price"] - last) / last * (1 if buys else -1)
+        if s["label"] == "abuse":
+            assert move >= Decimal("0.009")  # 1-2% the account's way
+        else:
+            assert abs(move) < Decimal("0.002")
+        found[s["label"]] += 1
+    assert found["abuse"] >= 2 and found["lookalike"] >= 1
+
+
+def test_without_the_closing_auction_only_planted_orders_trade_at_the_close(
+    tmp_path: Path,
+) -> None:
+    day = read_day(make_day(tmp_path, TRADING_DAY, 2_000, without=("closing_auction",)))
+    assert day.manifest["source"]["without"] == ["closing_auction"]
+    at_close = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
+    assert at_close and at_close <= day.planted_order_ids()
+    _assert_separates(day, "marking_the_close", marking_the_close(day))
