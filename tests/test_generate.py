@@ -825,7 +825,7 @@ def test_benign_close_flow_holds_large_shares_of_prints_and_raises_no_alert(
     background_only: Day,
 ) -> None:
     """The look-alike the population provides by itself: institutions with a quarter or more
-    of a symbol's print, filled in the window too, and the marking rule quiet."""
+    of a symbol's print, and the marking rule quiet."""
     large = 0
     for fills in _prints(background_only).values():
         total = sum(f["fill_qty"] for f in fills)

@@ -1,8 +1,9 @@
 """`surveil generate`: write one trading day of FIX order flow into the local data folder.
 
 A day holds firms and accounts (reference data), orders and executions (background flow
-from flow.py with planted abuse scenarios from scenarios.py merged in) and `scenarios.csv`,
-the ground truth of what was planted. The day is built in a hidden temporary folder beside
+from flow.py, the closing auction from auction.py, with planted abuse scenarios from
+scenarios.py merged in; the benign populations are listed in docs/generator.md) and
+`scenarios.csv`, the ground truth of what was planted. The day is built in a hidden temporary folder beside
 its final place and renamed into place whole, so a day folder is either complete with its
 manifest or absent. Orders and executions are streamed in time slices and hashed as they
 are written, so memory stays bounded and nothing is read back.

@@ -17,6 +17,10 @@ the rules define it (docs/generator.md, docs/detection.md):
 - Omnibus and retail accounts (no known beneficial owner; about 14% of orders) buy and sell
   the same symbols, mostly odd lots and small round lots: opposite fills of different
   clients behind one account, which are not washes either.
+- The closing auction (auction.py; about 3% of orders, 10% of the volume): institutions'
+  market-on-close and limit-on-close orders entered up to the exchange's cut-off, filled
+  in one print per symbol at the close or just after it, at one price. They are merged into
+  the time slices like the planted orders.
 - Every other beneficial owner trades one direction per symbol per day (buying or selling,
   drawn per day): no layering against one's own fills, no proprietary round trips around
   client orders.

@@ -6,7 +6,9 @@ precision. Both are written to `scenarios.csv`; detection never reads it. The ba
 flow is built so it holds no instance of any pattern (see flow.py), and scenarios are laid
 out so they do not trigger each other's rules (separate owner-symbol pairs; front-running
 scenarios own ±27 minutes of their symbol; nothing but marking scenarios trades a symbol's
-last 20 minutes, and each marking scenario has its symbol's close to itself).
+last 20 minutes, and each marking scenario has its symbol's close to itself: background and
+closing-auction orders there are capped in size and, where the scenario pushes, never take
+its direction).
 
 Intended detection rules and parameters (the detectors are built to these):
 
@@ -34,17 +36,25 @@ spoofing (layering)
     large orders filled instead of cancelled; the opposite orders only 100–200 shares;
     large orders cancelled but the genuine order never filled.
 
-marking_the_close
-    In the last 10 minutes before the session's close (13:00 ET on early-close days), an
-    account trades ≥ 25% of the symbol's volume with ≥ 2 fills, on balance in one direction,
-    and the price moves ≥ 0.5% in that direction, from the symbol's first execution in the
-    window to its last. (Measuring from the last execution before the window gives the same
-    answer on planted scenarios, which trade just before the window, and from about 10,000
-    orders a day on the background too; on smaller days a thin symbol's previous trade can
-    be hours old.) Planted: a small trade 10.5–13 minutes before the close, then 3–6
-    aggressive orders in the last 8 minutes pushing the price 1–2%, sized to about half or
-    more of the symbol's closing volume. Look-alikes: the same volume bought passively
-    without moving the price; the same push 25–40 minutes before the close.
+marking_the_close (version 2: continuous session and closing auction)
+    In the last 10 minutes of continuous trading before the session's close (13:00 ET on
+    early-close days) and the closing auction print (fills of at-the-close orders,
+    TimeInForce 7), an account with ≥ 2 fills, on balance in one direction, trades ≥ 25% of
+    the symbol's continuous volume in the window or ≥ 25% of its closing print, and the
+    closing price (the print, else the last trade) is ≥ 0.5% from the symbol's first
+    execution in the window, the account's way. (Measuring from the last execution before
+    the window gives the same answer on planted scenarios, which trade just before the
+    window, and from about 10,000 orders a day on the background too; on smaller days a thin
+    symbol's previous trade can be hours old.) Planted: a small trade 10.5–13 minutes before
+    the close, then 3–6 aggressive orders in the last 8 minutes pushing the price 1–2%, sized
+    to about half or more of the symbol's closing volume ("push"); or 1–2 at-the-close
+    orders entered in the hour before the cut-off, together at least the rest of the
+    symbol's auction volume, and 1–2 small marketable orders the same way in the last 8
+    minutes, the print 1–2% from the continuous price ("auction", SEC v. Athena, 2014).
+    Look-alikes: the same volume bought passively without moving the price; the same push
+    25–40 minutes before the close; the same at-the-close orders with the print at the
+    continuous price ("auction_flat"). The benign closing-auction population (auction.py)
+    adds many more: institutions holding large shares of prints that do not move.
 
 excessive_otr (MiFID II RTS 9 style)
     Per account and symbol with ≥ 20 orders: orders ÷ max(executions, 1) ≥ 20, and ≥ 5× the
