@@ -115,13 +115,7 @@ def closing_auction(
 ) -> tuple[Orders, Fills]:
     """`n` at-the-close orders with their fills in the closing prints (refs -1)."""
     rng = np.random.default_rng([ctx.seed, ctx.ordinal, 0xA0C])
-    reference = ctx.reference
-    claimed = constraints.excluded.any(axis=1)  # owners in a planted scenario: left alone
-    pool = np.flatnonzero(
-        np.isin(reference.account_types, (CLIENT, PROPRIETARY))
-        & ~reference.omnibus
-        & ~claimed[ctx.owner]
-    )
+    pool = _accounts(ctx, constraints)
     if n == 0 or not len(pool):
         return _empty()
     weights = 1.0 / np.arange(1, len(pool) + 1) ** 0.8
@@ -139,12 +133,7 @@ def closing_auction(
         capped = (symbol == sym) & ((end > ctx.close_us) | ((t >= start) & (t < end)))
         quantity[capped] = np.minimum(quantity[capped], cap)
 
-    tick = ctx.universe.tick[symbol]
-    through = rng.uniform(*LOC_THROUGH, n)
-    mid = market.mid_at(symbol, t)
-    raw = mid * np.where(buy, 1 + through, 1 - through) / tick
-    limit = np.where(moc, 0, np.maximum(np.where(buy, np.floor(raw), np.ceil(raw)), 1) * tick)
-    limit = limit.astype(np.int64)
+    limit = np.where(moc, 0, _loc_limits(ctx, market, rng, symbol, buy, t))
     price = print_prices(market, moves)[symbol]
     reaches = moc | np.where(buy, limit >= price, limit <= price)
     cancelled = rng.random(n) < CANCEL_SHARE
@@ -176,6 +165,34 @@ def closing_auction(
         ref=np.full(len(which), -1, dtype=np.int64),
     )
     return orders, fills
+
+
+def _accounts(ctx: DayContext, constraints: Constraints) -> np.ndarray:
+    """Who sends at-the-close orders: clients and proprietary desks with a known owner, in
+    reference order (busiest first), leaving out the owners of planted scenarios."""
+    reference = ctx.reference
+    claimed = constraints.excluded.any(axis=1)
+    return np.flatnonzero(
+        np.isin(reference.account_types, (CLIENT, PROPRIETARY))
+        & ~reference.omnibus
+        & ~claimed[ctx.owner]
+    )
+
+
+def _loc_limits(
+    ctx: DayContext,
+    market: Market,
+    rng: np.random.Generator,
+    symbol: np.ndarray,
+    buy: np.ndarray,
+    t: np.ndarray,
+) -> np.ndarray:
+    """Limit-on-close prices: `LOC_THROUGH` from the mid at entry, on the tick."""
+    tick = ctx.universe.tick[symbol]
+    through = rng.uniform(*LOC_THROUGH, len(symbol))
+    raw = market.mid_at(symbol, t) * np.where(buy, 1 + through, 1 - through) / tick
+    ticks = np.maximum(np.where(buy, np.floor(raw), np.ceil(raw)), 1)
+    return (ticks * tick).astype(np.int64)
 
 
 def _respect_closes(
