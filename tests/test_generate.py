@@ -234,13 +234,19 @@ def marking_the_close(day: Day, reference: str = "first in window") -> list[Aler
     realistic sizes."""
     close = day.session.close_utc
     start = close - dt.timedelta(minutes=float(MARK["window_minutes"]))
-    at_close = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
+    moc_loc = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
     ordered = sorted(day.executions, key=lambda e: (e["transact_time"], e["exec_id"]))
+    print_by = close + dt.timedelta(minutes=5)
+    at_close = {
+        e["cl_ord_id"]
+        for e in ordered
+        if e["cl_ord_id"] in moc_loc and close <= e["transact_time"] <= print_by
+    }
     late = [
         e
         for e in ordered
-        if start <= e["transact_time"]
-        and (e["transact_time"] <= close or e["cl_ord_id"] in at_close)
+        if start <= e["transact_time"] <= close
+        or (e["cl_ord_id"] in at_close and e["transact_time"] <= print_by)
     ]
     by_symbol: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in late:

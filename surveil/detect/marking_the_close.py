@@ -10,7 +10,7 @@ close, then continuous orders the same way in its last seconds that moved the cl
 
 The window is the last `window_minutes` of continuous trading before the session's close
 (13:00 ET on early-close days) and the symbol's closing auction print: the fills of
-at-the-close orders (TimeInForce 59 = 7, MOC and LOC) up to five minutes after the close.
+at-the-close orders (TimeInForce 59 = 7, MOC and LOC) from the close to five minutes after.
 Fires per account and symbol when the account, on balance in one direction and with at
 least `min_executions` fills in the window, traded at least `min_volume_share` of the
 symbol's continuous volume in the window or at least `min_auction_share` of its volume in
@@ -42,18 +42,23 @@ PARAMS = {
 SQL = """
 WITH bounds AS (
     SELECT %(close_utc)s::timestamptz AS close_at,
-           %(close_utc)s::timestamptz - make_interval(secs => %(window_minutes)s * 60) AS start_at,
-           %(close_utc)s::timestamptz + make_interval(secs => 300) AS print_by
+           %(close_utc)s::timestamptz - make_interval(secs => %(window_minutes)s * 60) AS start_at
 ), late AS (
+    SELECT e.exec_id, e.cl_ord_id, e.account_id, e.symbol, e.side, e.fill_qty, e.fill_price,
+           e.transact_time, false AS at_close
+    FROM executions e CROSS JOIN bounds
+    WHERE e.trade_date = %(trade_date)s
+      AND e.transact_time >= bounds.start_at AND e.transact_time < bounds.close_at
+    UNION ALL
+    -- From the close on, only the closing print (and a fill stamped at the close itself).
     SELECT e.exec_id, e.cl_ord_id, e.account_id, e.symbol, e.side, e.fill_qty, e.fill_price,
            e.transact_time, o.time_in_force = '7' AS at_close
     FROM executions e
     JOIN orders o ON o.trade_date = e.trade_date AND o.cl_ord_id = e.cl_ord_id
-    CROSS JOIN bounds
     WHERE e.trade_date = %(trade_date)s
-      AND e.transact_time >= bounds.start_at
-      AND (e.transact_time <= bounds.close_at
-           OR (o.time_in_force = '7' AND e.transact_time <= bounds.print_by))
+      AND e.transact_time >= %(close_utc)s::timestamptz
+      AND e.transact_time <= %(close_utc)s::timestamptz + make_interval(secs => 300)
+      AND (o.time_in_force = '7' OR e.transact_time = %(close_utc)s::timestamptz)
 ), symbol_volume AS (
     SELECT symbol,
            sum(CASE WHEN at_close THEN 0 ELSE fill_qty END) AS continuous,
