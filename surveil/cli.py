@@ -390,8 +390,8 @@ def generate(
         typer.Option(
             "--without",
             metavar="POPULATION",
-            help="Leave a benign population out of the day: market_makers, omnibus or "
-            "worked_parents (docs/generator.md); repeatable.",
+            help="Leave a benign population out of the day: closing_auction, market_makers, "
+            "omnibus or worked_parents (docs/generator.md); repeatable.",
         ),
     ] = None,
     lookalikes: Annotated[

@@ -203,6 +203,43 @@ def test_marking_the_close_ignores_a_small_share_or_a_move_against(settings: Set
     assert run(settings, day, "marking_the_close") == []
 
 
+def test_marking_the_close_fires_through_the_closing_auction(settings: Settings) -> None:
+    """Athena's pattern: a large at-the-close order and a late buy the same way, and the
+    print 1.2% above the continuous price; a seller in the same print is not alerted."""
+    day = DayBuilder()
+    day.filled("A4", "AUC", "buy", 100, "50.00", "20:52:00")
+    day.filled("A4", "AUC", "sell", 100, "50.00", "20:54:00")
+    moc = day.at_close("A1", "AUC", "buy", 5000, "50.60", "20:30:00", "21:00:00.300")
+    late = day.filled("A1", "AUC", "buy", 100, "50.02", "20:58:00")
+    day.at_close("A3", "AUC", "sell", 1000, "50.60", "20:40:00", "21:00:00.300")
+    (alert,) = run(settings, day, "marking_the_close")
+    assert alert["account_ids"] == ["A1"]
+    assert alert["cl_ord_ids"] == sorted([moc, late])
+    assert "83.3% of its closing auction, net buying" in alert["explanation"]
+    assert "(50.0000 to 50.6000)" in alert["explanation"]
+
+
+def test_marking_the_close_ignores_large_benign_auction_flow(settings: Settings) -> None:
+    """An index fund with nine tenths of the print and late buying, the print at the
+    continuous price: large close flow is not marking. And a continuous push behind a
+    large print is still found: counted with the print's 20,000 shares, A1's 3,000 would
+    be 13% of the window's volume."""
+    day = DayBuilder()
+    day.filled("A4", "IDX", "buy", 100, "50.00", "20:52:00")
+    day.filled("A3", "IDX", "buy", 200, "50.01", "20:53:00")
+    day.at_close("A3", "IDX", "buy", 18000, "50.02", "19:45:00", "21:00:00")
+    day.at_close("A5", "IDX", "sell", 2000, "50.02", "20:45:00", "21:00:00")
+    day.filled("A4", "PSH", "buy", 100, "40.00", "20:51:00")
+    pushes = [
+        day.filled("A1", "PSH", "buy", 1000, price, at)
+        for price, at in [("40.10", "20:53:00"), ("40.25", "20:56:00"), ("40.40", "20:59:00")]
+    ]
+    day.at_close("A3", "PSH", "sell", 20000, "40.40", "20:00:00", "21:00:00.500")
+    (alert,) = run(settings, day, "marking_the_close")
+    assert alert["account_ids"] == ["A1"] and alert["cl_ord_ids"] == pushes
+    assert "(40.0000 to 40.4000)" in alert["explanation"]
+
+
 def test_excessive_otr_fires_against_peers(settings: Settings) -> None:
     day = DayBuilder()
     for account in ("A3", "A4", "A5", "M1"):

@@ -142,3 +142,42 @@ def test_generate_lookalikes_plants_that_many_near_misses_per_case(settings: Set
     assert manifest["source"]["lookalikes"] == 3
     default = generate_day(settings, DAYS[4], orders=1000, seed=15)
     assert "lookalikes" not in json.loads((default.path / "_manifest.json").read_text())["source"]
+
+
+def test_marking_the_close_is_exact_on_a_day_with_the_closing_auction(
+    settings: Settings, conn
+) -> None:
+    """20,000 orders with the closing-auction population (about a tenth of the volume in
+    MOC/LOC prints) and both planted variants, continuous push and auction marking: every
+    planted case found, no alert on the benign close flow or the look-alikes; a day of the
+    benign flow alone (no scenarios) raises no marking alert."""
+    day, quiet = dt.date(2026, 11, 9), dt.date(2026, 11, 10)
+    generate_day(settings, day, orders=20_000, seed=31)
+    none = {"wash_trade": 0, "spoofing": 0, "marking_the_close": 0, "excessive_otr": 0}
+    generate_day(settings, quiet, orders=20_000, seed=32, scenarios={**none, "front_running": 0})
+    for d in (day, quiet):
+        upload_day(settings, d)
+        load_day(settings, d)
+        done = runner.invoke(app, ["detect", "--date", str(d), "--rule", "marking_the_close"])
+        assert done.exit_code == 0, done.stderr
+    auction_planted = conn.execute(
+        "SELECT count(DISTINCT s.scenario_id) FROM planted_scenarios s"
+        " JOIN orders o ON o.trade_date = s.trade_date AND o.cl_ord_id = ANY(s.cl_ord_ids)"
+        " WHERE s.trade_date = %s AND s.type = 'marking_the_close' AND s.label = 'abuse'"
+        " AND o.time_in_force = '7'",
+        (day,),
+    ).fetchone()[0]
+    benign_prints = conn.execute(
+        "SELECT count(*) FROM executions e JOIN orders o USING (trade_date, cl_ord_id)"
+        " WHERE e.trade_date = %s AND o.time_in_force = '7'",
+        (quiet,),
+    ).fetchone()[0]
+    assert auction_planted >= 3 and benign_prints >= 300
+    (score,) = [s for s in evaluate_day(settings, day) if s.rule == "marking_the_close"]
+    assert score.planted >= 10 and score.alerted == score.true_positives == score.planted
+    assert (score.precision, score.recall) == (1.0, 1.0)
+    alerts = conn.execute(
+        "SELECT count(*) FROM alerts WHERE trade_date = %s AND rule = 'marking_the_close'",
+        (quiet,),
+    ).fetchone()[0]
+    assert alerts == 0

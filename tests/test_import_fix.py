@@ -251,6 +251,24 @@ def test_a_log_spanning_dates_is_split_by_new_york_date(local: Settings, tmp_pat
     assert picked.skipped_by_reason == {"on another date": 2}
 
 
+def test_fix42_on_close_order_types_become_at_the_close_orders(
+    local: Settings, tmp_path: Path
+) -> None:
+    """OrdType 5 (market on close) and B (limit on close) are kept as FIX 4.3 on writes
+    them, OrdType 1 or 2 with TimeInForce 7, which the marking-the-close rule reads as the
+    closing auction; a plain day order stays a day order."""
+    log = write_log(
+        tmp_path / "close.log",
+        new_order("MOC", price=None, ord_type="5", at="20261125-20:40:00.000", seq=1),
+        new_order("LOC", price="10", ord_type="B", at="20261125-20:41:00.000", seq=2),
+        new_order("DAY", price="10", at="20261125-20:42:00.000", seq=3),
+    )
+    import_fix(local, [log])
+    orders = {o["cl_ord_id"]: o for o in table(local, DAY, "orders")}
+    kept = {k: (o["order_type"], o["time_in_force"], o["limit_price"]) for k, o in orders.items()}
+    assert kept == {"MOC": ("1", "7", ""), "LOC": ("2", "7", "10"), "DAY": ("2", "0", "10")}
+
+
 def test_gzip_logs_are_read_directly(local: Settings, tmp_path: Path) -> None:
     path = tmp_path / "hub.log.gz"
     path.write_bytes(gzip.compress(FIXHUB.read_bytes()))

@@ -156,6 +156,13 @@ def edge_day() -> DayBuilder:
         day.filled("A1", "MTC", "buy", 1000, price, at)
     for k in range(25):
         day.order("A2", "OTR", "sell", 100, f"16:{k:02d}:00", "10.50", cancel_at=f"16:{k:02d}:01")
+    # Marking through the closing auction: a continuous fill stamped at the close itself
+    # (continuous), and the print 0.3 s after it (fills of at-the-close orders).
+    day.filled("A4", "AUC", "buy", 100, "50.00", "20:52:00")
+    day.filled("A4", "AUC", "sell", 100, "50.02", "21:00:00")
+    day.at_close("A5", "AUC", "buy", 5000, "50.60", "20:30:00", "21:00:00.3")
+    day.filled("A5", "AUC", "buy", 100, "50.02", "20:58:00")
+    day.at_close("A3", "AUC", "sell", 1000, "50.60", "20:40:00", "21:00:00.3")
     # Front running, with a fractional lead.
     for k in range(10):
         day.filled("A3", "FRN", "buy", 100, "40.00", f"15:0{k}:00")
@@ -199,6 +206,8 @@ def test_edge_cases_agree_through_the_command_line(
     assert [a["account_ids"] for a in wash] == [["A1", "A2"]] * 3
     assert sorted(len(a["exec_ids"]) for a in wash) == [2, 2, 4]  # two crosses; unequal fills
     assert all(isinstance(a["score"], Decimal) for a in postgres)
+    marked = {a["symbol"]: a["account_ids"] for a in postgres if a["rule"] == "marking_the_close"}
+    assert marked == {"MTC": ["A1"], "AUC": ["A5"]}
 
 
 def test_backfill_on_spark_detects_loads_alerts_and_then_has_nothing_to_do(

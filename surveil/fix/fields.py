@@ -23,6 +23,9 @@ ORDER_TYPES = {
     "7": "2", "B": "2", "F": "2",
 }  # fmt: skip
 TIME_IN_FORCE = frozenset({"0", "1", "2", "3", "4", "6", "7"})
+# Market-on-close (5) and limit-on-close (B): FIX 4.3 on writes them as OrdType 1 or 2 with
+# TimeInForce 7 (at the close), the form the warehouse keeps.
+AT_CLOSE_ORDER_TYPES = frozenset({"5", "B"})
 FIRM_ROLES = ("13", "1", "7", "4", "17")
 ACCOUNT_ROLES = ("24", "38")
 OWNER_ROLE = "5"

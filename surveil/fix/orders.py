@@ -10,6 +10,7 @@ from typing import Any
 
 from surveil.fix.fields import (
     ACCOUNT_ROLES,
+    AT_CLOSE_ORDER_TYPES,
     FIRM_ROLES,
     MANY_CUSTOMERS,
     NO_ACCOUNT,
@@ -183,6 +184,8 @@ class OrderState:
                 order_type = "1"  # a report that gives no limit: recorded as market
         limit = price if order_type in ("2", "4") else None
         tif = get("59") or (base.tif if base else "0")
+        if type_raw in AT_CLOSE_ORDER_TYPES:  # FIX 4.2's on-close types: at the close
+            tif = "7"
         if tif not in TIME_IN_FORCE:
             raise Invalid(f"TimeInForce(59)={tif} has no equivalent in the warehouse")
         quantity = _whole(get("38"), "OrderQty(38)")

@@ -1,8 +1,9 @@
 """`surveil generate`: write one trading day of FIX order flow into the local data folder.
 
 A day holds firms and accounts (reference data), orders and executions (background flow
-from flow.py with planted abuse scenarios from scenarios.py merged in) and `scenarios.csv`,
-the ground truth of what was planted. The day is built in a hidden temporary folder beside
+from flow.py, the closing auction from auction.py, with planted abuse scenarios from
+scenarios.py merged in; the benign populations are listed in docs/generator.md) and
+`scenarios.csv`, the ground truth of what was planted. The day is built in a hidden temporary folder beside
 its final place and renamed into place whole, so a day folder is either complete with its
 manifest or absent. Orders and executions are streamed in time slices and hashed as they
 are written, so memory stays bounded and nothing is read back.
@@ -22,6 +23,8 @@ import numpy as np
 
 from surveil import calendar
 from surveil.errors import BadInputError, ConfigError, ConflictError
+from surveil.generate.auction import AUCTION_ORDER_SHARE, closing_auction
+from surveil.generate.book import Fills, Orders
 from surveil.generate.flow import day_context, generate_chunks
 from surveil.generate.market import Market, load_universe
 from surveil.generate.reference import build_reference
@@ -41,10 +44,10 @@ from surveil.settings import Settings
 from surveil.staging import staging_dir, sweep_stale
 
 # Bump whenever the bytes generated for the same options change.
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 
 # The benign populations `generate --without` can leave out (docs/generator.md).
-POPULATIONS = ("market_makers", "omnibus", "worked_parents")
+POPULATIONS = ("closing_auction", "market_makers", "omnibus", "worked_parents")
 MAX_LOOKALIKES = 10  # benign look-alikes per planted scenario (`generate --lookalikes`)
 
 __all__ = [
@@ -217,6 +220,16 @@ def write_day_files(
             f"{orders}; ask for fewer scenarios or more orders"
         )
 
+    auction_orders = 0 if "closing_auction" in left_out else round(AUCTION_ORDER_SHARE * background)
+    auction = closing_auction(
+        ctx, market, planner.constraints, auction_orders, planner.closing_moves
+    )
+    background -= auction_orders
+    scheduled = (
+        Orders.concat([plan.orders, auction[0]]),
+        Fills.concat([plan.fills, _shifted(auction[1], len(plan.orders))]),
+    )
+
     files: dict[str, FileEntry] = {}
     for table, rows in (
         ("firms", reference.firms_rows()),
@@ -235,9 +248,7 @@ def write_day_files(
         _HashedFile(folder / "orders.csv", COLUMNS["orders"]) as orders_out,
         _HashedFile(folder / "executions.csv", COLUMNS["executions"]) as executions_out,
     ):
-        chunks = generate_chunks(
-            ctx, market, planner.constraints, (plan.orders, plan.fills), background
-        )
+        chunks = generate_chunks(ctx, market, planner.constraints, scheduled, background)
         for chunk in chunks:
             orders_out.write_bytes(chunk.orders_csv, chunk.orders)
             executions_out.write_bytes(chunk.executions_csv, chunk.executions)
@@ -257,6 +268,12 @@ def write_day_files(
     manifest = Manifest(day, files, source)
     (folder / MANIFEST_NAME).write_bytes(manifest.to_bytes())
     return manifest
+
+
+def _shifted(fills: Fills, by: int) -> Fills:
+    """`fills` pointing at their orders placed `by` rows further on."""
+    fills.order = fills.order + by
+    return fills
 
 
 class _HashedFile:

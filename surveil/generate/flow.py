@@ -17,6 +17,10 @@ the rules define it (docs/generator.md, docs/detection.md):
 - Omnibus and retail accounts (no known beneficial owner; about 14% of orders) buy and sell
   the same symbols, mostly odd lots and small round lots: opposite fills of different
   clients behind one account, which are not washes either.
+- The closing auction (auction.py; about 3% of orders, 10% of the volume): institutions'
+  market-on-close and limit-on-close orders entered up to the exchange's cut-off, filled
+  in one print per symbol at the close or just after it, at one price. They are merged into
+  the time slices like the planted orders.
 - Every other beneficial owner trades one direction per symbol per day (buying or selling,
   drawn per day): no layering against one's own fills, no proprietary round trips around
   client orders.
@@ -314,7 +318,7 @@ def _orders_csv(
     lines.text(ctx.symbol_table, orders.symbol)
     lines.text(_SIDES, orders.side)
     lines.text(_ORDER_TYPES, orders.market.astype(np.int64))
-    lines.text(_TIME_IN_FORCE, orders.ioc.astype(np.int64))
+    lines.text(_TIME_IN_FORCE, orders.ioc.astype(np.int64) + 2 * orders.at_close)
     lines.integer(orders.quantity)
     lines.decimal(orders.limit, 4, present=~orders.market)
     lines.timestamp(orders.time_us, ctx.day)
@@ -353,7 +357,7 @@ _FORMATTER = ThreadPoolExecutor(1, thread_name_prefix="surveil-csv")
 _SIDES = csvfmt.text_table(SIDE_TEXT)
 _STATUSES = csvfmt.text_table(STATUS_TEXT)
 _ORDER_TYPES = csvfmt.text_table(["2", "1"])  # indexed by is-market
-_TIME_IN_FORCE = csvfmt.text_table(["0", "3"])  # indexed by is-IOC
+_TIME_IN_FORCE = csvfmt.text_table(["0", "3", "7"])  # day, IOC, at the close
 _VENUES = csvfmt.text_table(VENUES)
 
 
@@ -511,6 +515,7 @@ def background(
         cum=cum,
         cancel_us=cancel_us,
         ref=np.full(n, -1, dtype=np.int64),
+        at_close=np.zeros(n, dtype=bool),
     )
     return orders, fills
 
