@@ -13,6 +13,9 @@ peak RSS is its own, best of --repeat (messages per second, higher is better):
   BodyLength, no MsgType, no rows: the least any per-message Python reader does;
 * parser: read_log() over the file (every message framed and verified, BodyLength and
   CheckSum), counting messages by MsgType;
+* decode: the parser, and each application message's fields decoded to text with its
+  time and header read (fields._Fields, _when): the stateless part of import-fix, which a
+  second core could take over at most;
 * import-fix: import_fix() of the day into a fresh data folder, every check on (BodyLength,
   CheckSum, sequence and state checks), CSVs and manifest written.
 
@@ -91,6 +94,23 @@ def parser_alone(log: Path) -> int:
     return sum(counts.values())
 
 
+def decode(log: Path) -> int:
+    """The stateless part of import-fix: the parser, each application message's fields as
+    text and its time and date; no order state, no rows. What a second process could take
+    off the import, at most."""
+    from surveil.fix.fields import APP_TYPES, _Fields, _when
+    from surveil.fix.parser import read_log
+
+    count = 0
+    for item in read_log(log):
+        count += 1
+        if getattr(item, "msg_type", None) in APP_TYPES:
+            fields = _Fields(item)
+            _when(fields.values)
+            fields.header()
+    return count
+
+
 def import_fix_once(log: Path, profile: Path | None = None) -> int:
     from surveil.fix import import_fix
     from surveil.settings import Settings
@@ -107,19 +127,32 @@ def import_fix_once(log: Path, profile: Path | None = None) -> int:
     return sum(result.messages.values())
 
 
-MEASURES = {"split": split_and_checksum, "parser": parser_alone, "import-fix": import_fix_once}
+MEASURES = {
+    "split": split_and_checksum,
+    "parser": parser_alone,
+    "decode": decode,
+    "import-fix": import_fix_once,
+}
 
 
 def child(measure: str, log: Path, profile: Path | None) -> None:
     """One measurement in this process: prints its JSON figures."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_at_start = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     if measure == "import-fix":
         count = import_fix_once(log, profile)
     else:
         count = MEASURES[measure](log)
     seconds = time.perf_counter() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "messages": count, "rss_mb": round(rss_mb)}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures = {
+        "seconds": seconds,
+        "cpu_s": round(usage.ru_utime + usage.ru_stime - cpu_at_start, 3),
+        "messages": count,
+        "rss_mb": round(usage.ru_maxrss / 1024),
+    }
+    print(json.dumps(figures))
 
 
 def measure(name: str, log: Path, profile: Path | None = None) -> dict[str, float]:
@@ -148,7 +181,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--only", default="split,parser,import-fix")
+    parser.add_argument("--only", default="split,parser,decode,import-fix")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "surveil-import-fix-bench"
