@@ -35,7 +35,6 @@ import os
 import platform
 import pstats
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -234,7 +233,6 @@ def main() -> None:
     if args.profile:
         print("\nimport-fix under cProfile, by own time:")
         print(report["profile"])
-    shutil.rmtree(Path(tempfile.gettempdir()) / "surveil-import-fix-bench" / "tmp", True)
 
 
 if __name__ == "__main__":
