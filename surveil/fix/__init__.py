@@ -1,6 +1,7 @@
 """FIX engine logs → trading days: the `import-fix` package (rules: docs/fix-import.md).
 
-A FIX engineer's way in: `parser` finds and verifies messages in a log; `fields` decodes
+A FIX engineer's way in: `parser` finds and verifies messages in a log (`framing` its
+numpy fast path, which frames and checks a whole chunk at once); `fields` decodes
 their values and holds the tag and enum mappings; `orders` is the order state machine (new,
 replace, cancel, the report's order, final status); `fills` the fills, busts and trade
 reports; `spill` keeps per-key state past the in-memory window; `daybuilder` dispatches

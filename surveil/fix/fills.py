@@ -193,56 +193,64 @@ class Executions:
         sides = _sides(pairs)
         if not sides:
             raise Invalid("TradeCaptureReport without sides (NoSides 552)")
-        planned = []
-        for number, side_pairs in enumerate(sides, 1):
-            values = {t: v for t, v in side_pairs if v}
-            side_raw = values.get(54, "")
-            side = SIDES.get(side_raw)
-            if side is None:
-                raise Invalid(f"Side(54)={side_raw} is not a side the warehouse takes (1, 2, 5, 6)")
-            parties = _parties(side_pairs)
-            firm = _party(parties, FIRM_ROLES) or m.text(115) or m.text(49) or "UNKNOWN"
-            firm = _fits(firm, "firm", "firm_id")
-            account = (
-                values.get(1) or _party(parties, ACCOUNT_ROLES) or NO_ACCOUNT.format(firm=firm)
-            )
-            account = _fits(account, "Account(1)", "account_id")
-            investor = _fits(_party(parties, (OWNER_ROLE,)) or "", "investor", "account_id")
-            shared = values.get(581) in MANY_CUSTOMERS
-            kind = _account_type(values.get(528), values.get(529), values.get(47))
-            exec_id = _fits(f"{trade_id}-{number}", "TradeReportID(571)", "exec_id")
-            order_id = values.get(37)
-            key = values.get(11) or (self.order_ids.get(order_id) if order_id else None)
-            key = _fits(key or order_id or exec_id, "ClOrdID(11)", "cl_ord_id")
-            planned.append((exec_id, key, side, _Identity(account, firm, kind, investor, shared)))
+        planned = [self._trade_side(m, trade_id, n, side) for n, side in enumerate(sides, 1)]
         if trans_type == "2":
             self._drop_trade(m.text(572))
         exec_ids = []
         for exec_id, key, side, ident in planned:
-            order = self.orders.get(key)
-            if order is None:
-                self._register(ident)
-                order = _Order(
-                    cl_ord_id=key,
-                    account_id=ident.account_id,
-                    firm_id=ident.firm_id,
-                    symbol=symbol,
-                    side=side,
-                    order_type="1",
-                    tif="0",
-                    quantity=None,
-                    limit_price=None,
-                    transact_time=when,
-                    origin="AE",
-                    source=m.source,
-                    line=m.line,
-                    status="2",
-                )
-                self._put(key, order, None)
-                self.synthesized += 1
+            order = self.orders.get(key) or self._trade_order(m, key, symbol, side, ident)
             if self._new_fill(exec_id, order, qty, price, venue, when):
                 exec_ids.append(exec_id)
         self.trades.set(trade_id, exec_ids)
+
+    def _trade_side(
+        self, m: _Fields, trade_id: str, number: int, side_pairs: list[tuple[int, str]]
+    ) -> tuple[str, str, str, _Identity]:
+        """(exec id, order key, side, identity) of side `number` of a trade report."""
+        values = {t: v for t, v in side_pairs if v}
+        side_raw = values.get(54, "")
+        side = SIDES.get(side_raw)
+        if side is None:
+            raise Invalid(f"Side(54)={side_raw} is not a side the warehouse takes (1, 2, 5, 6)")
+        parties = _parties(side_pairs)
+        firm = _party(parties, FIRM_ROLES) or m.text(115) or m.text(49) or "UNKNOWN"
+        firm = _fits(firm, "firm", "firm_id")
+        account = values.get(1) or _party(parties, ACCOUNT_ROLES) or NO_ACCOUNT.format(firm=firm)
+        account = _fits(account, "Account(1)", "account_id")
+        investor = _fits(_party(parties, (OWNER_ROLE,)) or "", "investor", "account_id")
+        shared = values.get(581) in MANY_CUSTOMERS
+        kind = _account_type(values.get(528), values.get(529), values.get(47))
+        exec_id = _fits(f"{trade_id}-{number}", "TradeReportID(571)", "exec_id")
+        order_id = values.get(37)
+        key = values.get(11) or (self.order_ids.get(order_id) if order_id else None)
+        key = _fits(key or order_id or exec_id, "ClOrdID(11)", "cl_ord_id")
+        return exec_id, key, side, _Identity(account, firm, kind, investor, shared)
+
+    def _trade_order(
+        self, m: _Fields, key: str, symbol: str, side: str, ident: _Identity
+    ) -> _Order:
+        """The order a trade report's side names when no order of that key is known: a
+        filled market day order, synthesised."""
+        self._register(ident)
+        order = _Order(
+            cl_ord_id=key,
+            account_id=ident.account_id,
+            firm_id=ident.firm_id,
+            symbol=symbol,
+            side=side,
+            order_type="1",
+            tif="0",
+            quantity=None,
+            limit_price=None,
+            transact_time=self._now,
+            origin="AE",
+            source=m.source,
+            line=m.line,
+            status="2",
+        )
+        self._put(key, order, None)
+        self.synthesized += 1
+        return order
 
     def _drop_trade(self, ref: str | None) -> None:
         removed = self.trades.pop(ref) if ref else None

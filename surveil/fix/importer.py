@@ -174,6 +174,28 @@ class _Reading:
     refusals: _Refusals = field(default_factory=_Refusals)
     stats: dict[str, LogStats] = field(default_factory=dict)  # by source name
 
+    def bad(self, item: BadMessage, day: dt.date | None) -> None:
+        """A message that failed verification: a reject, unless dated off the day imported."""
+        when = exchange_date(item.time) if item.time else None
+        if day is not None and when is not None and when != day:
+            self.skipped["invalid, on another date"] += 1
+            return
+        self.rejects.append(
+            Reject(item.source, item.line, item.msg_type or "", item.reason, item.display(), when)
+        )
+
+    def not_imported(self, number: int, item: FixMessage) -> None:
+        """A session message, or one of a type not imported: counted by its SendingTime."""
+        mt = item.msg_type
+        self.refusals.see(number, item, False)
+        sent = item.first(52)
+        when = exchange_date(sent.decode("latin-1")) if sent else None
+        self.skipped[
+            "session message" if mt in SESSION_TYPES else f"not imported (MsgType {mt})"
+        ] += 1
+        if when is not None:
+            _count(self.per_day_messages, when, mt)
+
     def builder(self, day: dt.date) -> DayBuilder:
         builder = self.builders.get(day)
         if builder is None:
@@ -201,7 +223,7 @@ def _read_logs(
     """Read every log once, applying each message to its date's builder as it comes;
     messages numbered in `refused` are skipped."""
     r = _Reading(spill)
-    messages, per_day, skipped, rejects = r.messages, r.per_day_messages, r.skipped, r.rejects
+    messages, per_day, skipped = r.messages, r.per_day_messages, r.skipped
     see = r.refusals.see
     number = 0
     last_day, counts, builder = None, Counter[str](), None  # the date of the last message
@@ -210,32 +232,19 @@ def _read_logs(
         for item in _read(path, name, max_message, stats):
             number += 1
             if isinstance(item, BadMessage):
-                when = exchange_date(item.time) if item.time else None
-                if day is not None and when is not None and when != day:
-                    skipped["invalid, on another date"] += 1
-                    continue
-                rejects.append(
-                    Reject(item.source, item.line, item.msg_type or "", item.reason, item.display(), when)
-                )  # fmt: skip
+                r.bad(item, day)
                 continue
             mt = item.msg_type
             messages[mt] += 1
             if mt not in APP_TYPES:
-                see(number, item, False)
-                sent = item.first(52)
-                when = exchange_date(sent.decode("latin-1")) if sent else None
-                skipped[
-                    "session message" if mt in SESSION_TYPES else f"not imported (MsgType {mt})"
-                ] += 1
-                if when is not None:
-                    _count(per_day, when, mt)
+                r.not_imported(number, item)
                 continue
             message = _Fields(item)
             try:
                 iso, when = _when(message.values)
             except Invalid as exc:
                 see(number, item, False)
-                rejects.append(Reject(item.source, item.line, mt, str(exc), item.display(), None))
+                r.rejects.append(Reject(item.source, item.line, mt, str(exc), item.display(), None))
                 continue
             if when != last_day:
                 last_day, builder = when, None
@@ -306,6 +315,11 @@ def import_fix(
             shutil.rmtree(work, ignore_errors=True)
 
 
+Staged = dict[dt.date, tuple[Path, dict[str, FileEntry]]]  # each day's folder and files
+# (date, final folder, manifest source, status, staged folder, files, the date's rejects)
+Plan = tuple[dt.date, Path, dict[str, Any], ImportStatus, Path, dict[str, FileEntry], list[Reject]]
+
+
 def _import(
     settings: Settings,
     sources: list[tuple[str, Path]],
@@ -318,22 +332,7 @@ def _import(
 ) -> ImportResult:
     """import_fix, with `work` a scratch folder in the data folder (removed by the caller);
     `files_meta(bytes outside messages by log)` describes the logs once they are read."""
-    refused: set[int] = set()
-    for attempt in itertools.count(1):
-        with _Spill(work / f"spill-{attempt}.sqlite") as spill:
-            reading = _read_logs(sources, day, refused, spill, settings.fix_max_message_bytes)
-            if reading.refusals.refused <= refused:
-                # Each day's tables, staged in `work` (the data folder's file system).
-                staged: dict[dt.date, tuple[Path, dict[str, FileEntry]]] = {}
-                for when in sorted(reading.builders):
-                    folder = work / f"day-{when}"
-                    folder.mkdir()
-                    staged[when] = (folder, reading.builders[when].write(folder))
-                break
-        # Imported messages were refused after they were applied: read again, skipping them
-        # as they pass.
-        refused = reading.refusals.refused
-        (work / f"spill-{attempt}.sqlite").unlink()
+    reading, staged = _read_and_stage(settings, sources, day, work)
     outside = {name: stats.outside_messages for name, stats in reading.stats.items()}
     meta = files_meta(outside)
     rejects = reading.rejects
@@ -352,34 +351,86 @@ def _import(
     )  # fmt: skip
     if not days:
         raise BadInputError(_nothing_imported([name for name, _ in sources], day, reading))
-    plans = []
-    for when in days:
-        final = settings.data_path / day_dir_name(when)
-        day_rejects = [r for r in rejects if r.day in (None, when)]
-        if when not in staged:
-            folder = work / f"day-{when}"
-            folder.mkdir()
-            files = {}
-            for table in ("firms", "accounts", "orders", "executions"):
-                path = folder / f"{table}.csv"
-                _write_csv(path, COLUMNS[table], [])
-                files[path.name] = describe_file(path, COLUMNS[table])
-            staged[when] = (folder, files)
-        folder, files = staged[when]
-        builder = reading.builders.get(when)
-        source = {
-            "kind": "fix",
-            "importer_version": IMPORTER_VERSION,
-            "files": meta,
-            "skip_invalid": skip_invalid,
-            "messages": dict(sorted(reading.per_day_messages.get(when, Counter()).items())),
-            "orders": files["orders.csv"].rows,
-            "executions": files["executions.csv"].rows,
-            "synthesized_orders": builder.synthesized if builder else 0,
-            "rejected": len(day_rejects),
-        }
-        status = _check_target(final, source, force)
-        plans.append((when, final, source, status, folder, files, day_rejects))
+    plans = [
+        _plan(settings, when, work, staged, reading, meta, rejects, skip_invalid, force)
+        for when in days
+    ]
+    result = _publish(plans, skip_invalid)
+    result.messages = dict(sorted(reading.messages.items()))
+    result.bytes_outside_messages = outside
+    result.rejects = rejects
+    result.rejected = len(rejects)
+    result.skipped_by_reason = dict(sorted(reading.skipped.items()))
+    result.skipped = sum(reading.skipped.values())
+    return result
+
+
+def _read_and_stage(
+    settings: Settings, sources: list[tuple[str, Path]], day: dt.date | None, work: Path
+) -> tuple[_Reading, Staged]:
+    """Read the logs until no imported message turns out refused, and stage each date's
+    tables in `work` (the data folder's file system)."""
+    refused: set[int] = set()
+    for attempt in itertools.count(1):
+        with _Spill(work / f"spill-{attempt}.sqlite") as spill:
+            reading = _read_logs(sources, day, refused, spill, settings.fix_max_message_bytes)
+            if reading.refusals.refused <= refused:
+                staged: Staged = {}
+                for when in sorted(reading.builders):
+                    folder = work / f"day-{when}"
+                    folder.mkdir()
+                    staged[when] = (folder, reading.builders[when].write(folder))
+                return reading, staged
+        # Imported messages were refused after they were applied: read again, skipping them
+        # as they pass.
+        refused = reading.refusals.refused
+        (work / f"spill-{attempt}.sqlite").unlink()
+    raise AssertionError("unreachable")
+
+
+def _plan(
+    settings: Settings,
+    when: dt.date,
+    work: Path,
+    staged: Staged,
+    reading: _Reading,
+    meta: list[dict[str, Any]],
+    rejects: list[Reject],
+    skip_invalid: bool,
+    force: bool,
+) -> Plan:
+    """What to do with date `when`: its manifest's source and whether it is written (a
+    date with rejects only gets empty tables)."""
+    final = settings.data_path / day_dir_name(when)
+    day_rejects = [r for r in rejects if r.day in (None, when)]
+    if when not in staged:
+        folder = work / f"day-{when}"
+        folder.mkdir()
+        files = {}
+        for table in ("firms", "accounts", "orders", "executions"):
+            path = folder / f"{table}.csv"
+            _write_csv(path, COLUMNS[table], [])
+            files[path.name] = describe_file(path, COLUMNS[table])
+        staged[when] = (folder, files)
+    folder, files = staged[when]
+    builder = reading.builders.get(when)
+    source = {
+        "kind": "fix",
+        "importer_version": IMPORTER_VERSION,
+        "files": meta,
+        "skip_invalid": skip_invalid,
+        "messages": dict(sorted(reading.per_day_messages.get(when, Counter()).items())),
+        "orders": files["orders.csv"].rows,
+        "executions": files["executions.csv"].rows,
+        "synthesized_orders": builder.synthesized if builder else 0,
+        "rejected": len(day_rejects),
+    }
+    status = _check_target(final, source, force)
+    return when, final, source, status, folder, files, day_rejects
+
+
+def _publish(plans: list[Plan], skip_invalid: bool) -> ImportResult:
+    """Write the planned days (only once every one is known to be writable)."""
     result = ImportResult()
     for when, final, source, status, folder, files, day_rejects in plans:
         if status == "unchanged":
@@ -397,13 +448,6 @@ def _import(
         )  # fmt: skip
         result.orders += source["orders"]
         result.executions += source["executions"]
-    result.messages = dict(sorted(reading.messages.items()))
-    result.bytes_outside_messages = outside
-    result.rejects = rejects
-    result.rejected = len(rejects)
-    skipped = reading.skipped
-    result.skipped_by_reason = dict(sorted(skipped.items()))
-    result.skipped = sum(skipped.values())
     return result
 
 

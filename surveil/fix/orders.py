@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import marshal
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -96,6 +97,52 @@ def _final_status(order: _Order, cum: int, quantity: int) -> str:
     return "1" if cum > 0 else "0"
 
 
+def _order_type(
+    get: Callable[[str], str | None], base: _Order | None, strict: bool
+) -> tuple[str, str | None]:
+    """(the warehouse's OrdType, the limit price) of a D, G or report; `base` fills what
+    is absent. Only a report (not `strict`) may leave the type or a limit's price out."""
+    price = _price(get("44"), "Price(44)")
+    type_raw = get("40")
+    if type_raw is None and base is not None:
+        type_raw = base.order_type
+    if type_raw is None:
+        if strict:
+            raise Invalid("no OrdType(40)")
+        order_type = "2" if price is not None else "1"
+    elif type_raw == "P":
+        order_type = "2" if price is not None else "1"
+    else:
+        order_type = ORDER_TYPES.get(type_raw, "")
+        if not order_type:
+            raise Invalid(f"OrdType(40)={type_raw} has no equivalent in the warehouse (1-4)")
+    if order_type in ("2", "4") and price is None:
+        if base is not None and base.limit_price is not None:
+            price = base.limit_price
+        elif strict:
+            raise Invalid(f"limit order (OrdType {type_raw}) without Price(44)")
+        else:
+            order_type = "1"  # a report that gives no limit: recorded as market
+    return order_type, price if order_type in ("2", "4") else None
+
+
+def _quantity(get: Callable[[str], str | None], base: _Order | None, strict: bool) -> int | None:
+    """OrderQty(38); for a report (not `strict`) without one CumQty + LeavesQty; else the
+    `base` order's."""
+    quantity = _whole(get("38"), "OrderQty(38)")
+    if quantity is None and not strict:
+        cum, leaves = _whole(get("14"), "CumQty(14)"), _whole(get("151"), "LeavesQty(151)")
+        if cum is not None and leaves is not None and cum + leaves > 0:
+            quantity = cum + leaves
+    if quantity is None and base is not None:
+        quantity = base.quantity
+    if quantity is None and strict:
+        raise Invalid("no OrderQty(38)")
+    if quantity is not None and quantity <= 0:
+        raise Invalid(f"OrderQty(38)={quantity} is not positive")
+    return quantity
+
+
 class OrderState:
     """DayBuilder's order state machine: identities, order rows from D, G and reports,
     new, replace and the report's order (see docs/fix-import.md, "Orders")."""
@@ -161,44 +208,13 @@ class OrderState:
         side = SIDES.get(side_raw)
         if side is None:
             raise Invalid(f"Side(54)={side_raw} is not a side the warehouse takes (1, 2, 5, 6)")
-        price = _price(get("44"), "Price(44)")
-        type_raw = get("40")
-        if type_raw is None and base is not None:
-            type_raw = base.order_type
-        if type_raw is None:
-            if strict:
-                raise Invalid("no OrdType(40)")
-            order_type = "2" if price is not None else "1"
-        elif type_raw == "P":
-            order_type = "2" if price is not None else "1"
-        else:
-            order_type = ORDER_TYPES.get(type_raw, "")
-            if not order_type:
-                raise Invalid(f"OrdType(40)={type_raw} has no equivalent in the warehouse (1-4)")
-        if order_type in ("2", "4") and price is None:
-            if base is not None and base.limit_price is not None:
-                price = base.limit_price
-            elif strict:
-                raise Invalid(f"limit order (OrdType {type_raw}) without Price(44)")
-            else:
-                order_type = "1"  # a report that gives no limit: recorded as market
-        limit = price if order_type in ("2", "4") else None
+        order_type, limit = _order_type(get, base, strict)
         tif = get("59") or (base.tif if base else "0")
         if type_raw in AT_CLOSE_ORDER_TYPES:  # FIX 4.2's on-close types: at the close
             tif = "7"
         if tif not in TIME_IN_FORCE:
             raise Invalid(f"TimeInForce(59)={tif} has no equivalent in the warehouse")
-        quantity = _whole(get("38"), "OrderQty(38)")
-        if quantity is None and not strict:
-            cum, leaves = _whole(get("14"), "CumQty(14)"), _whole(get("151"), "LeavesQty(151)")
-            if cum is not None and leaves is not None and cum + leaves > 0:
-                quantity = cum + leaves
-        if quantity is None and base is not None:
-            quantity = base.quantity
-        if quantity is None and strict:
-            raise Invalid("no OrderQty(38)")
-        if quantity is not None and quantity <= 0:
-            raise Invalid(f"OrderQty(38)={quantity} is not positive")
+        quantity = _quantity(get, base, strict)
         when = self._now
         cl_ord_id = _fits(key, "ClOrdID(11)", "cl_ord_id")
         if base is not None and get("1") is None and b"\x01453=" not in m.body:
