@@ -210,7 +210,7 @@ class OrderState:
             raise Invalid(f"Side(54)={side_raw} is not a side the warehouse takes (1, 2, 5, 6)")
         order_type, limit = _order_type(get, base, strict)
         tif = get("59") or (base.tif if base else "0")
-        if type_raw in AT_CLOSE_ORDER_TYPES:  # FIX 4.2's on-close types: at the close
+        if get("40") in AT_CLOSE_ORDER_TYPES:  # FIX 4.2's on-close types: at the close
             tif = "7"
         if tif not in TIME_IN_FORCE:
             raise Invalid(f"TimeInForce(59)={tif} has no equivalent in the warehouse")
