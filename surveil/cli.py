@@ -391,7 +391,7 @@ def generate(
             "--without",
             metavar="POPULATION",
             help="Leave a benign population out of the day: closing_auction, market_makers, "
-            "omnibus or worked_parents (docs/generator.md); repeatable.",
+            "omnibus, prop_desks or worked_parents (docs/generator.md); repeatable.",
         ),
     ] = None,
     lookalikes: Annotated[

@@ -358,6 +358,48 @@ def test_front_running_ahead_of_a_large_client_order_fires(settings: Settings) -
     assert alert["exec_ids"] == day.exec_ids(ahead) + day.exec_ids(unwind)
 
 
+def _desk_day(ahead_qty: int, against_at: str | None = None) -> tuple[DayBuilder, str]:
+    """P1 is a desk: 24 fills of 100-200 shares in another symbol both ways; it buys
+    `ahead_qty` FRN before client C1's 20,000-share buy and sells after it."""
+    day = DayBuilder()
+    for k in range(10):
+        day.filled("A3", "FRN", "buy", 100, "40.00", f"15:0{k}:00")
+    for k in range(24):
+        side = "buy" if k % 2 else "sell"
+        day.filled("P1", "DSK", side, 100 + 100 * (k % 2), "20.00", f"16:{k:02d}:00")
+    if against_at:
+        day.filled("P1", "FRN", "sell", 100, "40.00", against_at)
+    ahead = day.filled("P1", "FRN", "buy", ahead_qty, "40.00", "15:20:00")
+    day.order("C1", "FRN", "buy", 20000, "15:22:00", "40.20", [(20000, "40.15", "15:23:00")])
+    day.filled("P1", "FRN", "sell", ahead_qty, "40.15", "15:30:00")
+    return day, ahead
+
+
+def test_front_running_a_desk_s_ordinary_fill_ahead_is_not_front_running(
+    settings: Settings,
+) -> None:
+    """Version 3: 200 shares ahead is the desk's usual size (median fill 150 elsewhere);
+    version 2 fired on it."""
+    day, _ = _desk_day(200)
+    assert run(settings, day, "front_running") == []
+
+
+def test_front_running_a_desk_that_also_sold_in_the_lead_window_is_not_front_running(
+    settings: Settings,
+) -> None:
+    day, _ = _desk_day(2000, against_at="15:19:00")
+    assert run(settings, day, "front_running") == []
+
+
+def test_front_running_a_desk_taking_a_position_far_above_its_usual_size_fires(
+    settings: Settings,
+) -> None:
+    day, ahead = _desk_day(2000)
+    (alert,) = run(settings, day, "front_running")
+    assert ahead in alert["cl_ord_ids"] and alert["account_ids"] == ["P1", "C1"]
+    assert "13.3x its usual fill of 150 in other symbols" in alert["explanation"]
+
+
 def test_front_running_needs_the_unwind_in_time(settings: Settings) -> None:
     day = DayBuilder()
     for k in range(10):

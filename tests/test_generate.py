@@ -272,10 +272,15 @@ def marking_the_close(day: Day, reference: str = "first in window") -> list[Aler
             per_account[f["account_id"]].append(f)
         for mine in per_account.values():
             net = sum(f["fill_qty"] * (1 if _is_buy(f["side"]) else -1) for f in mine)
-            in_auction = sum(f["fill_qty"] for f in mine if f["cl_ord_id"] in at_close)
-            share = (
-                (sum(f["fill_qty"] for f in mine) - in_auction) / continuous if continuous else 0
-            )
+            way = 1 if net > 0 else -1  # volume counts net, in the account's direction
+
+            def net_of(part: list[dict[str, Any]], way: int = way) -> int:
+                return max(way * sum(f["fill_qty"] * (1 if _is_buy(f["side"]) else -1)
+                                     for f in part), 0)  # fmt: skip
+
+            in_auction = net_of([f for f in mine if f["cl_ord_id"] in at_close])
+            in_continuous = net_of([f for f in mine if f["cl_ord_id"] not in at_close])
+            share = in_continuous / continuous if continuous else 0
             auction_share = in_auction / auction if auction else 0
             if (
                 net != 0
@@ -345,12 +350,25 @@ def front_running(day: Day) -> list[Alert]:
     kind = {a: r["account_type"] for a, r in day.accounts.items()}
     firm = {a: r["firm_id"] for a, r in day.accounts.items()}
     prop_fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    sizes: dict[str, list[tuple[str, int]]] = defaultdict(list)  # account -> (symbol, qty)
     for e in day.executions:
         if kind[e["account_id"]] == "proprietary":
             prop_fills[e["symbol"]].append(e)
+            if e["transact_time"] < day.session.close_utc:  # not the closing prints
+                sizes[e["account_id"]].append((e["symbol"], e["fill_qty"]))
+
+    def stands_out(account: str, qty: int) -> bool:
+        """Version 3: the fills ahead >= min_ahead_multiple x the account's median
+        continuous fill in the symbols where it is no candidate (not measured with fewer
+        than min_usual_fills of those)."""
+        usual = [q for s, q in sizes[account] if (account, s) not in suspects]
+        if len(usual) < AHEAD["min_usual_fills"]:
+            return True
+        return qty >= AHEAD["min_ahead_multiple"] * statistics.median(usual)
+
     lead = _seconds(60 * AHEAD["lead_minutes"])
     unwind_within = _seconds(60 * AHEAD["unwind_minutes"])
-    alerts = []
+    found = []
     for parent in _parents(day):
         first, last = parent[0], parent[-1]
         symbol, buy = first["symbol"], _is_buy(first["side"])
@@ -362,15 +380,26 @@ def front_running(day: Day) -> list[Alert]:
             if not AHEAD["same_firm"] or firm[p["account_id"]] == firm[first["account_id"]]:
                 by_prop[p["account_id"]].append(p)
         for fills in by_prop.values():
-            ahead = [
-                p for p in fills if _is_buy(p["side"]) == buy and t - lead <= p["transact_time"] < t
-            ]
+            lead_fills = [p for p in fills if t - lead <= p["transact_time"] < t]
+            ahead = [p for p in lead_fills if _is_buy(p["side"]) == buy]
+            one_way = len(ahead) == len(lead_fills)
             end = last["transact_time"] + unwind_within
             unwind = [
                 p for p in fills if _is_buy(p["side"]) != buy and t < p["transact_time"] <= end
             ]
             if ahead and unwind:
-                alerts.append(_alert(symbol, [*ahead, *unwind, *parent], [*ahead, *unwind]))
+                found.append((symbol, parent, ahead, unwind, one_way))
+    suspects = {(ahead[0]["account_id"], symbol) for symbol, _, ahead, _, _ in found}
+    alerts = []
+    for symbol, parent, ahead, unwind, one_way in found:
+        qty = sum(p["fill_qty"] for p in ahead)
+        back = sum(p["fill_qty"] for p in unwind)
+        if (
+            one_way
+            and stands_out(ahead[0]["account_id"], qty)
+            and back >= (AHEAD["min_unwind_share"] * qty)
+        ):
+            alerts.append(_alert(symbol, [*ahead, *unwind, *parent], [*ahead, *unwind]))
     return alerts
 
 
@@ -939,3 +968,30 @@ def test_without_the_closing_auction_only_planted_orders_trade_at_the_close(
     at_close = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
     assert at_close and at_close <= day.planted_order_ids()
     _assert_separates(day, "marking_the_close", marking_the_close(day))
+
+
+def test_proprietary_desks_trade_both_ways_until_the_closing_minutes(
+    background_only: Day, tmp_path: Path
+) -> None:
+    """prop_desks: a desk buys and sells the same symbol during the day, and only its day's
+    direction in the last 20 minutes; --without prop_desks leaves every desk one-way."""
+
+    def directions(day: Day, late: bool) -> dict[tuple[str, str], set[bool]]:
+        cutoff = day.session.close_utc - dt.timedelta(minutes=20)
+        seen: dict[tuple[str, str], set[bool]] = defaultdict(set)
+        for o in day.orders:
+            account = day.accounts[o["account_id"]]
+            if account["account_type"] == "proprietary" and o["time_in_force"] != "7":
+                if (o["transact_time"] >= cutoff) == late:
+                    seen[o["account_id"], o["symbol"]].add(_is_buy(o["side"]))
+        return seen
+
+    two_way = [k for k, sides in directions(background_only, late=False).items() if len(sides) > 1]
+    assert len(two_way) >= 20
+    assert all(len(sides) == 1 for sides in directions(background_only, late=True).values())
+    one_way = read_day(
+        make_day(tmp_path, TRADING_DAY, 6_000, scenarios=dict.fromkeys(SCENARIO_TYPES, 0),
+                 without=("prop_desks",))
+    )  # fmt: skip
+    assert all(len(sides) == 1 for sides in directions(one_way, late=False).values())
+    assert one_way.manifest["source"]["without"] == ["prop_desks"]

@@ -47,7 +47,7 @@ from surveil.staging import staging_dir, sweep_stale
 GENERATOR_VERSION = "7"
 
 # The benign populations `generate --without` can leave out (docs/generator.md).
-POPULATIONS = ("closing_auction", "market_makers", "omnibus", "worked_parents")
+POPULATIONS = ("closing_auction", "market_makers", "omnibus", "prop_desks", "worked_parents")
 MAX_LOOKALIKES = 10  # benign look-alikes per planted scenario (`generate --lookalikes`)
 
 __all__ = [
@@ -207,6 +207,7 @@ def write_day_files(
         universe,
         two_sided="market_makers" not in left_out,
         worked_parents="worked_parents" not in left_out,
+        prop_desks="prop_desks" not in left_out,
     )
     planner, build_plan = plan_scenarios(ctx, orders, counts, int(source.get("lookalikes", 1)))
     market = Market(

@@ -74,8 +74,11 @@ front_running (version 2: follows the parent order)
     apart form one parent; a parent of ≥ 10× the symbol's median order quantity of the day,
     a proprietary account's fills within 5 minutes before its first child in the same
     direction, then fills the other way after the first child and within 30 minutes after
-    the last; the proprietary and the client account belong to the same firm. Planted: the
-    proprietary account buys (sells) 500–3,000 shares 20–240 s before a client order of
+    the last; the proprietary and the client account belong to the same firm; (version 3)
+    no fill the other way in the lead window, the fills ahead at least 8× the account's
+    median continuous fill in the symbols where it shows no such pattern (not measured
+    with fewer than 20 such fills), and at least half of them unwound. Planted: the proprietary account buys (sells)
+    1,000–3,000 shares 20–240 s before a client order of
     4,000–15,000 shares (≥ 40× the typical 100 shares) that moves the price 0.2–0.6%, and
     unwinds 2–20 minutes after it; or ahead of a parent worked as 20–40 children of 200–600
     shares over 1–2.5 hours, unwound in 3–5 pieces while it is worked and up to 20 minutes
@@ -155,6 +158,9 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
         "client_size_multiple": 10.0,
         "max_child_gap_minutes": 30.0,
         "same_firm": True,
+        "min_ahead_multiple": 8.0,
+        "min_usual_fills": 20,
+        "min_unwind_share": 0.5,
     },
 }
 
@@ -315,6 +321,7 @@ class Planner:
         self.busy: dict[int, list[tuple[int, int]]] = {}
         self.spoofers: set[int] = set()
         self.spoof_symbols: set[int] = set()  # symbols with a spoofing scenario
+        self.front_runners: set[int] = set()  # owners of front-running scenarios' props
         self.heavy_symbols: set[int] = set()  # with a front-running scenario's client order
         types = ctx.reference.account_types
         omnibus = ctx.reference.omnibus
@@ -860,7 +867,11 @@ class Planner:
         self.heavy_symbols.add(sym)
         firms, owner = self.ctx.reference.account_firm, self.ctx.owner
         free_clients = self.free_accounts(self.clients, sym)
-        for prop in self.rng.permutation(self.props):
+        # A proprietary owner of its own per scenario while they last: another scenario's
+        # large trades would be the usual size its fills ahead are weighed against.
+        props = self.rng.permutation(self.props)
+        fresh = ~np.isin(self.ctx.owner[props], list(self.front_runners))
+        for prop in np.concatenate([props[fresh], props[~fresh]]):
             prop = int(prop)
             if not self.owner_free(prop, sym):
                 continue
@@ -873,6 +884,7 @@ class Planner:
         else:
             raise Crowded
         self.claim([prop, client], sym)
+        self.front_runners.add(int(self.ctx.owner[prop]))
         self.constraints.caps.append((sym, t - 27 * MINUTE, t + after, CAP_SHARES))
         client_buys = bool(self.rng.random() < 0.55)
         client_side = BUY if client_buys else self.sell_side()
@@ -882,7 +894,7 @@ class Planner:
             if variant == "too_early"
             else self.between(20 * SECOND, 240 * SECOND)
         )
-        ahead_qty = self.lots(5, 30)
+        ahead_qty = self.lots(10, 30)
         client_qty = self.lots(2, 5) if variant == "small_client" else self.lots(40, 150)
         client_fills = int(self.rng.integers(3, 7))
         client_span = span or self.between(30 * SECOND, 300 * SECOND)
