@@ -217,8 +217,10 @@ class DayBuilder(OrderState, Executions):
 
     def reference_rows(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
         """(firms rows, accounts rows): every firm and account an order or account names."""
-        firms = [(f, f, "unknown") for f in self.firms]
-        accounts = [(a, firm, kind, self._owner(a)) for a, (firm, kind) in self.accounts.items()]
+        firms: list[tuple[str, ...]] = [(f, f, "unknown") for f in self.firms]
+        accounts: list[tuple[str, ...]] = [
+            (a, firm, kind, self._owner(a)) for a, (firm, kind) in self.accounts.items()
+        ]
         return firms, accounts
 
     def _owner(self, account: str) -> str:

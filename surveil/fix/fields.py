@@ -84,16 +84,17 @@ def exchange_date(stamp: str) -> dt.date | None:
     """New York date of a FIX UTCTimestamp. Offsets are whole hours, so the date depends only
     on "YYYYMMDD-HH", which is cached."""
     key = stamp[:11]
-    found = _DATE_OF_HOUR.get(key, False)
-    if found is False:
-        try:
-            utc = dt.datetime(
-                int(key[:4]), int(key[4:6]), int(key[6:8]), int(key[9:11]), tzinfo=dt.UTC
-            )
-            found = utc.astimezone(EXCHANGE_TZ).date()
-        except ValueError:
-            found = None
-        _DATE_OF_HOUR[key] = found
+    try:
+        return _DATE_OF_HOUR[key]
+    except KeyError:
+        pass
+    found: dt.date | None
+    try:
+        utc = dt.datetime(int(key[:4]), int(key[4:6]), int(key[6:8]), int(key[9:11]), tzinfo=dt.UTC)
+        found = utc.astimezone(EXCHANGE_TZ).date()
+    except ValueError:
+        found = None
+    _DATE_OF_HOUR[key] = found
     return found
 
 
@@ -120,15 +121,15 @@ def utc_time(stamp: str) -> tuple[str, dt.date] | None:
     year, month, day, hour, minute, second, fraction = match.groups()
     if int(hour) > 23 or int(minute) > 59 or int(second) > 60:
         return None
-    date = exchange_date(stamp)
-    if date is None:
+    new_date = exchange_date(stamp)
+    if new_date is None:
         return None
     if len(_KNOWN_SECONDS) >= _SECONDS_KEPT:
         _KNOWN_SECONDS.clear()
     head = f"{year}-{month}-{day}T{hour}:{minute}:{second}"
-    _KNOWN_SECONDS[stamp[:17]] = (head, date)
+    _KNOWN_SECONDS[stamp[:17]] = (head, new_date)
     micro = (fraction or "")[:6].ljust(6, "0")
-    return f"{head}.{micro}Z", date
+    return f"{head}.{micro}Z", new_date
 
 
 def _when(values: dict[str, str]) -> tuple[str, dt.date]:
@@ -169,14 +170,14 @@ def _whole(value: str | None, what: str) -> int | None:
             raise Invalid(f"{what} {value!r} is too large")
         return number
     try:
-        number = Decimal(value)
+        exact = Decimal(value)
     except InvalidOperation:
         raise Invalid(f"{what} {value!r} is not a number") from None
-    if not number.is_finite() or number != number.to_integral_value():
+    if not exact.is_finite() or exact != exact.to_integral_value():
         raise Invalid(f"{what} {value!r} is not a whole number of shares")
-    if number > MAX_QUANTITY or number < -MAX_QUANTITY:
+    if exact > MAX_QUANTITY or exact < -MAX_QUANTITY:
         raise Invalid(f"{what} {value!r} is too large")
-    return int(number)
+    return int(exact)
 
 
 def _price(value: str | None, what: str, integer_digits: int = 8) -> str | None:
@@ -268,6 +269,7 @@ class _Fields:
     are also first occurrences."""
 
     __slots__ = ("message", "msg_type", "source", "line", "body", "ascii_text", "values", "single")
+    ascii_text: str | None
 
     def __init__(self, m: FixMessage) -> None:
         self.message = m

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
 
 from surveil.fix.fields import (
     ACCOUNT_ROLES,
@@ -30,6 +31,7 @@ from surveil.fix.fields import (
 from surveil.fix.orders import (
     Fill,
     FillRef,
+    _DayState,
     _Identity,
     _Order,
 )
@@ -37,7 +39,7 @@ from surveil.fix.orders import (
 
 def _vwap(fills: list[FillRef]) -> Decimal:
     qty = sum(q for _, q, _ in fills)
-    notional = sum(Decimal(price) * q for _, q, price in fills)
+    notional = sum((Decimal(price) * q for _, q, price in fills), Decimal(0))
     return notional / qty if qty else Decimal(0)
 
 
@@ -58,8 +60,15 @@ def _sides(pairs: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     return sides
 
 
-class Executions:
+class Executions(_DayState):
     """DayBuilder's ExecutionReports, fills, busts and trade reports (35=AE)."""
+
+    if TYPE_CHECKING:  # OrderState's, which DayBuilder also inherits
+
+        def _resolve(self, m: _Fields) -> tuple[str, str | None]: ...
+        def _synthesise(self, m: _Fields, key: str, base: _Order | None) -> _Order: ...
+        def _register(self, ident: _Identity) -> None: ...
+        def _put(self, key: str, order: _Order, known: _Order | None) -> None: ...
 
     def _report(self, m: _Fields) -> None:
         get = m.values.get

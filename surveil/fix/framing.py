@@ -20,7 +20,8 @@ def _find_begins(data: np.ndarray) -> np.ndarray:
     everywhere in FIX, and find's search restarts at each '8')."""
     at = np.flatnonzero(data[:-4] == 56)  # "8"
     at = at[data[at + 1] == 61]  # "="
-    return at[(data[at + 2] == 70) & (data[at + 3] == 73) & (data[at + 4] == 88)]  # "FIX"
+    fix: np.ndarray = at[(data[at + 2] == 70) & (data[at + 3] == 73) & (data[at + 4] == 88)]
+    return fix  # "FIX"
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import marshal
 import operator
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -27,6 +28,7 @@ from surveil.fix.fields import (
     _price,
     _whole,
 )
+from surveil.fix.spill import _SpillMap
 
 # --------------------------------------------------------------------------- day state
 
@@ -143,7 +145,27 @@ def _quantity(get: Callable[[str], str | None], base: _Order | None, strict: boo
     return quantity
 
 
-class OrderState:
+class _DayState:
+    """The state of a day that DayBuilder.__init__ sets and its mixins (OrderState,
+    Executions) use: annotations only, for the type checker (no class attributes)."""
+
+    orders: _SpillMap[_Order]
+    fills: _SpillMap[Fill]
+    order_ids: _SpillMap[str]  # OrderID(37) -> the order's key
+    trades: _SpillMap[list[str]]  # TradeReportID -> exec ids
+    accounts: dict[str, tuple[str, str]]  # id -> (firm, type)
+    investors: dict[str, set[str]]
+    shared_accounts: set[str]
+    firms: dict[str, None]
+    skipped: Counter[str]
+    synthesized: int
+    _ordinals: Iterator[int]
+    _fill_seq: Iterator[int]
+    _now: str  # the time of the message being applied, ISO UTC
+    _pending: list[_Identity]
+
+
+class OrderState(_DayState):
     """DayBuilder's order state machine: identities, order rows from D, G and reports,
     new, replace and the report's order (see docs/fix-import.md, "Orders")."""
 
@@ -280,8 +302,9 @@ class OrderState:
         cancel_like = kind in ("4", "6", "E")
         replace_like = kind == "5"
         if cancel_like and orig:
-            key = orig if orig in self.orders or cl not in self.orders else cl
-            return key, None
+            if cl is None or orig in self.orders or cl not in self.orders:
+                return orig, None
+            return cl, None
         if replace_like and orig and cl:
             return cl, orig
         if cl:

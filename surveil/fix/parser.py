@@ -31,10 +31,12 @@ those five characters is not recognised.
 from __future__ import annotations
 
 import gzip
+import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -354,9 +356,10 @@ class LogScanner:
             tail = len(starts) - 1
         if all_named and simple[:tail].all():
             pick = np.flatnonzero(f.good[:tail])
+            named = cast(dict[int, str], names)  # all_named: no None among them
             self.stats.message_bytes += int((f.end[pick] + 7 - starts[pick]).sum())
             items = (
-                FixMessage(source, line, _BEGIN_BY_CODE[bc], names[mc], buf[x:y])
+                FixMessage(source, line, _BEGIN_BY_CODE[bc], named[mc], buf[x:y])
                 for line, bc, mc, x, y in zip(
                     lines[pick].tolist(),
                     f.begin[pick].tolist(),
@@ -391,6 +394,7 @@ class LogScanner:
         n = len(buf)
         source = self.source
         pos = 0
+        start: int  # .tolist() is typed Any
         for j, (start, good, framed, incomplete, bc, body_at, mc, end) in enumerate(
             zip(
                 starts.tolist(),
@@ -537,7 +541,7 @@ def _trailer_at(norm: bytes, body_start: int, stated_len: int) -> int:
     return -1 if found is None else found.start() + 1
 
 
-def open_log(path: Path):  # noqa: ANN201 - a binary file object
+def open_log(path: Path) -> io.BufferedIOBase:
     """The file, decompressed on the fly when it is gzip (by its magic bytes, not its name)."""
     with path.open("rb") as probe:
         magic = probe.read(2)
