@@ -293,8 +293,9 @@ class _HashedFile:
         return len(text)
 
     def write_bytes(self, data: np.ndarray, rows: int) -> None:
-        self._digest.update(data)
-        self._file.write(data)
+        view = data.data  # memoryview: numpy types ndarray a Buffer from Python 3.12 only
+        self._digest.update(view)
+        self._file.write(view)
         self.rows += rows
 
     @property

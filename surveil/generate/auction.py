@@ -37,7 +37,7 @@ they were entered.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -88,7 +88,8 @@ def print_prices(market: Market, moves: dict[int, float]) -> np.ndarray:
     for symbol, move in moves.items():
         mid[symbol] *= np.exp(move)
     tick = market.universe.tick
-    return np.maximum(np.round(mid / tick), 1).astype(np.int64) * tick
+    prices: np.ndarray = np.maximum(np.round(mid / tick), 1).astype(np.int64) * tick
+    return prices
 
 
 def listing_venues(universe: Universe) -> np.ndarray:
@@ -171,7 +172,7 @@ def _accounts(ctx: DayContext, constraints: Constraints) -> np.ndarray:
     """Who sends at-the-close orders: clients and proprietary desks with a known owner, in
     reference order (busiest first), leaving out the owners of planted scenarios."""
     reference = ctx.reference
-    claimed = constraints.excluded.any(axis=1)
+    claimed = cast(np.ndarray, constraints.excluded.any(axis=1))  # 2-D: an array, not a bool
     return np.flatnonzero(
         np.isin(reference.account_types, (CLIENT, PROPRIETARY))
         & ~reference.omnibus
@@ -192,7 +193,8 @@ def _loc_limits(
     through = rng.uniform(*LOC_THROUGH, len(symbol))
     raw = market.mid_at(symbol, t) * np.where(buy, 1 + through, 1 - through) / tick
     ticks = np.maximum(np.where(buy, np.floor(raw), np.ceil(raw)), 1)
-    return (ticks * tick).astype(np.int64)
+    limits: np.ndarray = (ticks * tick).astype(np.int64)
+    return limits
 
 
 def _respect_closes(

@@ -16,6 +16,7 @@ an empty field is SQL NULL for PostgreSQL's COPY (FORMAT csv).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def width_of(values: np.ndarray) -> int:
     return len(str(int(values.max()))) if len(values) else 1
 
 
-def text_table(values: list[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def text_table(values: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A lookup table for `Lines.text`: each value's ASCII bytes as a column, and its length."""
     encoded = [str(v).encode("ascii") for v in values]
     width = max((len(e) for e in encoded), default=1) or 1
@@ -189,4 +190,5 @@ class Lines:
                 np.multiply(block, keep, out=matrix[row : row + rows])
             row += rows
         lines = np.ascontiguousarray(matrix.T).reshape(-1)
-        return lines[lines != 0]
+        text: np.ndarray = lines[lines != 0]
+        return text

@@ -51,7 +51,8 @@ def venue_shares(listing_mic: str) -> np.ndarray:
     if listing_mic in shares:
         shares[listing_mic] += LISTING_BOOST
     vector = np.array([shares[v] for v in VENUES])
-    return vector / vector.sum()
+    normalised: np.ndarray = vector / vector.sum()
+    return normalised
 
 
 class Sampler:
@@ -90,7 +91,8 @@ class Universe:
     def venues(self, rng: np.random.Generator, symbol: np.ndarray) -> np.ndarray:
         """A venue (index into VENUES) for a fill in each symbol."""
         draws = rng.integers(0, Sampler.SIZE, len(symbol))
-        return self.venue_table[self.listing_index[symbol], draws].astype(np.int64)
+        venue: np.ndarray = self.venue_table[self.listing_index[symbol], draws].astype(np.int64)
+        return venue
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -139,7 +141,8 @@ class IntradayProfile:
         before the close."""
         seconds = np.interp(quantile, self.cdf, self.grid)
         t = self.open_us + (seconds * US_PER_S).astype(np.int64)
-        return np.minimum(t, self.close_us - 1_000)
+        times: np.ndarray = np.minimum(t, self.close_us - 1_000)
+        return times
 
     def mass(self, start_us: int, end_us: int) -> float:
         """Share of the day's activity between two times."""
@@ -195,10 +198,13 @@ class Market:
         self.mid = log_path  # price units, float
 
     def second(self, t_us: np.ndarray | int) -> np.ndarray:
-        return np.clip((np.asarray(t_us) - self.open_us) // US_PER_S, 0, self.mid.shape[1] - 1)
+        elapsed = (np.asarray(t_us) - self.open_us) // US_PER_S
+        second: np.ndarray = np.clip(elapsed, 0, self.mid.shape[1] - 1)
+        return second
 
     def mid_at(self, symbol: np.ndarray | int, t_us: np.ndarray | int) -> np.ndarray:
-        return self.mid[symbol, self.second(t_us)]
+        mid: np.ndarray = self.mid[symbol, self.second(t_us)]
+        return mid
 
     def quotes(
         self, symbol: np.ndarray | int, t_us: np.ndarray | int

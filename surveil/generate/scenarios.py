@@ -94,7 +94,7 @@ them; planted orders count towards the day's orders.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -384,9 +384,10 @@ class Planner:
 
     def free_accounts(self, pool: np.ndarray, symbol: int) -> np.ndarray:
         """The accounts of `pool` whose owners may still trade `symbol`, in pool order."""
-        return pool[~self.constraints.excluded[self.ctx.owner[pool], symbol]]
+        free: np.ndarray = pool[~self.constraints.excluded[self.ctx.owner[pool], symbol]]
+        return free
 
-    def pick(self, pool: np.ndarray, symbol: int, avoid_owners: set[int] = frozenset()) -> int:
+    def pick(self, pool: np.ndarray, symbol: int, avoid_owners: Set[int] = frozenset()) -> int:
         candidates = self.free_accounts(pool, symbol)
         if avoid_owners:
             avoided = np.isin(self.ctx.owner[candidates], list(avoid_owners))
@@ -498,7 +499,8 @@ class Planner:
         owners, accounts = np.unique(
             self.ctx.owner[self.free_accounts(self.clients, symbol)], return_counts=True
         )
-        return owners[accounts >= 2].tolist()
+        linked: list[int] = owners[accounts >= 2].tolist()
+        return linked
 
     def spoofing(self, label: str, variant: str) -> None:
         earliest, latest = self.day_window(12 * MINUTE)
@@ -588,7 +590,7 @@ class Planner:
 
     def _place_for(
         self, account: int, pool: np.ndarray, earliest: int, latest: int, before: int,
-        after: int, avoid: set[int] = frozenset(),
+        after: int, avoid: Set[int] = frozenset(),
     ) -> tuple[int, int]:  # fmt: skip
         usable = np.array([s for s in pool if self.owner_free(account, int(s))])
         if len(usable) == 0:
@@ -620,7 +622,10 @@ class Planner:
             filled = self.rng.random() < 0.8
             later = at + self.between(1 * SECOND, 90 * SECOND)
 
-            def make(m: Market, sym=sym, side=side, qty=qty, at=at, filled=filled, later=later):
+            def make(
+                m: Market, sym: int = sym, side: int = side, qty: int = qty, at: int = at,
+                filled: bool = filled, later: int = later,
+            ) -> PlantedOrder:  # fmt: skip
                 bid, ask = m.quotes(sym, at)
                 limit = int(bid) if side == BUY else int(ask)
                 if filled:
@@ -973,7 +978,7 @@ class Planner:
         self.builders.append(build)
 
 
-VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # type: (planted variants, look-alike variants), used in turn
     "wash_trade": (
         ("same_account", "linked", "unequal_fills"),
@@ -1041,7 +1046,7 @@ def _to_arrays(scenarios: list[Scenario], ctx: DayContext) -> Plan:
     at_close = np.array([rows[i].at_close for i, *_ in fills], dtype=bool)
     venue[at_close] = listing_venues(ctx.universe)[fill_symbols[at_close]]
 
-    def column(values: list, dtype: type = np.int64) -> np.ndarray:
+    def column(values: Sequence[int], dtype: type = np.int64) -> np.ndarray:
         return np.array(values, dtype=dtype)
 
     orders = Orders(
@@ -1095,7 +1100,9 @@ def _split_lots(total: int, parts: int, rng: np.random.Generator) -> list[int]:
     """`total` shares (a multiple of 100) in `parts` round-lot pieces, none empty."""
     lots = total // 100
     parts = max(1, min(parts, lots))
-    cuts = np.sort(rng.choice(np.arange(1, lots), parts - 1, replace=False)) if parts > 1 else []
+    cuts: np.ndarray | list[int] = (
+        np.sort(rng.choice(np.arange(1, lots), parts - 1, replace=False)) if parts > 1 else []
+    )
     edges = [0, *[int(c) for c in cuts], lots]
     return [(edges[i + 1] - edges[i]) * 100 for i in range(parts)]
 
