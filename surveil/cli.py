@@ -1131,6 +1131,8 @@ def evaluate(
 
     from surveil.detect import evaluate_range
 
+    first: dt.date | None
+    last: dt.date | None
     if start is None and end is None:
         first = last = _date_or_default(date)
     elif date is not None:

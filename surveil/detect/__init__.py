@@ -346,10 +346,32 @@ def list_alerts(settings: Settings, day: dt.date, rule: str | None = None) -> li
 
 
 # Scoring against planted scenarios lives in evaluate.py (it reads RULES above).
-from surveil.detect.evaluate import (  # noqa: E402, F401
+from surveil.detect.evaluate import (  # noqa: E402
     DayEvaluation,
     Evaluation,
     RuleScore,
     evaluate_day,
     evaluate_range,
 )
+
+# The package's API; the rule modules (wash_trade, spoofing, ...) are its submodules.
+__all__ = [
+    "ALERT_COLUMNS",
+    "DELETE_ALERTS",
+    "DETECT_SESSION_SETTINGS",
+    "INSERT_DETECT_RUN",
+    "LISTED_COLUMNS",
+    "RULES",
+    "DayEvaluation",
+    "DetectResult",
+    "Evaluation",
+    "RuleRun",
+    "RuleScore",
+    "detect_day",
+    "evaluate_day",
+    "evaluate_range",
+    "list_alerts",
+    "parse_overrides",
+    "resolve_params",
+    "selected_rules",
+]
