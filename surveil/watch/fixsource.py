@@ -1,0 +1,266 @@
+"""Everything `watch` takes from import-fix's reader and day builder, behind one module.
+
+surveil/fixlog.py and surveil/importfix.py are being split into a package (surveil/fix/);
+only the imports at the top of this module change with that split. watch uses:
+
+* fixlog.LogScanner, to verify and frame messages exactly as import-fix does (BodyLength,
+  CheckSum, the same reasons for a bad message), fed as bytes arrive;
+* importfix.DayBuilder and its field decoding (_Fields, _when), so that a watched day's
+  orders, executions, firms and accounts are the rows import-fix would write for the same
+  log.
+
+Two things import-fix never needed are done here from its internals, and would be better
+as public API of the split package (see the report of issue 23):
+
+* the bytes a scanner has consumed (everything before its pending, incomplete message),
+  and its line counter, to commit a resumable position;
+* the rows of one order or one fill *now*, and which keys a message touched, to write a
+  day as it is built instead of once at the end. `DayRows.order_row` is
+  DayBuilder._order_rows for one order (the same helpers make it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+from surveil.fixlog import DEFAULT_MAX_MESSAGE, BadMessage, FixMessage, LogScanner
+from surveil.importfix import (
+    APP_TYPES,
+    SIX_PLACES,
+    DayBuilder,
+    Invalid,
+    Reject,
+    _Fields,
+    _final_status,
+    _Spill,
+    _vwap,
+    _when,
+    exchange_date,
+)
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE",
+    "BadMessage",
+    "Days",
+    "FixMessage",
+    "Scanner",
+    "Applied",
+]
+
+
+class Scanner:
+    """LogScanner with the position of what it consumed: `consumed` bytes of the file are
+    done with (messages returned), `line` is the line number at that byte."""
+
+    def __init__(self, name: str, max_message: int, offset: int = 0, line: int = 1) -> None:
+        self._scanner = LogScanner(name, max_message)
+        self._scanner._line = line
+        self.name = name
+        self._fed_to = offset  # file offset just after the bytes fed so far
+
+    @property
+    def consumed(self) -> int:
+        return self._fed_to - len(self._scanner._pending)
+
+    @property
+    def line(self) -> int:
+        return self._scanner._line
+
+    def feed(self, data: bytes) -> list[FixMessage | BadMessage]:
+        items = list(self._scanner.feed(data))
+        self._fed_to += len(data)
+        return items
+
+    def finish(self) -> list[FixMessage | BadMessage]:
+        """The end of this file: what is pending (a message cut short) becomes a reject."""
+        items = list(self._scanner.finish())
+        self._fed_to = self.consumed
+        return items
+
+
+@dataclass
+class Applied:
+    """What applying messages changed, to be written in the transaction that commits them."""
+
+    journal: list[tuple[dt.date, FixMessage]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    orders: dict[dt.date, set[str]] = field(default_factory=dict)
+    fills: dict[dt.date, set[str]] = field(default_factory=dict)
+
+    def touched(self, kind: str, day: dt.date) -> set[str]:
+        table = self.orders if kind == "orders" else self.fills
+        found = table.get(day)
+        if found is None:
+            found = table[day] = set()
+        return found
+
+
+def _recording(original: Callable[..., Any], keys: Callable[[], set[str]]) -> Callable[..., Any]:
+    def call(key: str, *rest: Any) -> Any:
+        keys().add(key)
+        return original(key, *rest)
+
+    return call
+
+
+class Days:
+    """The days being built from a live flow: one DayBuilder per New York date, sharing a
+    spill file in a temporary folder; which order and fill keys each message touched."""
+
+    def __init__(self, spill_dir: Path | None = None) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="surveil-watch-", dir=spill_dir)
+        self._spill = _Spill(Path(self._tmp.name) / "spill.sqlite")
+        self.builders: dict[dt.date, DayBuilder] = {}
+        self.pending = Applied()
+        self._successors: dict[dt.date, dict[str, set[str]]] = {}
+
+    def close(self) -> None:
+        self._spill.__exit__(None, None, None)
+        self._tmp.cleanup()
+
+    def builder(self, day: dt.date) -> DayBuilder:
+        found = self.builders.get(day)
+        if found is None:
+            found = self.builders[day] = DayBuilder(day, self._spill)
+            self._successors[day] = {}
+            for kind, spill_map in (("orders", found.orders), ("fills", found.fills)):
+                keys = self._keys(kind, day)
+                spill_map.get = _recording(spill_map.get, keys)  # type: ignore[method-assign]
+                spill_map.set = _recording(spill_map.set, keys)
+                spill_map.pop = _recording(spill_map.pop, keys)  # type: ignore[method-assign]
+        return found
+
+    def _keys(self, kind: str, day: dt.date) -> Callable[[], set[str]]:
+        return lambda: self.pending.touched(kind, day)
+
+    def take(self) -> Applied:
+        """What changed since the last take()."""
+        done, self.pending = self.pending, Applied()
+        return done
+
+    def apply(self, item: FixMessage | BadMessage, *, replay: bool = False) -> None:
+        """Apply one item as import-fix's reading does: bad messages and messages without a
+        usable time are rejects, session and other messages are skipped, orders and
+        reports go to their date's builder. `replay`: a message from the journal, whose
+        rejects were recorded when it first came."""
+        pending = self.pending
+        if isinstance(item, BadMessage):
+            when = exchange_date(item.time) if item.time else None
+            pending.rejects.append(
+                Reject(item.source, item.line, item.msg_type or "", item.reason, item.display(), when)
+            )  # fmt: skip
+            return
+        if item.msg_type not in APP_TYPES:
+            return
+        message = _Fields(item)
+        try:
+            iso, day = _when(message.values)
+        except Invalid as exc:
+            pending.rejects.append(
+                Reject(item.source, item.line, item.msg_type, str(exc), item.display(), None)
+            )
+            return
+        builder = self.builder(day)
+        before = len(builder.rejects)
+        builder.add(message, iso)
+        if not replay:
+            pending.journal.append((day, item))
+            pending.rejects.extend(builder.rejects[before:])
+
+    def replay(self, messages: Iterable[tuple[str, int, str, str, bytes]]) -> int:
+        """Rebuild the days from journalled (file name, line, BeginString, MsgType, body);
+        nothing of it is to be written again."""
+        count = 0
+        for name, line, begin, msg_type, body in messages:
+            self.apply(FixMessage(name, line, begin, msg_type, body), replay=True)
+            count += 1
+        self.take()
+        return count
+
+    # ---- rows, as DayBuilder.write() would give them now
+
+    def reference_rows(self, day: dt.date) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        return self.builders[day].reference_rows()
+
+    def order_rows(self, day: dt.date, keys: set[str]) -> tuple[list[tuple[Any, ...]], set[str]]:
+        """Rows of the orders `keys` (and the orders replacing them, whose quantity follows
+        their predecessors' fills), and the keys of those that have no row now (unknown,
+        or unsized: import-fix rejects an order it cannot size at the end of the day)."""
+        builder = self.builders[day]
+        successors = self._successors[day]
+        todo, seen = list(keys), set()
+        rows, gone = [], set()
+        while todo:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            order = builder.orders.peek(key)
+            if order is None:
+                gone.add(key)
+                continue
+            if order.predecessor:
+                successors.setdefault(order.predecessor, set()).add(key)
+            todo.extend(successors.get(key, ()))
+            row = self._order_row(builder, order)
+            if row is None:
+                gone.add(key)
+            else:
+                rows.append(row)
+        return rows, gone
+
+    @staticmethod
+    def _order_row(builder: DayBuilder, order: Any) -> tuple[Any, ...] | None:
+        """DayBuilder._order_rows for one order; None when it cannot be sized yet."""
+        cum = sum(q for _, q, _ in order.fills)
+        quantity = order.quantity
+        if quantity is not None and order.predecessor:
+            before = builder._chain_filled(order)
+            if quantity - before >= max(cum, 1):
+                quantity -= before
+        if quantity is None:
+            quantity = cum
+        if quantity <= 0:
+            return None
+        status = _final_status(order, cum, quantity)
+        avg = None
+        if cum > 0:
+            if order.reported_cum == cum and order.reported_avg and Decimal(order.reported_avg) > 0:
+                avg = order.reported_avg
+            else:
+                avg = format(_vwap(order.fills).quantize(SIX_PLACES, ROUND_HALF_EVEN), "f")
+        cancel_time = order.closed_at if status == "4" else None
+        return (
+            order.cl_ord_id, builder.day, order.account_id, order.firm_id, order.symbol,
+            order.side, order.order_type, order.tif, quantity, order.limit_price,
+            order.transact_time, status, cum, avg, cancel_time,
+        )  # fmt: skip
+
+    def fill_rows(self, day: dt.date, keys: set[str]) -> tuple[list[tuple[Any, ...]], set[str]]:
+        """Rows of the fills `keys` as executions rows, and the keys no longer fills."""
+        builder = self.builders[day]
+        rows, gone = [], set()
+        for key in keys:
+            fill = builder.fills.peek(key)
+            if fill is None:
+                gone.add(key)
+                continue
+            _, cl_ord_id, account, symbol, side, qty, price, venue, time = fill
+            rows.append((key, day, cl_ord_id, account, symbol, side, qty, price, venue, time))
+        return rows, gone
+
+    def fills_of(self, day: dt.date, cl_ord_ids: Iterable[str]) -> set[str]:
+        """The exec ids of these orders' fills."""
+        builder = self.builders[day]
+        found: set[str] = set()
+        for key in cl_ord_ids:
+            order = builder.orders.peek(key)
+            if order is not None:
+                found.update(exec_id for exec_id, _, _ in order.fills)
+        return found

@@ -1,0 +1,254 @@
+"""The watcher: tail a FIX log into the warehouse, detect every few seconds.
+
+One poll reads what the log holds beyond the last position (up to `batch_bytes`), applies
+the messages to the day builders and commits, in one transaction, the rows they changed,
+their journal, the rejects and the new position (store.write_batch). Anything failing in
+that transaction (the database gone, a bug, a kill) leaves the previous commit as the
+truth: the watcher then rebuilds its in-memory days from the journal and reopens the log
+at the committed position (`recover`), exactly as a restarted process does. So every
+message is applied once, whatever stops it where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import psycopg
+
+from surveil import db
+from surveil.detect import resolve_params, selected_rules
+from surveil.errors import UnavailableError
+from surveil.settings import Settings
+from surveil.watch import alerts, store
+from surveil.watch.fixsource import Days
+from surveil.watch.tail import FileTail
+
+DEFAULT_DETECT_EVERY_S = 5.0
+DEFAULT_BATCH_BYTES = 4 << 20
+MAX_BACKOFF_S = 30.0
+
+
+def _stderr(line: str) -> None:
+    print(f"surveil watch: {line}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class PollResult:
+    items: int = 0  # messages and bad messages consumed
+    journalled: int = 0
+    rejects: int = 0
+    more: bool = False  # the log had more than one batch: poll again at once
+
+
+@dataclass
+class Totals:
+    messages: int = 0  # journalled in this process
+    rejects: int = 0
+    alerts: int = 0
+    batches: int = 0
+    recoveries: int = 0
+    days: set[dt.date] = field(default_factory=set)
+
+
+class Watcher:
+    """Use as a context manager; poll_once() and detect() are the steps, run() the loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        log_path: Path,
+        *,
+        alerts_out: TextIO | None = None,
+        detect_every_s: float = DEFAULT_DETECT_EVERY_S,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        log: Callable[[str], None] = _stderr,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.path = log_path
+        self.source = str(log_path.resolve())
+        self.alerts_out = alerts_out or sys.stdout
+        self.detect_every_s = detect_every_s
+        self.batch_bytes = batch_bytes
+        self.log = log
+        self.before_commit = before_commit  # tests: fail inside the transaction
+        self.params = resolve_params(settings.rules_file, None)
+        self.rules = selected_rules(None)
+        self.totals = Totals()
+        self.stop = threading.Event()
+        self._stack = ExitStack()
+        self._conn: psycopg.Connection | None = None
+        self._days: Days | None = None
+        self._tail: FileTail | None = None
+        self._messages = 0  # journal entries of this source, committed or pending
+        self._dirty: set[dt.date] = set()  # days written since their last detection
+
+    # ---- lifecycle
+
+    def __enter__(self) -> Watcher:
+        self.recover()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._tail is not None:
+            self._tail.close()
+        if self._days is not None:
+            self._days.close()
+        self._tail = self._days = None
+        self._stack.close()
+        self._stack = ExitStack()
+        self._conn = None
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        if self._conn is None:
+            self._conn = self._stack.enter_context(db.connect(self.settings))
+            db.migrate(self._conn)
+        return self._conn
+
+    def recover(self) -> None:
+        """(Re)start from what is committed: the journal replayed into fresh day builders,
+        the log opened at the committed position."""
+        self._close()
+        conn = self.conn
+        self._days = Days(self.settings.data_path if self.settings.data_path.is_dir() else None)
+        replayed = store.replay(conn, self.source, self._days)
+        position = store.read_position(conn, self.source)
+        max_message = self.settings.fix_max_message_bytes
+        if position is None:
+            self._tail = FileTail(self.path, max_message, log=self.log)
+            self._messages = 0
+        else:
+            self._tail = FileTail(
+                self.path,
+                max_message,
+                inode=position.inode,
+                offset=position.offset,
+                line=position.line,
+                log=self.log,
+            )
+            self._messages = position.messages
+        if replayed != self._messages:
+            raise RuntimeError(f"journal holds {replayed} messages, position says {self._messages}")
+        self._dirty = set(self._days.builders)
+
+    # ---- steps
+
+    def poll_once(self) -> PollResult:
+        """Read what is there (up to a batch), apply it and commit it with the position."""
+        assert self._days is not None and self._tail is not None
+        result = PollResult()
+        budget = self.batch_bytes
+        while budget > 0:
+            before = self._tail.scanner._fed_to
+            items, more = self._tail.read(budget)
+            for item in items:
+                self._days.apply(item)
+            result.items += len(items)
+            budget -= max(self._tail.scanner._fed_to - before, 1)
+            result.more = more
+            if not more:
+                break
+        applied = self._days.take()
+        if not applied.journal and not applied.rejects and not result.items:
+            return result
+        self._messages += len(applied.journal)
+        position = store.Position(
+            self._tail.inode or 0,
+            self._tail.offset,
+            self._tail.line,
+            self._tail.name,
+            self._messages,
+        )
+        try:
+            with self.conn.transaction():
+                store.write_batch(
+                    self.conn,
+                    self.source,
+                    self._days,
+                    applied,
+                    position,
+                    self.settings.lock_timeout_s,
+                )
+                if self.before_commit is not None:
+                    self.before_commit()
+        except BaseException:
+            self._messages -= len(applied.journal)
+            raise
+        self._dirty |= set(applied.orders) | set(applied.fills)
+        result.journalled = len(applied.journal)
+        result.rejects = len(applied.rejects)
+        self.totals.messages += result.journalled
+        self.totals.rejects += result.rejects
+        self.totals.batches += 1
+        self.totals.days |= self._dirty
+        return result
+
+    def detect(self) -> list[dict[str, Any]]:
+        """Run the rules over every day written since its last detection; the new alerts,
+        each written as one JSON line to the alerts output."""
+        found: list[dict[str, Any]] = []
+        for day in sorted(self._dirty):
+            with self.conn.transaction():
+                new = alerts.detect_pass(
+                    self.conn, day, self.params, self.rules, self.settings.lock_timeout_s
+                )
+                for alert in new:
+                    self.alerts_out.write(json.dumps(alerts.as_json(alert)) + "\n")
+                self.alerts_out.flush()
+            found.extend(new)
+            self._dirty.discard(day)
+        self.totals.alerts += len(found)
+        return found
+
+    def poll_until_idle(self) -> int:
+        """Poll until the log holds nothing more; the items consumed."""
+        total = 0
+        while True:
+            result = self.poll_once()
+            total += result.items
+            if not result.more:
+                return total
+
+    # ---- the loop
+
+    def run(self, *, once: bool = False, idle_wait_s: float = 0.2) -> Totals:
+        """Poll and detect until stop is set (SIGTERM) or, with `once`, until the log holds
+        nothing more; transient faults are logged in one line and retried with backoff."""
+        last_detect = time.monotonic()
+        failures = 0
+        while not self.stop.is_set():
+            try:
+                if failures:
+                    self.recover()
+                result = self.poll_once()
+                if once and not result.more:
+                    break
+                if time.monotonic() - last_detect >= self.detect_every_s:
+                    self.detect()
+                    last_detect = time.monotonic()
+                failures = 0
+            except (psycopg.OperationalError, UnavailableError) as exc:
+                failures += 1
+                self.totals.recoveries += 1
+                wait = min(0.5 * 2 ** (failures - 1), MAX_BACKOFF_S)
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                self.log(f"database unavailable ({first}); retrying in {wait:g}s")
+                self.stop.wait(wait)
+                continue
+            if not result.more:
+                self.stop.wait(idle_wait_s)
+        self.detect()
+        return self.totals
