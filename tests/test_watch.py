@@ -160,3 +160,37 @@ def test_a_message_cut_at_the_end_of_the_log_waits_for_its_rest_across_a_restart
         w2.poll_until_idle()
     assert_journal_exact(conn, app_messages(whole))
     assert count(conn, "SELECT count(*) FROM orders") == 300
+
+
+def test_bad_messages_become_rejects_with_import_fix_reasons(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    from tests.test_import_fix import new_order, report
+
+    good = new_order("C1", seq=1)
+    fill = report("C1", "E1", "F", "2", at="20261125-15:00:01.000", seq=2,
+                  extra=[(32, "300"), (31, "10"), (14, "300"), (6, "10")])  # fmt: skip
+    bad_sum = bytearray(new_order("C2", seq=3))
+    bad_sum[-3:-1] = b"00" if bytes(bad_sum[-3:-1]) != b"00" else b"11"  # CheckSum digits
+    bad_side = new_order("C3", side="9", seq=4)
+    cut = new_order("C4", seq=5)[:-12]  # its CheckSum never written: the file ends
+    live = tmp_path / "fix.log"
+    live.write_bytes(b"\n".join([good, fill, bytes(bad_sum), bad_side, cut]))
+    w, _ = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+        assert count(conn, "SELECT count(*) FROM watch_rejects") == 2  # the cut one may end
+        live.rename(tmp_path / "fix.log.1")  # ... and it does: the log is rotated
+        live.write_bytes(b"")
+        w.poll_until_idle()
+    rejects = conn.execute(
+        "SELECT line, msg_type, reason FROM watch_rejects ORDER BY seq"
+    ).fetchall()
+    batch = import_fix(settings, [tmp_path / "fix.log.1"], skip_invalid=True)
+    assert sorted((r[0], r[2]) for r in rejects) == sorted(
+        (r.line, r.reason) for r in batch.rejects
+    )
+    reasons = " | ".join(r[2] for r in rejects)
+    assert "CheckSum(10)" in reasons and "Side(54)=9" in reasons and "truncated" in reasons
+    assert count(conn, "SELECT count(*) FROM orders") == 1
+    assert count(conn, "SELECT cum_qty FROM orders WHERE cl_ord_id = 'C1'") == 300
