@@ -26,7 +26,7 @@ import psycopg
 
 from surveil import db
 from surveil.detect import resolve_params, selected_rules
-from surveil.errors import UnavailableError
+from surveil.errors import DayLockedError, UnavailableError
 from surveil.settings import Settings
 from surveil.watch import alerts, store
 from surveil.watch.fixsource import Days
@@ -35,6 +35,8 @@ from surveil.watch.tail import FileTail
 DEFAULT_DETECT_EVERY_S = 5.0
 DEFAULT_BATCH_BYTES = 4 << 20
 MAX_BACKOFF_S = 30.0
+WATCH_LOCK_NAMESPACE = 0x5357  # "SW": one watcher per source, for its session
+LOCK_SOURCE = "SELECT pg_try_advisory_lock(%s, hashtext(%s))"
 
 
 def _stderr(line: str) -> None:
@@ -123,6 +125,9 @@ class Watcher:
         the log opened at the committed position."""
         self._close()
         conn = self.conn
+        row = conn.execute(LOCK_SOURCE, (WATCH_LOCK_NAMESPACE, self.source)).fetchone()
+        if not (row and row[0]):
+            raise DayLockedError(f"{self.path}: another surveil watch follows this log")
         self._days = Days(self.settings.data_path if self.settings.data_path.is_dir() else None)
         replayed = store.replay(conn, self.source, self._days)
         position = store.read_position(conn, self.source)
