@@ -100,3 +100,33 @@ def test_a_second_watcher_of_the_same_log_is_refused(
     assert second.exit_code == 75 and "another surveil watch" in second.stderr
     assert first.returncode == 0
     assert_journal_exact(conn, total)
+
+
+def test_the_systemd_unit_restarts_on_failure_and_runs_a_command_the_cli_takes(
+    tmp_path: Path,
+) -> None:
+    import shlex
+    import subprocess
+
+    from tests.test_deploy import DEPLOY, SYSTEMD_ANALYZE, surveil_binary, unit
+
+    service = unit("surveil-watch.service")["Service"]
+    assert service["Type"] == "simple" and service["Restart"] == "on-failure"
+    assert service["KillSignal"] == "SIGTERM"  # watch commits and exits 0 on it
+    args = shlex.split(service["ExecStart"])
+    assert args[:2] == ["/usr/local/bin/surveil", "watch"]
+    filled = [a.replace("${FIX_LOG}", "/x/fix.log").replace("%L", "/var/log") for a in args[2:]]
+    result = runner.invoke(app, ["watch", *filled, "--help"])
+    assert result.exit_code == 0, result.output
+    if SYSTEMD_ANALYZE:
+        copy = tmp_path / "surveil-watch.service"
+        text = (DEPLOY / "surveil-watch.service").read_text(encoding="utf-8")
+        copy.write_text(text.replace("/usr/local/bin/surveil", surveil_binary()))
+        checked = subprocess.run(
+            [SYSTEMD_ANALYZE, "verify", "--man=no", str(copy)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        ours = [line for line in checked.stderr.splitlines() if "surveil" in line]
+        assert checked.returncode == 0 and not ours, checked.stderr
