@@ -130,3 +130,13 @@ def test_the_systemd_unit_restarts_on_failure_and_runs_a_command_the_cli_takes(
         )
         ours = [line for line in checked.stderr.splitlines() if "surveil" in line]
         assert checked.returncode == 0 and not ours, checked.stderr
+
+
+def test_the_compose_service_runs_a_command_the_cli_takes_and_restarts_on_failure() -> None:
+    from tests.test_deploy import compose
+
+    service = compose()["services"]["surveil-watch"]
+    assert service["restart"] == "on-failure" and service["profiles"] == ["watch"]
+    assert "fix-logs:/fix:ro" in service["volumes"]
+    result = runner.invoke(app, [*service["command"], "--help"])
+    assert result.exit_code == 0 and service["command"][0] == "watch", result.output
