@@ -194,3 +194,31 @@ def test_bad_messages_become_rejects_with_import_fix_reasons(
     assert "CheckSum(10)" in reasons and "Side(54)=9" in reasons and "truncated" in reasons
     assert count(conn, "SELECT count(*) FROM orders") == 1
     assert count(conn, "SELECT cum_qty FROM orders WHERE cl_ord_id = 'C1'") == 300
+
+
+TERMINATE_WATCHERS = """
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE application_name = 'surveil' AND pid <> pg_backend_pid() AND datname = current_database()
+"""
+
+
+def test_a_database_connection_lost_mid_day_is_retried_in_one_line_and_loses_nothing(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    whole = generated_log(tmp_path, TRADING_DAY).read_bytes()
+    half = whole.rfind(b"\n", 0, len(whole) // 2) + 1
+    live = tmp_path / "live.log"
+    live.write_bytes(whole[:half])
+    log_lines: list[str] = []
+    w, _ = watcher(settings, live, log_lines=log_lines)
+    with w:
+        w.poll_until_idle()
+        assert count(conn, TERMINATE_WATCHERS) == 1  # the database drops the watcher
+        with live.open("ab") as fh:
+            fh.write(whole[half:])
+        totals = w.run(once=True)
+    assert totals.recoveries == 1
+    retried = [line for line in log_lines if "database unavailable" in line]
+    assert len(retried) == 1 and "\n" not in retried[0] and "retrying in" in retried[0]
+    assert_journal_exact(conn, app_messages(whole))
+    assert count(conn, "SELECT count(*) FROM orders") == 300
