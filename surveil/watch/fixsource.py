@@ -92,6 +92,7 @@ class Applied:
     rejects: list[Reject] = field(default_factory=list)
     orders: dict[dt.date, set[str]] = field(default_factory=dict)
     fills: dict[dt.date, set[str]] = field(default_factory=dict)
+    reference: dict[dt.date, list[tuple[str, ...]]] = field(default_factory=dict)  # written
 
     def touched(self, kind: str, day: dt.date) -> set[str]:
         table = self.orders if kind == "orders" else self.fills
@@ -119,6 +120,8 @@ class Days:
         self.builders: dict[dt.date, DayBuilder] = {}
         self.pending = Applied()
         self._successors: dict[dt.date, dict[str, set[str]]] = {}
+        self.sent_reference: dict[dt.date, set[tuple[str, ...]]] = {}
+        self.partitions_ready: set[dt.date] = set()  # days whose partitions exist
 
     def close(self) -> None:
         self._spill.__exit__(None, None, None)
@@ -186,7 +189,18 @@ class Days:
     # ---- rows, as DayBuilder.write() would give them now
 
     def reference_rows(self, day: dt.date) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-        return self.builders[day].reference_rows()
+        """The day's firms and accounts rows not handed out before, as they stand (an
+        account's type may be learnt later). `sent_reference` is cleared when a batch
+        fails (its rows were rolled back)."""
+        firms, accounts = self.builders[day].reference_rows()
+        sent = self.sent_reference.setdefault(day, set())
+        return [f for f in firms if f not in sent], [a for a in accounts if a not in sent]
+
+    def committed(self, applied: Applied) -> None:
+        """`applied` was committed: its reference rows need not be sent again."""
+        for day, rows in applied.reference.items():
+            self.sent_reference.setdefault(day, set()).update(rows)
+            self.partitions_ready.add(day)
 
     def order_rows(self, day: dt.date, keys: set[str]) -> tuple[list[tuple[Any, ...]], set[str]]:
         """Rows of the orders `keys` (and the orders replacing them, whose quantity follows

@@ -163,7 +163,8 @@ def write_batch(
     and the new position."""
     for day in sorted(set(applied.orders) | set(applied.fills)):
         db.lock_day(conn, day, lock_timeout_s)
-        ensure_day(conn, day)
+        if day not in days.partitions_ready:
+            ensure_day(conn, day)
         _write_day(conn, days, day, applied)
     first = position.messages - len(applied.journal)
     with conn.cursor() as cur:
@@ -201,6 +202,7 @@ def _write_day(conn: psycopg.Connection, days: Days, day: dt.date, applied: Appl
     """Upsert the day's reference rows, then the touched orders and fills (parents first),
     then delete what is no longer there (children first)."""
     firms, accounts = days.reference_rows(day)
+    applied.reference[day] = [*firms, *accounts]
     orders, orders_gone = days.order_rows(day, applied.orders.get(day, set()))
     fill_keys = applied.fills.get(day, set()) | days.fills_of(day, (r[0] for r in orders))
     fills, fills_gone = days.fill_rows(day, fill_keys)

@@ -192,6 +192,7 @@ class Watcher:
         except BaseException:
             self._messages -= len(applied.journal)
             raise
+        self._days.committed(applied)
         self._dirty |= set(applied.orders) | set(applied.fills)
         result.journalled = len(applied.journal)
         result.rejects = len(applied.rejects)
