@@ -35,11 +35,6 @@ ON CONFLICT (source) DO UPDATE SET inode = excluded.inode, byte_offset = exclude
     line = excluded.line, file_name = excluded.file_name, messages = excluded.messages,
     updated_at = clock_timestamp()
 """
-JOURNAL = """
-INSERT INTO watch_messages (source, seq, trade_date, file_name, line, begin_string, msg_type,
-                            body)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-"""
 REPLAY = """
 SELECT file_name, line, begin_string, msg_type, body FROM watch_messages
 WHERE source = %s ORDER BY seq
@@ -61,11 +56,32 @@ ON CONFLICT (trade_date, account_id) DO UPDATE SET firm_id = excluded.firm_id,
 WHERE (accounts.firm_id, accounts.account_type, accounts.beneficial_owner_id)
       IS DISTINCT FROM (excluded.firm_id, excluded.account_type, excluded.beneficial_owner_id)
 """
+# Each batch's orders and executions are copied into these (COPY is several times quicker
+# than row-by-row inserts), then upserted into the day in one statement each.
+STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS watch_orders_in (LIKE orders) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS watch_executions_in (LIKE executions) ON COMMIT DELETE ROWS",
+)
+COPY_ORDERS = """
+COPY watch_orders_in (cl_ord_id, trade_date, account_id, firm_id, symbol, side, order_type,
+                      time_in_force, quantity, limit_price, transact_time, ord_status, cum_qty,
+                      avg_px, cancel_time) FROM STDIN
+"""
+COPY_EXECUTIONS = """
+COPY watch_executions_in (exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty,
+                          fill_price, venue, transact_time) FROM STDIN
+"""
+COPY_JOURNAL = """
+COPY watch_messages (source, seq, trade_date, file_name, line, begin_string, msg_type, body)
+FROM STDIN
+"""
 UPSERT_ORDER = """
 INSERT INTO orders (cl_ord_id, trade_date, account_id, firm_id, symbol, side, order_type,
                     time_in_force, quantity, limit_price, transact_time, ord_status, cum_qty,
                     avg_px, cancel_time)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+SELECT cl_ord_id, trade_date, account_id, firm_id, symbol, side, order_type, time_in_force,
+       quantity, limit_price, transact_time, ord_status, cum_qty, avg_px, cancel_time
+FROM watch_orders_in
 ON CONFLICT (trade_date, cl_ord_id) DO UPDATE SET account_id = excluded.account_id,
     firm_id = excluded.firm_id, symbol = excluded.symbol, side = excluded.side,
     order_type = excluded.order_type, time_in_force = excluded.time_in_force,
@@ -76,7 +92,9 @@ ON CONFLICT (trade_date, cl_ord_id) DO UPDATE SET account_id = excluded.account_
 UPSERT_EXECUTION = """
 INSERT INTO executions (exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty,
                         fill_price, venue, transact_time)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+SELECT exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty, fill_price, venue,
+       transact_time
+FROM watch_executions_in
 ON CONFLICT (trade_date, exec_id) DO UPDATE SET cl_ord_id = excluded.cl_ord_id,
     account_id = excluded.account_id, symbol = excluded.symbol, side = excluded.side,
     fill_qty = excluded.fill_qty, fill_price = excluded.fill_price, venue = excluded.venue,
@@ -94,6 +112,20 @@ class Position:
     line: int
     file_name: str
     messages: int
+
+
+def prepare(conn: psycopg.Connection) -> None:
+    """The connection's staging tables (temporary: each connection has its own)."""
+    for statement in STAGING:
+        conn.execute(statement)
+
+
+def _copy(cur: psycopg.Cursor[Any], statement: str, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    with cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def read_position(conn: psycopg.Connection, source: str) -> Position | None:
@@ -168,8 +200,9 @@ def write_batch(
         _write_day(conn, days, day, applied)
     first = position.messages - len(applied.journal)
     with conn.cursor() as cur:
-        cur.executemany(
-            JOURNAL,
+        _copy(
+            cur,
+            COPY_JOURNAL,
             [
                 (source, first + i, day, m.source, m.line, m.begin_string, m.msg_type, m.body)
                 for i, (day, m) in enumerate(applied.journal)
@@ -210,12 +243,17 @@ def _write_day(conn: psycopg.Connection, days: Days, day: dt.date, applied: Appl
     with conn.cursor() as cur:
         cur.executemany(UPSERT_FIRM, [(day, *f) for f in firms])
         cur.executemany(UPSERT_ACCOUNT, [(day, *a) for a in accounts])
-        cur.executemany(UPSERT_ORDER, [tuple(map(_blank, r)) for r in orders])
+        if orders:
+            _copy(cur, COPY_ORDERS, [tuple(map(_blank, r)) for r in orders])
+            cur.execute(UPSERT_ORDER)
         if fills_gone:
             cur.execute(DELETE_EXECUTIONS, (day, sorted(fills_gone)))
         if orders_gone:
             cur.execute(DELETE_EXECUTIONS_OF, (day, sorted(orders_gone)))
-        cur.executemany(UPSERT_EXECUTION, [r for r in fills if r[2] in live])
+        kept = [r for r in fills if r[2] in live]
+        if kept:
+            _copy(cur, COPY_EXECUTIONS, kept)
+            cur.execute(UPSERT_EXECUTION)
         if orders_gone:
             cur.execute(DELETE_ORDERS, (day, sorted(orders_gone)))
 

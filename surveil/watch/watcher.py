@@ -35,6 +35,10 @@ from surveil.watch.tail import FileTail
 DEFAULT_DETECT_EVERY_S = 5.0
 DEFAULT_BATCH_BYTES = 4 << 20
 MAX_BACKOFF_S = 30.0
+# A day's partitions are analyzed again before a detection once its messages grew by half
+# (and by at least this many): the rules' plans follow the day's size.
+ANALYZE_GROWTH = 1.5
+ANALYZE_MIN_GROWTH = 1000
 WATCH_LOCK_NAMESPACE = 0x5357  # "SW": one watcher per source, for its session
 LOCK_SOURCE = "SELECT pg_try_advisory_lock(%s, hashtext(%s))"
 
@@ -93,6 +97,8 @@ class Watcher:
         self._tail: FileTail | None = None
         self._messages = 0  # journal entries of this source, committed or pending
         self._dirty: set[dt.date] = set()  # days written since their last detection
+        self._journalled: dict[dt.date, int] = {}  # messages applied per day
+        self._analyzed: dict[dt.date, int] = {}  # ... when its partitions were last analyzed
 
     # ---- lifecycle
 
@@ -128,6 +134,7 @@ class Watcher:
         row = conn.execute(LOCK_SOURCE, (WATCH_LOCK_NAMESPACE, self.source)).fetchone()
         if not (row and row[0]):
             raise DayLockedError(f"{self.path}: another surveil watch follows this log")
+        store.prepare(conn)
         self._days = Days(self.settings.data_path if self.settings.data_path.is_dir() else None)
         replayed = store.replay(conn, self.source, self._days)
         position = store.read_position(conn, self.source)
@@ -193,6 +200,8 @@ class Watcher:
             self._messages -= len(applied.journal)
             raise
         self._days.committed(applied)
+        for day, _ in applied.journal:
+            self._journalled[day] = self._journalled.get(day, 0) + 1
         self._dirty |= set(applied.orders) | set(applied.fills)
         result.journalled = len(applied.journal)
         result.rejects = len(applied.rejects)
@@ -207,6 +216,10 @@ class Watcher:
         each written as one JSON line to the alerts output."""
         found: list[dict[str, Any]] = []
         for day in sorted(self._dirty):
+            rows = self._journalled.get(day, 0)
+            if rows >= ANALYZE_GROWTH * self._analyzed.get(day, 0) + ANALYZE_MIN_GROWTH:
+                alerts.analyze_day(self.conn, day)
+                self._analyzed[day] = rows
             with self.conn.transaction():
                 new = alerts.detect_pass(
                     self.conn, day, self.params, self.rules, self.settings.lock_timeout_s
