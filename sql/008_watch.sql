@@ -4,15 +4,17 @@
 -- rejects it found. A restart reads the position and replays the journal to rebuild the
 -- day's state in memory, so no message is lost or applied twice.
 
--- Where each source was read up to: the file by inode (a rotated log keeps its inode
--- under its new name) and the byte just after the last complete message consumed.
+-- Where each source was read up to: a file by inode (a rotated log keeps its inode under
+-- its new name) and the byte just after the last complete message consumed; a Kafka topic
+-- by the next offset of each partition.
 CREATE TABLE watch_positions (
-    source      text        PRIMARY KEY,          -- the log path (or a Kafka topic later)
-    inode       bigint      NOT NULL,
+    source      text        PRIMARY KEY,          -- the log's path, or kafka:<topic>
+    inode       bigint      NOT NULL,             -- 0 for Kafka
     byte_offset bigint      NOT NULL CHECK (byte_offset >= 0),
     line        bigint      NOT NULL CHECK (line >= 1),  -- line number at byte_offset
-    file_name   text        NOT NULL,             -- the name reported in rejects
+    file_name   text        NOT NULL,             -- the name reported in rejects (the topic)
     messages    bigint      NOT NULL,             -- messages journalled from this source
+    offsets     jsonb,                            -- Kafka: {"<partition>": next offset}
     updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 

@@ -29,6 +29,7 @@ from rich.table import Table
 from surveil import __version__
 from surveil.errors import (
     BadInputError,
+    ConfigError,
     ExitCode,
     ReportFailedError,
     SurveilError,
@@ -826,14 +827,31 @@ def import_fix(
 @reported
 def watch(
     log: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--log",
             metavar="FILE",
             help="The FIX engine's message log, followed as it is written (rotation and "
             "truncation included).",
         ),
-    ],
+    ] = None,
+    kafka: Annotated[
+        bool,
+        typer.Option(
+            "--kafka",
+            metavar="",
+            help="Read a Kafka topic instead, one FIX message per record (SURVEIL_KAFKA_*; "
+            "needs surveil\\[kafka]).",
+        ),
+    ] = False,
+    topic: Annotated[
+        str | None,
+        typer.Option(
+            "--topic",
+            metavar="TOPIC",
+            help="With --kafka: the topic (default $SURVEIL_KAFKA_TOPIC).",
+        ),
+    ] = None,
     alerts_out: Annotated[
         Path | None,
         typer.Option(
@@ -881,14 +899,28 @@ def watch(
 
     from surveil.watch.watcher import Watcher
 
-    if not log.parent.is_dir():
-        raise BadInputError(f"{log}: no such folder")
-    if once and not log.is_file():
-        raise BadInputError(f"{log}: no such file")
+    settings = _settings()
+    if (log is None) == (not kafka):
+        raise ConfigError("watch: give either --log FILE or --kafka")
+    if log is not None:
+        if not log.parent.is_dir():
+            raise BadInputError(f"{log}: no such folder")
+        if once and not log.is_file():
+            raise BadInputError(f"{log}: no such file")
+        source = None
+    else:
+        from surveil.watch.kafka import kafka_source
+
+        source = kafka_source(settings, topic)
     sink = alerts_out.open("a", encoding="utf-8", buffering=1) if alerts_out else None
     try:
         watcher = Watcher(
-            _settings(), log, alerts_out=sink, detect_every_s=detect_every, batch_bytes=batch_bytes
+            settings,
+            log,
+            source=source,
+            alerts_out=sink,
+            detect_every_s=detect_every,
+            batch_bytes=batch_bytes,
         )
         previous = signal.signal(signal.SIGTERM, lambda *_: watcher.stop.set())
         try:
@@ -901,7 +933,7 @@ def watch(
             sink.close()
     payload = {
         "status": "stopped",
-        "log": str(log),
+        "source": watcher.spec.label,
         "messages": totals.messages,
         "rejects": totals.rejects,
         "alerts": totals.alerts,
@@ -912,7 +944,7 @@ def watch(
 
     def render(c: Console) -> None:
         c.print(
-            f"watch {log}: {totals.messages:,} messages in {totals.batches:,} commits, "
+            f"watch {watcher.spec.label}: {totals.messages:,} messages in {totals.batches:,} commits, "
             f"{totals.rejects:,} rejected, {totals.alerts:,} new alerts"
         )
 

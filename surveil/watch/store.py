@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from surveil import db
 from surveil.load import (
@@ -26,14 +27,15 @@ from surveil.load import (
 from surveil.watch.fixsource import Applied, Days
 
 READ_POSITION = """
-SELECT inode, byte_offset, line, file_name, messages FROM watch_positions WHERE source = %s
+SELECT inode, byte_offset, line, file_name, messages, offsets FROM watch_positions
+WHERE source = %s
 """
 SAVE_POSITION = """
-INSERT INTO watch_positions (source, inode, byte_offset, line, file_name, messages)
-VALUES (%s, %s, %s, %s, %s, %s)
+INSERT INTO watch_positions (source, inode, byte_offset, line, file_name, messages, offsets)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (source) DO UPDATE SET inode = excluded.inode, byte_offset = excluded.byte_offset,
     line = excluded.line, file_name = excluded.file_name, messages = excluded.messages,
-    updated_at = clock_timestamp()
+    offsets = excluded.offsets, updated_at = clock_timestamp()
 """
 REPLAY = """
 SELECT file_name, line, begin_string, msg_type, body FROM watch_messages
@@ -112,6 +114,7 @@ class Position:
     line: int
     file_name: str
     messages: int
+    offsets: dict[str, int] | None = None  # Kafka: partition (as text) -> next offset
 
 
 def prepare(conn: psycopg.Connection) -> None:
@@ -227,6 +230,7 @@ def write_batch(
             position.line,
             position.file_name,
             position.messages,
+            None if position.offsets is None else Jsonb(position.offsets),
         ),
     )
 

@@ -22,14 +22,36 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from surveil.watch.fixsource import BadMessage, FixMessage, Scanner
+from surveil.watch.store import Position
 
 CHUNK = 1 << 20  # bytes read per call
 
 Item = FixMessage | BadMessage
+
+
+class Source(Protocol):
+    """What the watcher reads: a log file (FileTail) or a Kafka topic (kafka.KafkaSource)."""
+
+    def read(self, limit: int | None = None) -> tuple[list[Item], bool, int]: ...
+
+    def position(self, messages: int) -> Position: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source to watch: `key` names it in watch_positions and the journal, `label` in
+    messages; open(position or None, log) opens it at a committed position."""
+
+    key: str
+    label: str
+    open: Callable[[Position | None, Callable[[str], None]], Source]
 
 
 def _inode(path: Path) -> int | None:
@@ -115,23 +137,28 @@ class FileTail:
 
     # ---- reading
 
-    def read(self, limit: int | None = None) -> tuple[list[Item], bool]:
+    def position(self, messages: int) -> Position:
+        """Where the next read starts, with `messages` journalled so far."""
+        return Position(self.inode or 0, self.offset, self.line, self.name, messages)
+
+    def read(self, limit: int | None = None) -> tuple[list[Item], bool, int]:
         """The messages completed by what was written since the last call (at most `limit`
-        bytes, else a chunk, read), and whether more may be there already (read again)."""
+        bytes, else a chunk, read), whether more may be there already (read again), and
+        the bytes read."""
         if self._fh is None:
             if not self._open(self.path, 0, 1):
-                return [], False
+                return [], False, 0
         assert self._fh is not None
         fed = self.scanner._fed_to
         if not self._draining and os.fstat(self._fh.fileno()).st_size < fed:
-            return self._restart_truncated(), True
+            return self._restart_truncated(), True, 0
         size = min(limit, self.chunk) if limit else self.chunk
         data = self._fh.read(size)
         items = self.scanner.feed(data) if data else []
         if len(data) == size:
-            return items, True
+            return items, True, size
         rest, switched = self._at_end()  # the end of what is written: rotated?
-        return items + rest, switched
+        return items + rest, switched, len(data)
 
     def _restart_truncated(self) -> list[Item]:
         self.log(f"{self.path}: truncated; reading it again from byte 0")
@@ -149,3 +176,21 @@ class FileTail:
             self.log(f"{self.path}: rotated; reading the new file from its start")
             self._draining = False
         return items, True
+
+
+def file_source(path: Path, max_message: int) -> SourceSpec:
+    """The SourceSpec of a log file: its resolved path is its key."""
+
+    def open_at(position: Position | None, log: Callable[[str], None]) -> FileTail:
+        if position is None:
+            return FileTail(path, max_message, log=log)
+        return FileTail(
+            path,
+            max_message,
+            inode=position.inode,
+            offset=position.offset,
+            line=position.line,
+            log=log,
+        )
+
+    return SourceSpec(str(path.resolve()), str(path), open_at)

@@ -30,7 +30,7 @@ from surveil.errors import DayLockedError, UnavailableError
 from surveil.settings import Settings
 from surveil.watch import alerts, store
 from surveil.watch.fixsource import Days
-from surveil.watch.tail import FileTail
+from surveil.watch.tail import Source, SourceSpec, file_source
 
 DEFAULT_DETECT_EVERY_S = 5.0
 DEFAULT_BATCH_BYTES = 4 << 20
@@ -40,7 +40,11 @@ MAX_BACKOFF_S = 30.0
 ANALYZE_GROWTH = 1.5
 ANALYZE_MIN_GROWTH = 1000
 WATCH_LOCK_NAMESPACE = 0x5357  # "SW": one watcher per source, for its session
-LOCK_SOURCE = "SELECT pg_try_advisory_lock(%s, hashtext(%s))"
+# Waits a little: the server releases a closed session's locks only once its backend has
+# noticed the disconnection (a watcher restarted at once would otherwise be refused).
+LOCK_WAIT = "SET LOCAL lock_timeout = '3s'"
+LOCK_SOURCE = "SELECT pg_advisory_lock(%s, hashtext(%s))"
+UNLOCK_SOURCE = "SELECT pg_advisory_unlock(%s, hashtext(%s))"
 
 
 def _stderr(line: str) -> None:
@@ -71,8 +75,9 @@ class Watcher:
     def __init__(
         self,
         settings: Settings,
-        log_path: Path,
+        log_path: Path | None = None,
         *,
+        source: SourceSpec | None = None,
         alerts_out: TextIO | None = None,
         detect_every_s: float = DEFAULT_DETECT_EVERY_S,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
@@ -80,8 +85,11 @@ class Watcher:
         before_commit: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.path = log_path
-        self.source = str(log_path.resolve())
+        if source is None:
+            assert log_path is not None, "a log file or a source"
+            source = file_source(log_path, settings.fix_max_message_bytes)
+        self.spec = source
+        self.source = source.key
         self.alerts_out = alerts_out or sys.stdout
         self.detect_every_s = detect_every_s
         self.batch_bytes = batch_bytes
@@ -94,7 +102,7 @@ class Watcher:
         self._stack = ExitStack()
         self._conn: psycopg.Connection | None = None
         self._days: Days | None = None
-        self._tail: FileTail | None = None
+        self._tail: Source | None = None
         self._messages = 0  # journal entries of this source, committed or pending
         self._dirty: set[dt.date] = set()  # days written since their last detection
         self._journalled: dict[dt.date, int] = {}  # messages applied per day
@@ -115,6 +123,11 @@ class Watcher:
         if self._days is not None:
             self._days.close()
         self._tail = self._days = None
+        if self._conn is not None and not self._conn.broken:
+            try:
+                self._conn.execute(UNLOCK_SOURCE, (WATCH_LOCK_NAMESPACE, self.source))
+            except psycopg.Error:
+                pass  # the session ends with the connection anyway
         self._stack.close()
         self._stack = ExitStack()
         self._conn = None
@@ -131,27 +144,18 @@ class Watcher:
         the log opened at the committed position."""
         self._close()
         conn = self.conn
-        row = conn.execute(LOCK_SOURCE, (WATCH_LOCK_NAMESPACE, self.source)).fetchone()
-        if not (row and row[0]):
-            raise DayLockedError(f"{self.path}: another surveil watch follows this log")
+        try:
+            with conn.transaction():
+                conn.execute(LOCK_WAIT)
+                conn.execute(LOCK_SOURCE, (WATCH_LOCK_NAMESPACE, self.source))
+        except psycopg.errors.LockNotAvailable:
+            raise DayLockedError(f"{self.spec.label}: another surveil watch follows it") from None
         store.prepare(conn)
         self._days = Days(self.settings.data_path if self.settings.data_path.is_dir() else None)
         replayed = store.replay(conn, self.source, self._days)
         position = store.read_position(conn, self.source)
-        max_message = self.settings.fix_max_message_bytes
-        if position is None:
-            self._tail = FileTail(self.path, max_message, log=self.log)
-            self._messages = 0
-        else:
-            self._tail = FileTail(
-                self.path,
-                max_message,
-                inode=position.inode,
-                offset=position.offset,
-                line=position.line,
-                log=self.log,
-            )
-            self._messages = position.messages
+        self._tail = self.spec.open(position, self.log)
+        self._messages = position.messages if position is not None else 0
         if replayed != self._messages:
             raise RuntimeError(f"journal holds {replayed} messages, position says {self._messages}")
         self._dirty = set(self._days.builders)
@@ -164,26 +168,19 @@ class Watcher:
         result = PollResult()
         budget = self.batch_bytes
         while budget > 0:
-            before = self._tail.scanner._fed_to
-            items, more = self._tail.read(budget)
+            items, more, used = self._tail.read(budget)
             for item in items:
                 self._days.apply(item)
             result.items += len(items)
-            budget -= max(self._tail.scanner._fed_to - before, 1)
+            budget -= max(used, 1)
             result.more = more
-            if not more:
+            if not more or not items:
                 break
         applied = self._days.take()
         if not applied.journal and not applied.rejects and not result.items:
             return result
         self._messages += len(applied.journal)
-        position = store.Position(
-            self._tail.inode or 0,
-            self._tail.offset,
-            self._tail.line,
-            self._tail.name,
-            self._messages,
-        )
+        position = self._tail.position(self._messages)
         try:
             with self.conn.transaction():
                 store.write_batch(
@@ -200,6 +197,9 @@ class Watcher:
             self._messages -= len(applied.journal)
             raise
         self._days.committed(applied)
+        committed = getattr(self._tail, "committed", None)
+        if committed is not None:
+            committed()  # a Kafka source tells its group, for lag monitors
         for day, _ in applied.journal:
             self._journalled[day] = self._journalled.get(day, 0) + 1
         self._dirty |= set(applied.orders) | set(applied.fills)
