@@ -18,12 +18,13 @@ CREATE TABLE watch_positions (
     updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
--- Every application message applied to a day, in the order applied: replayed on restart.
--- (source, seq) is unique, so a message journalled twice cannot commit.
+-- Every verified message, in the order read: replayed on restart (session messages too:
+-- refusals are matched by MsgSeqNum against them, as import-fix does). (source, seq) is
+-- unique, so a message journalled twice cannot commit.
 CREATE TABLE watch_messages (
     source       text    NOT NULL,
     seq          bigint  NOT NULL,
-    trade_date   date    NOT NULL,
+    trade_date   date,                            -- NULL: a message with no readable date
     file_name    text    NOT NULL,
     line         bigint  NOT NULL,
     begin_string text    NOT NULL,

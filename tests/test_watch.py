@@ -48,12 +48,12 @@ def test_a_watched_day_equals_import_fix_then_load_and_detect(
 
 
 JOURNAL = "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), -1) FROM watch_messages"
-APP_MESSAGES = (b"\x0135=D\x01", b"\x0135=8\x01", b"\x0135=G\x01", b"\x0135=F\x01")
 
 
 def app_messages(data: bytes) -> int:
-    """Application messages (the ones import-fix reads) in the log's text."""
-    return sum(data.count(kind) for kind in APP_MESSAGES)
+    """Messages in a log of valid messages (each journalled: orders and reports, and the
+    session messages refusals are matched against)."""
+    return data.count(b"8=FIX")
 
 
 def assert_journal_exact(conn: psycopg.Connection, expected: int) -> None:
@@ -222,3 +222,37 @@ def test_a_database_connection_lost_mid_day_is_retried_in_one_line_and_loses_not
     assert len(retried) == 1 and "\n" not in retried[0] and "retrying in" in retried[0]
     assert_journal_exact(conn, app_messages(whole))
     assert count(conn, "SELECT count(*) FROM orders") == 300
+
+
+def test_a_message_refused_after_it_was_written_is_undone_as_import_fix_skips_it(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    from tests.test_import_fix import fix, new_order
+
+    refusal = fix(
+        "3", [(45, "2"), (58, "Value is incorrect")], sender="VENUE", target="CLIENT", seq=9
+    )
+    live = tmp_path / "r.log"
+    live.write_bytes(new_order("A", seq=1) + b"\n" + new_order("B", seq=2) + b"\n")
+    log_lines: list[str] = []
+    w, _ = watcher(settings, live, log_lines=log_lines)
+    with w:
+        w.poll_until_idle()
+        assert {r[0] for r in conn.execute("SELECT cl_ord_id FROM orders")} == {"A", "B"}
+        with live.open("ab") as fh:
+            fh.write(refusal + b"\n")
+        w.poll_until_idle()
+    assert [r[0] for r in conn.execute("SELECT cl_ord_id FROM orders")] == ["A"]
+    assert any("refused messages undone" in line for line in log_lines)
+    w2, _ = watcher(settings, live)  # a restart replays the journal, refusal included
+    with w2:
+        w2.poll_until_idle()
+        assert w2._days is not None and set(w2._days.refused) == {1}
+    assert_journal_exact(conn, 3)
+    watched = day_rows(conn, TRADING_DAY)
+    import_fix(settings, [live])
+    upload_day(settings, TRADING_DAY)
+    load_day(settings, TRADING_DAY, force=True)
+    batch = day_rows(conn, TRADING_DAY)
+    for table in ("orders", "executions", "accounts", "firms"):
+        assert watched[table] == batch[table], table

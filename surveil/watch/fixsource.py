@@ -32,12 +32,14 @@ from typing import Any
 from surveil.fixlog import DEFAULT_MAX_MESSAGE, BadMessage, FixMessage, LogScanner
 from surveil.importfix import (
     APP_TYPES,
+    REFUSALS,
     SIX_PLACES,
     DayBuilder,
     Invalid,
     Reject,
     _Fields,
     _final_status,
+    _Refusals,
     _Spill,
     _vwap,
     _when,
@@ -122,6 +124,11 @@ class Days:
         self._successors: dict[dt.date, dict[str, set[str]]] = {}
         self.sent_reference: dict[dt.date, set[tuple[str, ...]]] = {}
         self.partitions_ready: set[dt.date] = set()  # days whose partitions exist
+        self.count = 0  # verified messages numbered (journalled) so far
+        self.refusals = _Refusals()
+        self.refused: set[int] = set()  # seqs of application messages refused
+        self.day_of: dict[int, dt.date] = {}  # seq -> date of each message applied
+        self.needs_rebuild: set[dt.date] = set()  # days with a refused message applied
 
     def close(self) -> None:
         self._spill.__exit__(None, None, None)
@@ -149,9 +156,10 @@ class Days:
 
     def apply(self, item: FixMessage | BadMessage, *, replay: bool = False) -> None:
         """Apply one item as import-fix's reading does: bad messages and messages without a
-        usable time are rejects, session and other messages are skipped, orders and
-        reports go to their date's builder. `replay`: a message from the journal, whose
-        rejects were recorded when it first came."""
+        usable time are rejects, session and other messages are only noted (for refusals),
+        orders and reports go to their date's builder, unless refused (see `refused`).
+        Every verified message is numbered (its journal seq) and journalled. `replay`: a
+        message from the journal, whose rejects were recorded when it first came."""
         pending = self.pending
         if isinstance(item, BadMessage):
             when = exchange_date(item.time) if item.time else None
@@ -159,32 +167,88 @@ class Days:
                 Reject(item.source, item.line, item.msg_type or "", item.reason, item.display(), when)
             )  # fmt: skip
             return
-        if item.msg_type not in APP_TYPES:
+        seq = self.count
+        self.count += 1
+        day, iso, message, invalid = self._place(seq, item)
+        if not replay:
+            pending.journal.append((day, item))
+            if invalid is not None:
+                pending.rejects.append(invalid)
+        if item.msg_type in REFUSALS:
+            self._note_refusals()
+        if iso is None or message is None or day is None:
             return
+        if seq in self.refused:
+            return  # refused by the counterparty (Reject 3 / j): import-fix skips it
+        builder = self.builder(day)
+        before = len(builder.rejects)
+        builder.add(message, iso)
+        self.day_of[seq] = day
+        if not replay:
+            pending.rejects.extend(builder.rejects[before:])
+
+    def _place(
+        self, seq: int, item: FixMessage
+    ) -> tuple[dt.date | None, str | None, Any, Reject | None]:
+        """(date, ISO time, fields, reject) of a message, noted for refusals as import-fix
+        notes it; time and fields are None for a message not imported."""
+        if item.msg_type not in APP_TYPES:
+            self.refusals.see(seq, item, False)
+            sent = item.first(52)
+            return (exchange_date(sent.decode("latin-1")) if sent else None), None, None, None
         message = _Fields(item)
         try:
             iso, day = _when(message.values)
         except Invalid as exc:
-            pending.rejects.append(
-                Reject(item.source, item.line, item.msg_type, str(exc), item.display(), None)
-            )
-            return
-        builder = self.builder(day)
-        before = len(builder.rejects)
-        builder.add(message, iso)
-        if not replay:
-            pending.journal.append((day, item))
-            pending.rejects.extend(builder.rejects[before:])
+            self.refusals.see(seq, item, False)
+            invalid = Reject(item.source, item.line, item.msg_type, str(exc), item.display(), None)
+            return None, None, None, invalid
+        self.refusals.see(seq, item, True, message)
+        return day, iso, message, None
+
+    def _note_refusals(self) -> None:
+        """A refusal just read: the days whose applied messages it refused need rebuilding."""
+        new = self.refusals.refused - self.refused
+        self.refused |= new
+        for seq in new:
+            day = self.day_of.get(seq)
+            if day is not None:
+                self.needs_rebuild.add(day)
+
+    def find_refusals(self, messages: Iterable[tuple[str, int, str, str, bytes]]) -> None:
+        """First pass over a journal: which of its messages were refused, so that replay()
+        skips them as they pass (import-fix reads a log twice for the same reason)."""
+        probe = Days.__new__(Days)
+        probe.count, probe.refusals, probe.refused = 0, _Refusals(), set()
+        probe.day_of, probe.needs_rebuild = {}, set()
+        for name, line, begin, msg_type, body in messages:
+            probe._place(probe.count, FixMessage(name, line, begin, msg_type, body))
+            probe.count += 1
+        self.refused = set(probe.refusals.refused)
 
     def replay(self, messages: Iterable[tuple[str, int, str, str, bytes]]) -> int:
-        """Rebuild the days from journalled (file name, line, BeginString, MsgType, body);
-        nothing of it is to be written again."""
-        count = 0
+        """Rebuild the days from journalled (file name, line, BeginString, MsgType, body),
+        after find_refusals(); nothing of it is to be written again."""
         for name, line, begin, msg_type, body in messages:
             self.apply(FixMessage(name, line, begin, msg_type, body), replay=True)
-            count += 1
         self.take()
-        return count
+        self.needs_rebuild.clear()
+        return self.count
+
+    def all_rows(self, day: dt.date) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of the day, as DayBuilder.write() gives them (empty text as NULL):
+        for rewriting a day whole."""
+        builder = self.builders[day]
+        builder.orders.flush()
+        builder.fills.flush()
+        unsized: set[str] = set()
+        rejects = len(builder.rejects)
+        orders = [tuple(v if v != "" else None for v in r) for r in builder._order_rows(unsized)]
+        executions = [tuple(r) for r in builder._execution_rows(unsized)]
+        del builder.rejects[rejects:]  # unsized orders: rejects at the end of the day only
+        firms, accounts = builder.reference_rows()
+        self.sent_reference[day] = {*firms, *accounts}
+        return {"firms": firms, "accounts": accounts, "orders": orders, "executions": executions}
 
     # ---- rows, as DayBuilder.write() would give them now
 

@@ -137,10 +137,55 @@ def read_position(conn: psycopg.Connection, source: str) -> Position | None:
 
 
 def replay(conn: psycopg.Connection, source: str, days: Days) -> int:
-    """Rebuild `days` from the source's journal; the number of messages replayed."""
-    with conn.transaction(), conn.cursor(name="watch_replay") as cur:
-        cur.execute(REPLAY, (source,))
-        return days.replay((n, line, b, mt, bytes(body)) for n, line, b, mt, body in cur)
+    """Rebuild `days` from the source's journal, read twice (refusals first); the number
+    of messages replayed."""
+    with conn.transaction():
+        with conn.cursor(name="watch_refusals") as cur:
+            cur.execute(REPLAY, (source,))
+            days.find_refusals((n, line, b, mt, bytes(body)) for n, line, b, mt, body in cur)
+        with conn.cursor(name="watch_replay") as cur:
+            cur.execute(REPLAY, (source,))
+            return days.replay((n, line, b, mt, bytes(body)) for n, line, b, mt, body in cur)
+
+
+DELETE_DAY = (
+    "DELETE FROM executions WHERE trade_date = %s",
+    "DELETE FROM orders WHERE trade_date = %s",
+    "DELETE FROM accounts WHERE trade_date = %s",
+    "DELETE FROM firms WHERE trade_date = %s",
+)
+INSERT_ORDERS = """
+INSERT INTO orders (cl_ord_id, trade_date, account_id, firm_id, symbol, side, order_type,
+                    time_in_force, quantity, limit_price, transact_time, ord_status, cum_qty,
+                    avg_px, cancel_time)
+SELECT cl_ord_id, trade_date, account_id, firm_id, symbol, side, order_type, time_in_force,
+       quantity, limit_price, transact_time, ord_status, cum_qty, avg_px, cancel_time
+FROM watch_orders_in
+"""
+INSERT_EXECUTIONS = """
+INSERT INTO executions (exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty,
+                        fill_price, venue, transact_time)
+SELECT exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty, fill_price, venue,
+       transact_time
+FROM watch_executions_in
+"""
+
+
+def rewrite_day(conn: psycopg.Connection, days: Days, day: dt.date, lock_timeout_s: float) -> None:
+    """In the caller's transaction: the day's rows replaced whole by what `days` holds
+    (after a refusal undid a message already written)."""
+    db.lock_day(conn, day, lock_timeout_s)
+    ensure_day(conn, day)
+    rows = days.all_rows(day)
+    for statement in DELETE_DAY:
+        conn.execute(statement, (day,))
+    with conn.cursor() as cur:
+        cur.executemany(UPSERT_FIRM, [(day, *f) for f in rows["firms"]])
+        cur.executemany(UPSERT_ACCOUNT, [(day, *a) for a in rows["accounts"]])
+        _copy(cur, COPY_ORDERS, [(r[0], day, *r[2:]) for r in rows["orders"]])
+        cur.execute(INSERT_ORDERS)
+        _copy(cur, COPY_EXECUTIONS, [(r[0], day, *r[2:]) for r in rows["executions"]])
+        cur.execute(INSERT_EXECUTIONS)
 
 
 def ensure_day(conn: psycopg.Connection, day: dt.date) -> None:

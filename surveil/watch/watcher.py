@@ -181,6 +181,8 @@ class Watcher:
             return result
         self._messages += len(applied.journal)
         position = self._tail.position(self._messages)
+        fresh: Days | None = None
+        rebuilt = set(self._days.needs_rebuild)
         try:
             with self.conn.transaction():
                 store.write_batch(
@@ -191,12 +193,21 @@ class Watcher:
                     position,
                     self.settings.lock_timeout_s,
                 )
+                if rebuilt:
+                    fresh = self._rebuilt(rebuilt)
                 if self.before_commit is not None:
                     self.before_commit()
         except BaseException:
             self._messages -= len(applied.journal)
+            if fresh is not None:
+                fresh.close()
             raise
         self._days.committed(applied)
+        if fresh is not None:
+            self._days.close()
+            self._days = fresh
+            self._dirty |= rebuilt
+            self.log(f"refused messages undone: {', '.join(map(str, sorted(rebuilt)))} rewritten")
         committed = getattr(self._tail, "committed", None)
         if committed is not None:
             committed()  # a Kafka source tells its group, for lag monitors
@@ -210,6 +221,20 @@ class Watcher:
         self.totals.batches += 1
         self.totals.days |= self._dirty
         return result
+
+    def _rebuilt(self, days: set[dt.date]) -> Days:
+        """A refusal undid messages already applied: the state rebuilt from the journal
+        (this batch's included) without them, as import-fix reads a log again, and those
+        days rewritten whole, in the caller's transaction."""
+        fresh = Days(self.settings.data_path if self.settings.data_path.is_dir() else None)
+        try:
+            store.replay(self.conn, self.source, fresh)
+            for day in sorted(days):
+                store.rewrite_day(self.conn, fresh, day, self.settings.lock_timeout_s)
+        except BaseException:
+            fresh.close()
+            raise
+        return fresh
 
     def detect(self) -> list[dict[str, Any]]:
         """Run the rules over every day written since its last detection; the new alerts,
