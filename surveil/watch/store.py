@@ -174,7 +174,7 @@ FROM watch_executions_in
 def rewrite_day(conn: psycopg.Connection, days: Days, day: dt.date, lock_timeout_s: float) -> None:
     """In the caller's transaction: the day's rows replaced whole by what `days` holds
     (after a refusal undid a message already written)."""
-    db.lock_day(conn, day, lock_timeout_s)
+    db.lock_day(conn, day, lock_timeout_s, shared=True)
     ensure_day(conn, day)
     rows = days.all_rows(day)
     for statement in DELETE_DAY:
@@ -242,7 +242,7 @@ def write_batch(
     """In the caller's transaction: the rows `applied` touched, its journal and rejects,
     and the new position."""
     for day in sorted(set(applied.orders) | set(applied.fills)):
-        db.lock_day(conn, day, lock_timeout_s)
+        db.lock_day(conn, day, lock_timeout_s, shared=True)  # as detection; load waits
         if day not in days.partitions_ready:
             ensure_day(conn, day)
         _write_day(conn, days, day, applied)

@@ -12,10 +12,9 @@ message is applied once, whatever stops it where.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import threading
-import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -28,17 +27,15 @@ from surveil import db
 from surveil.detect import resolve_params, selected_rules
 from surveil.errors import DayLockedError, UnavailableError
 from surveil.settings import Settings
-from surveil.watch import alerts, store
+from surveil.watch import store
+from surveil.watch.detector import Detector
 from surveil.watch.fixsource import Days
 from surveil.watch.tail import Source, SourceSpec, file_source
 
 DEFAULT_DETECT_EVERY_S = 5.0
 DEFAULT_BATCH_BYTES = 4 << 20
 MAX_BACKOFF_S = 30.0
-# A day's partitions are analyzed again before a detection once its messages grew by half
-# (and by at least this many): the rules' plans follow the day's size.
-ANALYZE_GROWTH = 1.5
-ANALYZE_MIN_GROWTH = 1000
+MIN_DETECT_EVERY_S = 0.05  # --detect-every 0: a pass as soon as the last one is done
 WATCH_LOCK_NAMESPACE = 0x5357  # "SW": one watcher per source, for its session
 # Waits a little: the server releases a closed session's locks only once its backend has
 # noticed the disconnection (a watcher restarted at once would otherwise be refused).
@@ -104,9 +101,7 @@ class Watcher:
         self._days: Days | None = None
         self._tail: Source | None = None
         self._messages = 0  # journal entries of this source, committed or pending
-        self._dirty: set[dt.date] = set()  # days written since their last detection
-        self._journalled: dict[dt.date, int] = {}  # messages applied per day
-        self._analyzed: dict[dt.date, int] = {}  # ... when its partitions were last analyzed
+        self.detector = Detector(settings, self.params, self.rules, self.alerts_out, log)
 
     # ---- lifecycle
 
@@ -115,6 +110,7 @@ class Watcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.detector.close()
         self._close()
 
     def _close(self) -> None:
@@ -158,7 +154,7 @@ class Watcher:
         self._messages = position.messages if position is not None else 0
         if replayed != self._messages:
             raise RuntimeError(f"journal holds {replayed} messages, position says {self._messages}")
-        self._dirty = set(self._days.builders)
+        self.detector.mark(Counter(self._days.day_of.values()))
 
     # ---- steps
 
@@ -203,23 +199,21 @@ class Watcher:
                 fresh.close()
             raise
         self._days.committed(applied)
+        self.detector.mark(Counter(day for day, _ in applied.journal if day is not None))
         if fresh is not None:
             self._days.close()
             self._days = fresh
-            self._dirty |= rebuilt
+            self.detector.mark(dict.fromkeys(rebuilt, 0))
             self.log(f"refused messages undone: {', '.join(map(str, sorted(rebuilt)))} rewritten")
         committed = getattr(self._tail, "committed", None)
         if committed is not None:
             committed()  # a Kafka source tells its group, for lag monitors
-        for day, _ in applied.journal:
-            self._journalled[day] = self._journalled.get(day, 0) + 1
-        self._dirty |= set(applied.orders) | set(applied.fills)
         result.journalled = len(applied.journal)
         result.rejects = len(applied.rejects)
         self.totals.messages += result.journalled
         self.totals.rejects += result.rejects
         self.totals.batches += 1
-        self.totals.days |= self._dirty
+        self.totals.days |= set(applied.orders) | set(applied.fills)
         return result
 
     def _rebuilt(self, days: set[dt.date]) -> Days:
@@ -237,24 +231,10 @@ class Watcher:
         return fresh
 
     def detect(self) -> list[dict[str, Any]]:
-        """Run the rules over every day written since its last detection; the new alerts,
-        each written as one JSON line to the alerts output."""
-        found: list[dict[str, Any]] = []
-        for day in sorted(self._dirty):
-            rows = self._journalled.get(day, 0)
-            if rows >= ANALYZE_GROWTH * self._analyzed.get(day, 0) + ANALYZE_MIN_GROWTH:
-                alerts.analyze_day(self.conn, day)
-                self._analyzed[day] = rows
-            with self.conn.transaction():
-                new = alerts.detect_pass(
-                    self.conn, day, self.params, self.rules, self.settings.lock_timeout_s
-                )
-                for alert in new:
-                    self.alerts_out.write(json.dumps(alerts.as_json(alert)) + "\n")
-                self.alerts_out.flush()
-            found.extend(new)
-            self._dirty.discard(day)
-        self.totals.alerts += len(found)
+        """Run the rules now over every day changed since its last pass; the new alerts,
+        each also written as one JSON line to the alerts output."""
+        found = self.detector.pass_now()
+        self.totals.alerts = self.detector.alerts
         return found
 
     def poll_until_idle(self) -> int:
@@ -271,18 +251,25 @@ class Watcher:
     def run(self, *, once: bool = False, idle_wait_s: float = 0.2) -> Totals:
         """Poll and detect until stop is set (SIGTERM) or, with `once`, until the log holds
         nothing more; transient faults are logged in one line and retried with backoff."""
-        last_detect = time.monotonic()
+        self.detector.start(max(self.detect_every_s, MIN_DETECT_EVERY_S))
+        try:
+            self._loop(once, idle_wait_s)
+        finally:
+            self.detector.stop()
+        self.detect()
+        return self.totals
+
+    def _loop(self, once: bool, idle_wait_s: float) -> None:
         failures = 0
         while not self.stop.is_set():
+            if self.detector.failure is not None:
+                raise self.detector.failure
             try:
                 if failures:
                     self.recover()
                 result = self.poll_once()
                 if once and not result.more:
                     break
-                if time.monotonic() - last_detect >= self.detect_every_s:
-                    self.detect()
-                    last_detect = time.monotonic()
                 failures = 0
             except (psycopg.OperationalError, UnavailableError) as exc:
                 failures += 1
@@ -294,5 +281,3 @@ class Watcher:
                 continue
             if not result.more:
                 self.stop.wait(idle_wait_s)
-        self.detect()
-        return self.totals
