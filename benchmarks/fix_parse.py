@@ -1,4 +1,4 @@
-"""FIX log parsing speed: surveil.fixlog against simplefix, on the same log, in one run.
+"""FIX log parsing speed: surveil.fix.parser against simplefix, on the same log, in one run.
 
     python benchmarks/fix_parse.py [--messages 1000000] [--repeat 3] [--log PATH] [--json]
 
@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from surveil.fixlog import read_log
+from surveil.fix.parser import read_log
 
 MESSAGES_PER_ORDER = 4.0  # about, for a generated day written by fixwriter
 DAY = dt.date(2026, 11, 25)

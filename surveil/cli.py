@@ -397,10 +397,20 @@ def generate(
         typer.Option(
             "--without",
             metavar="POPULATION",
-            help="Leave a benign population out of the day: market_makers, omnibus or "
-            "worked_parents (docs/generator.md); repeatable.",
+            help="Leave a benign population out of the day: closing_auction, market_makers, "
+            "omnibus, prop_desks or worked_parents (docs/generator.md); repeatable.",
         ),
     ] = None,
+    lookalikes: Annotated[
+        int,
+        typer.Option(
+            "--lookalikes",
+            min=0,
+            max=10,
+            metavar="N",
+            help="Benign look-alikes planted per abuse scenario (near misses of its rule).",
+        ),
+    ] = 1,
     allow_future: AllowFutureOpt = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -426,6 +436,7 @@ def generate(
         force=force,
         scenarios=_scenario_counts(scenario),
         without=tuple(without or ()),
+        lookalikes=lookalikes,
     )
     payload = {"status": r.status, **_jsonable(r)}
     if format_ is DayFormat.fix:
@@ -629,6 +640,10 @@ def run_day(
         for s in r.steps:
             table.add_row(s.step, s.status, s.detail, f"{s.seconds:.2f}")
         c.print(table)
+        if any(s.step == "detect" for s in r.steps):
+            c.print(
+                f"{r.suppressed} of the alerts closed as suppressed (surveil review suppressions)"
+            )
         if not r.new_work:
             c.print(f"{r.trade_date}: nothing new to do; every step was already done.")
 
@@ -800,7 +815,7 @@ def import_fix(
     Example: surveil import-fix logs/FIX.4.4-BROKER-EXCH.messages.log.gz --date 2026-11-25
     """
 
-    from surveil.importfix import import_fix as run
+    from surveil.fix import import_fix as run
 
     r = run(_settings(), files, _parse_date(date), skip_invalid=skip_invalid, force=force)
 
@@ -816,6 +831,9 @@ def import_fix(
         c.print(table)
         by_type = ", ".join(f"{k} {v:,}" for k, v in sorted(r.messages.items()))
         c.print(f"messages by type: {by_type}; skipped {r.skipped:,}; rejected {r.rejected:,}")
+        outside = ", ".join(f"{n} {b:,}" for n, b in r.bytes_outside_messages.items() if b)
+        if outside:
+            c.print(f"bytes outside messages (line ends, prefixes, junk): {outside}")
 
     payload = _jsonable(r)
     payload["rejects"] = payload.get("rejects", [])[:100]  # the full list is rejects.csv
@@ -1233,31 +1251,146 @@ def report(
 
 @app.command()
 @reported
-def evaluate(date: DateOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False) -> Report:
-    """Compare a day's alerts with the generator's planted scenarios: precision and recall.
+def evaluate(
+    date: DateOpt = None, start: FromOpt = None, end: ToOpt = None, rule: RuleOpt = None,
+    json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Compare alerts with the generator's planted scenarios: precision per alert, recall
+    per planted case, per day and in total over --from/--to.
 
-    Example: surveil evaluate --date 2026-11-25 --json
+    n/a (JSON null) where a figure is undefined (no alerts, nothing planted); a day loaded
+    without planted scenarios (an imported drop copy) has no ground truth and is not scored.
+
+    Example: surveil evaluate --from 2026-11-02 --to 2026-11-27 --rule spoofing
     """
 
-    from surveil.detect import evaluate_day
+    from surveil.detect import evaluate_range
 
-    day = _date_or_default(date)
-    scores = evaluate_day(_settings(), day)
+    if start is None and end is None:
+        first = last = _date_or_default(date)
+    elif date is not None:
+        raise _usage("--date and --from/--to: give one day or a range, not both")
+    else:
+        first = _day_opt(start, "--from") or _day_opt(end, "--to")
+        last = _day_opt(end, "--to") or first
+        assert first is not None and last is not None
+    result = evaluate_range(_settings(), first, last, _rule(rule))
 
     def render(c: Console) -> None:
-        table = Table(title=f"evaluate {day}")
-        for col in ("rule", "planted", "alerted", "TP", "FP", "FN", "precision", "recall"):
-            table.add_column(col)
-        for x in scores:
+        for day in result.days if len(result.days) > 1 else []:
+            if not day.ground_truth:
+                c.print(f"{day.trade_date}: no ground truth (alerts not scored)")
+        if not any(d.ground_truth for d in result.days):
+            c.print(f"evaluate {first} to {last}: no ground truth on any loaded day")
+            return
+        span = str(first) if first == last else f"{first} to {last}"
+        c.print(_score_table(f"evaluate {span} ({len(result.days)} days)", result.totals))
+
+    payload = {
+        "from": first, "to": last, "rules": _jsonable(result.totals),
+        "days": _jsonable(result.days), "not_loaded": _jsonable(result.not_loaded),
+        "alerts_without_truth": result.alerts_without_truth,
+    }  # fmt: skip
+    if first == last:
+        payload["trade_date"] = first
+        payload["ground_truth"] = result.days[0].ground_truth
+    return Report(payload, render)
+
+
+@app.command()
+@reported
+def tune(
+    rule: Annotated[
+        RuleName, typer.Option("--rule", "-r", metavar="RULE", help="The rule to tune.")
+    ],
+    start: Annotated[
+        str, typer.Option("--from", metavar="YYYY-MM-DD", help="First trading date.")
+    ],
+    end: ToOpt = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", "-p", metavar="PARAM=V1,V2,...",
+            help="Values to try; repeat for a grid of every combination.",
+        ),
+    ] = None,
+    sweep: Annotated[
+        bool,
+        typer.Option("--sweep", metavar="", help="Each numeric parameter at ±10/25/50% (the default)."),
+    ] = False,
+    rules: RulesFileOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False,
+) -> Report:  # fmt: skip
+    """Run a rule read-only over loaded days at other parameter values, and score each.
+
+    Nothing is written: the rule's query runs in a read-only transaction, so stored alerts,
+    detect runs and review cases stay as they are. Per setting: alerts per day, and TP, FP,
+    FN, precision, recall and F1 over the days with planted scenarios (n/a without), with
+    the change against the current setting (defaults, then --rules).
+
+    Example: surveil tune --rule spoofing --from 2026-11-02 --to 2026-11-27 -p layer_multiple=2,2.5,3.5
+    """
+
+    from surveil.detect.tune import parse_values
+    from surveil.detect.tune import tune as run_tune
+
+    if param and sweep:
+        raise _usage("--param and --sweep: give values to try or sweep, not both")
+    name = rule.value
+    first = _day_opt(start, "--from")
+    assert first is not None
+    last = _day_opt(end, "--to") or first
+    values = parse_values(param, name) if param else None
+    r = run_tune(_settings(rules_file=rules), name, first, last, values)
+
+    def render(c: Console) -> None:
+        title = f"tune {r.rule} v{r.version}, {len(r.days)} days ({r.days_with_truth} with truth)"
+        table = Table(title=title)
+        for col in ("setting", "alerts/day", "TP", "FP", "FN", "precision", "recall", "F1"):
+            table.add_column(col, overflow="fold")
+        for x in r.rows:
             table.add_row(
-                x.rule, str(x.planted), str(x.alerted), str(x.true_positives),
-                str(x.false_positives), str(x.false_negatives),
-                "-" if x.precision is None else f"{x.precision:.3f}",
-                "-" if x.recall is None else f"{x.recall:.3f}",
+                x.label, f"{x.alerts_per_day:.2f} ({x.delta['alerts_per_day']:+.2f})",
+                *(_count_cell(v) for v in (x.true_positives, x.false_positives,
+                                           x.false_negatives)),
+                *(_ratio_cell(getattr(x, k)) + _delta_cell(x.delta[k])
+                  for k in ("precision", "recall", "f1")),
             )  # fmt: skip
+        c.print("(in brackets: the change against the current setting)")
         c.print(table)
 
-    return Report({"trade_date": day, "rules": _jsonable(scores)}, render)
+    return Report(_jsonable(r), render)
+
+
+def _count_cell(value: int | None) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def _delta_cell(value: float | None) -> str:
+    return "" if value is None else f" ({value:+.3f})"
+
+
+def _usage(message: str) -> Exception:
+    from surveil.errors import ConfigError
+
+    return ConfigError(message)
+
+
+def _ratio_cell(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _score_table(title: str, scores: list[Any]) -> Table:
+    table = Table(title=title)
+    for col in ("rule", "planted", "look-alikes", "alerts", "TP", "FP", "of which look-alike",
+                "FN", "precision", "recall"):  # fmt: skip
+        table.add_column(col)
+    for x in scores:
+        table.add_row(
+            x.rule, str(x.planted), str(x.lookalikes), str(x.alerted), str(x.true_positives),
+            str(x.false_positives), str(x.false_on_lookalikes), str(x.false_negatives),
+            _ratio_cell(x.precision), _ratio_cell(x.recall),
+        )  # fmt: skip
+    return table
 
 
 def _detected_cell(r: dict[str, Any]) -> str:

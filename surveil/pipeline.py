@@ -55,6 +55,7 @@ class RunDayResult:
     reason: str = ""
     steps: list[StepResult] = field(default_factory=list)
     alerts: dict[str, int] = field(default_factory=dict)
+    suppressed: int = 0  # of the day's alerts, closed by a suppression in force
 
     @property
     def new_work(self) -> bool:
@@ -155,9 +156,11 @@ def run_day(
     def detect() -> tuple[str, str]:
         if _state(settings, day, params).detection == "current":
             result.alerts = _alert_counts(settings, day)
+            result.suppressed = _suppressed_count(settings, day)
             return "skipped", "already run on this load: " + _alert_summary(result.alerts)
         r = detect_day(settings, day)
         result.alerts = {x.rule: x.alerts for x in r.rules}
+        result.suppressed = r.suppressed
         return "detected", _alert_summary(result.alerts)
 
     step("generate", generate)
@@ -229,6 +232,16 @@ def _alert_counts(settings: Settings, day: dt.date) -> dict[str, int]:
             ).fetchall()
         )
     return {name: counts.get(name, 0) for name in RULES}
+
+
+def _suppressed_count(settings: Settings, day: dt.date) -> int:
+    """How many of the day's stored alerts stand closed by a suppression (as detect counts
+    them), for a run-day whose detection was already done."""
+    from surveil.review.suppressions import SUPPRESSED_COUNT
+
+    with db.connect(settings) as conn:
+        row = conn.execute(SUPPRESSED_COUNT, {"d": day, "rules": list(RULES)}).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _alert_summary(alerts: dict[str, int]) -> str:

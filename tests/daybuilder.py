@@ -50,8 +50,10 @@ class DayBuilder:
         price: str | None = "100.00",
         fills: list[tuple[int, str, str]] = (),
         cancel_at: str | None = None,
+        time_in_force: str = "0",
     ) -> str:
-        """Add an order (side 'buy' or 'sell') with fills (qty, price, time); returns its id."""
+        """Add an order (side 'buy' or 'sell') with fills (qty, price, time); returns its id.
+        time_in_force "7" is an at-the-close order (MOC without a price, else LOC)."""
         cl_ord_id = f"O{len(self.orders) + 1:05d}"
         cum = sum(q for q, _, _ in fills)
         notional = sum(q * Decimal(p) for q, p, _ in fills)
@@ -70,7 +72,7 @@ class DayBuilder:
                 "symbol": symbol,
                 "side": "1" if side == "buy" else "2",
                 "order_type": "2" if price else "1",
-                "time_in_force": "0",
+                "time_in_force": time_in_force,
                 "quantity": qty,
                 "limit_price": price or "",
                 "transact_time": utc(at).isoformat(),
@@ -100,6 +102,13 @@ class DayBuilder:
     def filled(self, account: str, symbol: str, side: str, qty: int, price: str, at: str) -> str:
         """A limit order filled at once at its own price."""
         return self.order(account, symbol, side, qty, at, price, [(qty, price, at)])
+
+    def at_close(
+        self, account: str, symbol: str, side: str, qty: int, price: str, at: str, print_at: str
+    ) -> str:
+        """A market-on-close order entered at `at`, filled in the closing print."""
+        return self.order(account, symbol, side, qty, at, None, [(qty, price, print_at)],
+                          time_in_force="7")  # fmt: skip
 
     def exec_ids(self, cl_ord_id: str) -> list[str]:
         return [e["exec_id"] for e in self.executions if e["cl_ord_id"] == cl_ord_id]

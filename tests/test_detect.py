@@ -69,6 +69,26 @@ def test_wash_trade_in_unequal_fills_is_one_wash(settings: Settings) -> None:
     assert "bought 3000 and sold 3000" in alert["explanation"]
 
 
+def test_wash_trade_a_cross_straddling_the_clock_s_half_second_is_one_alert(
+    settings: Settings,
+) -> None:
+    """Prints at .450 and .520 s: version 2's fixed 0.5-s intervals cut this cross in two
+    and raised two alerts for one wash."""
+    day = DayBuilder()
+    buy = day.order(
+        "A1", "XYZ", "buy", 3000, "15:00:00", "100.00",
+        [(1000, "100.00", "15:00:05.450"), (2000, "100.00", "15:00:05.520")],
+    )  # fmt: skip
+    first = day.order("A1", "XYZ", "sell", 1000, "15:00:05.450", "100.00",
+                      [(1000, "100.00", "15:00:05.450")])  # fmt: skip
+    second = day.order("A2", "XYZ", "sell", 2000, "15:00:05.520", "100.00",
+                       [(2000, "100.00", "15:00:05.520")])  # fmt: skip
+    (alert,) = run(settings, day, "wash_trade")
+    assert alert["cl_ord_ids"] == sorted([buy, first, second])
+    assert alert["account_ids"] == ["A1", "A2"]
+    assert "bought 3000 and sold 3000" in alert["explanation"]
+
+
 def test_wash_trade_look_alikes_do_not_fire(settings: Settings) -> None:
     day = DayBuilder()
     day.filled("A1", "XYZ", "buy", 500, "100.00", "15:00:00")
@@ -183,6 +203,43 @@ def test_marking_the_close_ignores_a_small_share_or_a_move_against(settings: Set
     assert run(settings, day, "marking_the_close") == []
 
 
+def test_marking_the_close_fires_through_the_closing_auction(settings: Settings) -> None:
+    """Athena's pattern: a large at-the-close order and a late buy the same way, and the
+    print 1.2% above the continuous price; a seller in the same print is not alerted."""
+    day = DayBuilder()
+    day.filled("A4", "AUC", "buy", 100, "50.00", "20:52:00")
+    day.filled("A4", "AUC", "sell", 100, "50.00", "20:54:00")
+    moc = day.at_close("A1", "AUC", "buy", 5000, "50.60", "20:30:00", "21:00:00.300")
+    late = day.filled("A1", "AUC", "buy", 100, "50.02", "20:58:00")
+    day.at_close("A3", "AUC", "sell", 1000, "50.60", "20:40:00", "21:00:00.300")
+    (alert,) = run(settings, day, "marking_the_close")
+    assert alert["account_ids"] == ["A1"]
+    assert alert["cl_ord_ids"] == sorted([moc, late])
+    assert "83.3% of its closing auction, net buying" in alert["explanation"]
+    assert "(50.0000 to 50.6000)" in alert["explanation"]
+
+
+def test_marking_the_close_ignores_large_benign_auction_flow(settings: Settings) -> None:
+    """An index fund with nine tenths of the print and late buying, the print at the
+    continuous price: large close flow is not marking. And a continuous push behind a
+    large print is still found: counted with the print's 20,000 shares, A1's 3,000 would
+    be 13% of the window's volume."""
+    day = DayBuilder()
+    day.filled("A4", "IDX", "buy", 100, "50.00", "20:52:00")
+    day.filled("A3", "IDX", "buy", 200, "50.01", "20:53:00")
+    day.at_close("A3", "IDX", "buy", 18000, "50.02", "19:45:00", "21:00:00")
+    day.at_close("A5", "IDX", "sell", 2000, "50.02", "20:45:00", "21:00:00")
+    day.filled("A4", "PSH", "buy", 100, "40.00", "20:51:00")
+    pushes = [
+        day.filled("A1", "PSH", "buy", 1000, price, at)
+        for price, at in [("40.10", "20:53:00"), ("40.25", "20:56:00"), ("40.40", "20:59:00")]
+    ]
+    day.at_close("A3", "PSH", "sell", 20000, "40.40", "20:00:00", "21:00:00.500")
+    (alert,) = run(settings, day, "marking_the_close")
+    assert alert["account_ids"] == ["A1"] and alert["cl_ord_ids"] == pushes
+    assert "(40.0000 to 40.4000)" in alert["explanation"]
+
+
 def test_excessive_otr_fires_against_peers(settings: Settings) -> None:
     day = DayBuilder()
     for account in ("A3", "A4", "A5", "M1"):
@@ -286,6 +343,18 @@ def test_excessive_otr_a_market_maker_is_measured_against_market_makers(
     assert alert["account_ids"] == ["A1"] and alert["symbol"] == "HOT"
 
 
+def test_spoofing_limit_on_close_orders_are_not_layers(settings: Settings) -> None:
+    """A limit-on-close order (TimeInForce 7) waits for the closing auction, not in the
+    book: large cancelled LOC buys beside a small filled sell are no layering."""
+    day = DayBuilder()
+    background(day)
+    for k in range(3):
+        day.order("A1", "SPF", "buy", 5000, f"19:40:0{k}", "99.00", cancel_at="19:40:30",
+                  time_in_force="7")  # fmt: skip
+    day.order("A1", "SPF", "sell", 300, "19:40:10", "100.00", [(300, "100.00", "19:40:15")])
+    assert run(settings, day, "spoofing") == []
+
+
 def test_front_running_ahead_of_a_large_client_order_fires(settings: Settings) -> None:
     day = DayBuilder()
     for k in range(10):
@@ -299,6 +368,48 @@ def test_front_running_ahead_of_a_large_client_order_fires(settings: Settings) -
     assert alert["account_ids"] == ["P1", "C1"]
     assert alert["cl_ord_ids"] == [ahead, client, unwind]
     assert alert["exec_ids"] == day.exec_ids(ahead) + day.exec_ids(unwind)
+
+
+def _desk_day(ahead_qty: int, against_at: str | None = None) -> tuple[DayBuilder, str]:
+    """P1 is a desk: 24 fills of 100-200 shares in another symbol both ways; it buys
+    `ahead_qty` FRN before client C1's 20,000-share buy and sells after it."""
+    day = DayBuilder()
+    for k in range(10):
+        day.filled("A3", "FRN", "buy", 100, "40.00", f"15:0{k}:00")
+    for k in range(24):
+        side = "buy" if k % 2 else "sell"
+        day.filled("P1", "DSK", side, 100 + 100 * (k % 2), "20.00", f"16:{k:02d}:00")
+    if against_at:
+        day.filled("P1", "FRN", "sell", 100, "40.00", against_at)
+    ahead = day.filled("P1", "FRN", "buy", ahead_qty, "40.00", "15:20:00")
+    day.order("C1", "FRN", "buy", 20000, "15:22:00", "40.20", [(20000, "40.15", "15:23:00")])
+    day.filled("P1", "FRN", "sell", ahead_qty, "40.15", "15:30:00")
+    return day, ahead
+
+
+def test_front_running_a_desk_s_ordinary_fill_ahead_is_not_front_running(
+    settings: Settings,
+) -> None:
+    """Version 3: 200 shares ahead is the desk's usual size (median fill 150 elsewhere);
+    version 2 fired on it."""
+    day, _ = _desk_day(200)
+    assert run(settings, day, "front_running") == []
+
+
+def test_front_running_a_desk_that_also_sold_in_the_lead_window_is_not_front_running(
+    settings: Settings,
+) -> None:
+    day, _ = _desk_day(2000, against_at="15:19:00")
+    assert run(settings, day, "front_running") == []
+
+
+def test_front_running_a_desk_taking_a_position_far_above_its_usual_size_fires(
+    settings: Settings,
+) -> None:
+    day, ahead = _desk_day(2000)
+    (alert,) = run(settings, day, "front_running")
+    assert ahead in alert["cl_ord_ids"] and alert["account_ids"] == ["P1", "C1"]
+    assert "13.3x its usual fill of 150 in other symbols" in alert["explanation"]
 
 
 def test_front_running_needs_the_unwind_in_time(settings: Settings) -> None:

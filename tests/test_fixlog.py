@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from surveil.fixlog import (
+from surveil.fix.parser import (
     MSG_TYPES,
     TAGS,
     BadMessage,

@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from surveil import calendar
 from surveil.errors import BadInputError
 from surveil.generate import GENERATOR_VERSION, POPULATIONS, generate_day
 from surveil.generate import flow as flow_module
+from surveil.generate.auction import PRINT_DELAY_US
 from surveil.generate.market import VENUES, load_universe
 from surveil.generate.scenarios import RULE_PARAMETERS, SCENARIO_TYPES, default_counts
 from surveil.manifest import COLUMNS, MANIFEST_NAME, OPTIONAL_COLUMNS
@@ -35,6 +35,9 @@ from tests.conftest import EARLY_CLOSE_DAY, TRADING_DAY
 
 UTC = dt.UTC
 ORDERS = 3_000
+PRINT_DELAY = dt.timedelta(microseconds=PRINT_DELAY_US)
+_UNIVERSE = load_universe()
+LISTING = dict(zip(_UNIVERSE.symbols, _UNIVERSE.listing, strict=True))
 
 
 # -- reading a day ---------------------------------------------------------------------------
@@ -138,21 +141,27 @@ def _seconds(value: float | int | bool) -> dt.timedelta:
 
 
 def wash_trades(day: Day) -> list[Alert]:
-    """Matched crosses: fills of one known owner, symbol and price in one window-long
-    interval that bought and sold the same quantity."""
+    """Matched crosses: runs of fills of one known owner, symbol and price, each at most
+    window_s after the one before, that bought and sold the same quantity."""
     owner = {a: r["beneficial_owner_id"] for a, r in day.accounts.items()}
-    width = float(WASH["window_s"])
-    groups: dict[tuple[str, str, Decimal, int], list[dict[str, Any]]] = defaultdict(list)
+    width = dt.timedelta(seconds=float(WASH["window_s"]))
+    groups: dict[tuple[str, str, Decimal], list[dict[str, Any]]] = defaultdict(list)
     for e in day.executions:
         if owner[e["account_id"]]:  # an unknown owner is never paired
-            interval = math.floor(e["transact_time"].timestamp() / width)
-            groups[e["symbol"], owner[e["account_id"]], e["fill_price"], interval].append(e)
+            groups[e["symbol"], owner[e["account_id"]], e["fill_price"]].append(e)
     alerts = []
     for (symbol, *_), fills in groups.items():
-        bought = sum(f["fill_qty"] for f in fills if _is_buy(f["side"]))
-        sold = sum(f["fill_qty"] for f in fills if not _is_buy(f["side"]))
-        if bought and bought == sold:
-            alerts.append(_alert(symbol, fills, fills))
+        fills.sort(key=lambda f: (f["transact_time"], f["exec_id"]))
+        runs = [[fills[0]]]
+        for f in fills[1:]:
+            if f["transact_time"] - runs[-1][-1]["transact_time"] > width:
+                runs.append([])
+            runs[-1].append(f)
+        for run in runs:
+            bought = sum(f["fill_qty"] for f in run if _is_buy(f["side"]))
+            sold = sum(f["fill_qty"] for f in run if not _is_buy(f["side"]))
+            if bought and bought == sold:
+                alerts.append(_alert(symbol, run, run))
     return alerts
 
 
@@ -180,7 +189,7 @@ def spoofing(day: Day) -> list[Alert]:
         if (
             o["ord_status"] == "4"
             and o["order_type"] == "2"
-            and o["time_in_force"] not in ("3", "4")
+            and o["time_in_force"] not in ("3", "4", "7")
             and o["cum_qty"] <= SPOOF["max_filled_share"] * o["quantity"]
             and o["account_id"] in filled_median
             and o["quantity"] >= SPOOF["layer_multiple"] * filled_median[o["account_id"]]
@@ -223,12 +232,27 @@ def spoofing(day: Day) -> list[Alert]:
 
 
 def marking_the_close(day: Day, reference: str = "first in window") -> list[Alert]:
-    """With reference="last before window" the move is measured from the symbol's last
-    trade before the window, a variant the generator also keeps clean at realistic sizes."""
+    """Version 2: continuous fills of the last window_minutes and the closing auction print
+    (fills of at-the-close orders, TimeInForce 7), their shares measured apart, the move to
+    the closing print. With reference="last before window" the move is measured from the
+    symbol's last trade before the window, a variant the generator also keeps clean at
+    realistic sizes."""
     close = day.session.close_utc
     start = close - dt.timedelta(minutes=float(MARK["window_minutes"]))
+    moc_loc = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
     ordered = sorted(day.executions, key=lambda e: (e["transact_time"], e["exec_id"]))
-    late = [e for e in ordered if start <= e["transact_time"] <= close]
+    print_by = close + dt.timedelta(minutes=5)
+    at_close = {
+        e["cl_ord_id"]
+        for e in ordered
+        if e["cl_ord_id"] in moc_loc and close <= e["transact_time"] <= print_by
+    }
+    late = [
+        e
+        for e in ordered
+        if start <= e["transact_time"] <= close
+        or (e["cl_ord_id"] in at_close and e["transact_time"] <= print_by)
+    ]
     by_symbol: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in late:
         by_symbol[e["symbol"]].append(e)
@@ -238,17 +262,31 @@ def marking_the_close(day: Day, reference: str = "first in window") -> list[Aler
         opening = fills[0]["fill_price"] if reference == "first in window" else before.get(symbol)
         if opening is None:
             continue
-        move = (fills[-1]["fill_price"] - opening) / opening * 100
-        volume = sum(f["fill_qty"] for f in fills)
+        prints = [f for f in fills if f["cl_ord_id"] in at_close]
+        closing = (prints or fills)[-1]["fill_price"]
+        move = (closing - opening) / opening * 100
+        continuous = sum(f["fill_qty"] for f in fills if f["cl_ord_id"] not in at_close)
+        auction = sum(f["fill_qty"] for f in prints)
         per_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for f in fills:
             per_account[f["account_id"]].append(f)
         for mine in per_account.values():
             net = sum(f["fill_qty"] * (1 if _is_buy(f["side"]) else -1) for f in mine)
-            share = sum(f["fill_qty"] for f in mine) / volume
+            way = 1 if net > 0 else -1  # volume counts net, in the account's direction
+
+            def net_of(part: list[dict[str, Any]], way: int = way) -> int:
+                return max(way * sum(f["fill_qty"] * (1 if _is_buy(f["side"]) else -1)
+                                     for f in part), 0)  # fmt: skip
+
+            in_auction = net_of([f for f in mine if f["cl_ord_id"] in at_close])
+            in_continuous = net_of([f for f in mine if f["cl_ord_id"] not in at_close])
+            share = in_continuous / continuous if continuous else 0
+            auction_share = in_auction / auction if auction else 0
             if (
                 net != 0
-                and share >= MARK["min_volume_share"]
+                and (
+                    share >= MARK["min_volume_share"] or auction_share >= MARK["min_auction_share"]
+                )
                 and len(mine) >= MARK["min_executions"]
                 and (move if net > 0 else -move) >= Decimal(str(MARK["min_price_move_pct"]))
             ):
@@ -312,12 +350,25 @@ def front_running(day: Day) -> list[Alert]:
     kind = {a: r["account_type"] for a, r in day.accounts.items()}
     firm = {a: r["firm_id"] for a, r in day.accounts.items()}
     prop_fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    sizes: dict[str, list[tuple[str, int]]] = defaultdict(list)  # account -> (symbol, qty)
     for e in day.executions:
         if kind[e["account_id"]] == "proprietary":
             prop_fills[e["symbol"]].append(e)
+            if e["transact_time"] < day.session.close_utc:  # not the closing prints
+                sizes[e["account_id"]].append((e["symbol"], e["fill_qty"]))
+
+    def stands_out(account: str, qty: int) -> bool:
+        """Version 3: the fills ahead >= min_ahead_multiple x the account's median
+        continuous fill in the symbols where it is no candidate (not measured with fewer
+        than min_usual_fills of those)."""
+        usual = [q for s, q in sizes[account] if (account, s) not in suspects]
+        if len(usual) < AHEAD["min_usual_fills"]:
+            return True
+        return qty >= AHEAD["min_ahead_multiple"] * statistics.median(usual)
+
     lead = _seconds(60 * AHEAD["lead_minutes"])
     unwind_within = _seconds(60 * AHEAD["unwind_minutes"])
-    alerts = []
+    found = []
     for parent in _parents(day):
         first, last = parent[0], parent[-1]
         symbol, buy = first["symbol"], _is_buy(first["side"])
@@ -329,15 +380,26 @@ def front_running(day: Day) -> list[Alert]:
             if not AHEAD["same_firm"] or firm[p["account_id"]] == firm[first["account_id"]]:
                 by_prop[p["account_id"]].append(p)
         for fills in by_prop.values():
-            ahead = [
-                p for p in fills if _is_buy(p["side"]) == buy and t - lead <= p["transact_time"] < t
-            ]
+            lead_fills = [p for p in fills if t - lead <= p["transact_time"] < t]
+            ahead = [p for p in lead_fills if _is_buy(p["side"]) == buy]
+            one_way = len(ahead) == len(lead_fills)
             end = last["transact_time"] + unwind_within
             unwind = [
                 p for p in fills if _is_buy(p["side"]) != buy and t < p["transact_time"] <= end
             ]
             if ahead and unwind:
-                alerts.append(_alert(symbol, [*ahead, *unwind, *parent], [*ahead, *unwind]))
+                found.append((symbol, parent, ahead, unwind, one_way))
+    suspects = {(ahead[0]["account_id"], symbol) for symbol, _, ahead, _, _ in found}
+    alerts = []
+    for symbol, parent, ahead, unwind, one_way in found:
+        qty = sum(p["fill_qty"] for p in ahead)
+        back = sum(p["fill_qty"] for p in unwind)
+        if (
+            one_way
+            and stands_out(ahead[0]["account_id"], qty)
+            and back >= (AHEAD["min_unwind_share"] * qty)
+        ):
+            alerts.append(_alert(symbol, [*ahead, *unwind, *parent], [*ahead, *unwind]))
     return alerts
 
 
@@ -444,7 +506,11 @@ def test_orders_and_fills_obey_the_order_lifecycle(day: Day) -> None:
             o["symbol"],
             o["side"],
         )
-        assert o["transact_time"] <= e["transact_time"] < session.close_utc
+        if o["time_in_force"] == "7":  # at the close: in the closing print
+            assert session.close_utc <= e["transact_time"] < session.close_utc + PRINT_DELAY
+            assert e["venue"] == LISTING[e["symbol"]]
+        else:
+            assert o["transact_time"] <= e["transact_time"] < session.close_utc
         assert e["venue"] in VENUES and e["fill_qty"] > 0
         if o["limit_price"] is not None:  # buys at or below the limit, sells at or above
             if _is_buy(o["side"]):
@@ -458,7 +524,7 @@ def test_orders_and_fills_obey_the_order_lifecycle(day: Day) -> None:
         assert filled[o["cl_ord_id"]] == cum <= quantity  # quantity = cum + leaves
         assert session.open_utc <= o["transact_time"] < session.close_utc
         assert (o["order_type"] == "1") == (o["limit_price"] is None)
-        assert o["order_type"] in ("1", "2") and o["time_in_force"] in ("0", "3")
+        assert o["order_type"] in ("1", "2") and o["time_in_force"] in ("0", "3", "7")
         assert o["side"] in ("1", "2", "5")
         assert status in ("2", "4", "C", "8")
         assert (status == "2") == (cum == quantity)
@@ -537,8 +603,14 @@ def test_prices_follow_each_symbol_near_its_reference(day: Day) -> None:
 
 
 def test_activity_is_u_shaped_over_the_session(day: Day) -> None:
+    """The background's activity (the planted scenarios' bursts left out)."""
     open_at = day.session.open_utc
-    minutes = Counter(int((o["transact_time"] - open_at).total_seconds() // 60) for o in day.orders)
+    planted = {i for s in day.scenarios for i in s["cl_ord_ids"]}
+    minutes = Counter(
+        int((o["transact_time"] - open_at).total_seconds() // 60)
+        for o in day.orders
+        if o["cl_ord_id"] not in planted
+    )
     length = int((day.session.close_utc - open_at).total_seconds() // 60)
     rate = lambda lo, hi: sum(minutes[m] for m in range(lo, hi)) / (hi - lo)  # noqa: E731
     midday = rate(length // 2 - 60, length // 2 + 60)
@@ -551,10 +623,14 @@ def test_early_close_day_ends_at_1300_new_york(tmp_path: Path) -> None:
     close = day.session.close_utc
     assert close == dt.datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # 13:00 EST
     assert day.manifest["source"]["early_close"] is True
-    times = [o["transact_time"] for o in day.orders] + [e["transact_time"] for e in day.executions]
-    times += [o["cancel_time"] for o in day.orders if o["cancel_time"]]
+    at_close = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
+    prints = [e["transact_time"] for e in day.executions if e["cl_ord_id"] in at_close]
+    times = [o["transact_time"] for o in day.orders] + [o["cancel_time"] for o in day.orders]
+    times += [e["transact_time"] for e in day.executions if e["cl_ord_id"] not in at_close]
+    times = [t for t in times if t]
     assert max(times) < close and min(times) >= day.session.open_utc
     assert max(times) > close - dt.timedelta(minutes=5)  # trading right up to 13:00
+    assert prints and all(close <= t < close + PRINT_DELAY for t in prints)  # 13:00's print
     found = {_key(a) for a in marking_the_close(day)}
     planted = [
         s for s in day.scenarios if s["type"] == "marking_the_close" and s["label"] == "abuse"
@@ -783,3 +859,139 @@ def test_generated_day_loads_and_passes_validation(settings: Settings) -> None:
     load_day(settings, EARLY_CLOSE_DAY)
     result = validate_day(settings, EARLY_CLOSE_DAY)
     assert result.passed, [(c.name, c.observed, c.sample) for c in result.failed]
+
+
+# -- the closing auction -----------------------------------------------------------------------------
+def _prints(day: Day) -> dict[str, list[dict[str, Any]]]:
+    """Per symbol, the fills of at-the-close orders (TimeInForce 7)."""
+    at_close = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
+    prints: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in day.executions:
+        if e["cl_ord_id"] in at_close:
+            prints[e["symbol"]].append(e)
+    return prints
+
+
+def test_the_closing_auction_prints_once_per_symbol_about_a_tenth_of_the_volume(
+    background_only: Day,
+) -> None:
+    day = background_only
+    close = day.session.close_utc
+    prints = _prints(day)
+    assert len(prints) >= 50
+    for symbol, fills in prints.items():
+        assert len({(f["transact_time"], f["fill_price"], f["venue"]) for f in fills}) == 1
+        assert fills[0]["venue"] == LISTING[symbol]
+        assert close <= fills[0]["transact_time"] < close + PRINT_DELAY
+    volume = sum(e["fill_qty"] for e in day.executions)
+    auction = sum(f["fill_qty"] for fills in prints.values() for f in fills)
+    assert 0.06 <= auction / volume <= 0.15  # NYSE: 10.52% of volume (Q2 2024)
+
+    at_close = [o for o in day.orders if o["time_in_force"] == "7"]
+    assert {o["order_type"] for o in at_close} == {"1", "2"}  # MOC and LOC
+    for o in at_close:
+        nasdaq = LISTING[o["symbol"]] == "XNAS"
+        minutes = (5 if o["order_type"] == "1" else 2) if nasdaq else 10
+        cutoff = close - dt.timedelta(minutes=minutes)
+        assert o["transact_time"] < cutoff
+        assert o["cancel_time"] is None or o["cancel_time"] < cutoff  # no cancel after it
+        assert o["ord_status"] in ("2", "4", "C")
+        if o["ord_status"] == "C":  # a LOC whose limit the print did not reach
+            assert o["order_type"] == "2" and o["cum_qty"] == 0
+            fill = prints[o["symbol"]][0]["fill_price"] if prints[o["symbol"]] else None
+            if fill is not None:
+                assert (
+                    (o["limit_price"] < fill) if _is_buy(o["side"]) else (o["limit_price"] > fill)
+                )
+        account = day.accounts[o["account_id"]]
+        assert account["beneficial_owner_id"]
+        assert account["account_type"] in ("client", "proprietary")
+
+
+def test_benign_close_flow_holds_large_shares_of_prints_and_raises_no_alert(
+    background_only: Day,
+) -> None:
+    """The look-alike the population provides by itself: institutions with a quarter or more
+    of a symbol's print, and the marking rule quiet."""
+    large = 0
+    for fills in _prints(background_only).values():
+        total = sum(f["fill_qty"] for f in fills)
+        by_account = Counter()
+        for f in fills:
+            by_account[f["account_id"]] += f["fill_qty"]
+        large += sum(qty >= MARK["min_auction_share"] * total for qty in by_account.values())
+    assert large >= 20
+    assert marking_the_close(background_only) == []
+
+
+def test_planted_marking_through_the_auction_moves_the_print_and_its_twin_does_not(
+    day: Day,
+) -> None:
+    orders = {o["cl_ord_id"]: o for o in day.orders}
+    prints = _prints(day)
+    close = day.session.close_utc
+    found = Counter()
+    for s in day.scenarios:
+        mine = [orders[i] for i in s["cl_ord_ids"]]
+        if s["type"] != "marking_the_close" or not any(o["time_in_force"] == "7" for o in mine):
+            continue
+        symbol, buys = s["symbol"], _is_buy(mine[0]["side"])
+        fills = prints[symbol]
+        total = sum(f["fill_qty"] for f in fills)
+        held = sum(f["fill_qty"] for f in fills if f["cl_ord_id"] in s["cl_ord_ids"])
+        assert held >= 0.5 * total  # the account makes most of the print
+        assert all(
+            _is_buy(f["side"]) != buys for f in fills if f["cl_ord_id"] not in s["cl_ord_ids"]
+        )
+        continuous = [
+            e
+            for e in day.executions
+            if e["symbol"] == symbol
+            and e["transact_time"] < close
+            and orders[e["cl_ord_id"]]["time_in_force"] != "7"
+        ]
+        last = max(continuous, key=lambda e: (e["transact_time"], e["exec_id"]))["fill_price"]
+        move = (fills[0]["fill_price"] - last) / last * (1 if buys else -1)
+        if s["label"] == "abuse":
+            assert move >= Decimal("0.009")  # 1-2% the account's way
+        else:
+            assert abs(move) < Decimal("0.002")
+        found[s["label"]] += 1
+    assert found["abuse"] >= 2 and found["lookalike"] >= 1
+
+
+def test_without_the_closing_auction_only_planted_orders_trade_at_the_close(
+    tmp_path: Path,
+) -> None:
+    day = read_day(make_day(tmp_path, TRADING_DAY, 2_000, without=("closing_auction",)))
+    assert day.manifest["source"]["without"] == ["closing_auction"]
+    at_close = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
+    assert at_close and at_close <= day.planted_order_ids()
+    _assert_separates(day, "marking_the_close", marking_the_close(day))
+
+
+def test_proprietary_desks_trade_both_ways_until_the_closing_minutes(
+    background_only: Day, tmp_path: Path
+) -> None:
+    """prop_desks: a desk buys and sells the same symbol during the day, and only its day's
+    direction in the last 20 minutes; --without prop_desks leaves every desk one-way."""
+
+    def directions(day: Day, late: bool) -> dict[tuple[str, str], set[bool]]:
+        cutoff = day.session.close_utc - dt.timedelta(minutes=20)
+        seen: dict[tuple[str, str], set[bool]] = defaultdict(set)
+        for o in day.orders:
+            account = day.accounts[o["account_id"]]
+            if account["account_type"] == "proprietary" and o["time_in_force"] != "7":
+                if (o["transact_time"] >= cutoff) == late:
+                    seen[o["account_id"], o["symbol"]].add(_is_buy(o["side"]))
+        return seen
+
+    two_way = [k for k, sides in directions(background_only, late=False).items() if len(sides) > 1]
+    assert len(two_way) >= 20
+    assert all(len(sides) == 1 for sides in directions(background_only, late=True).values())
+    one_way = read_day(
+        make_day(tmp_path, TRADING_DAY, 6_000, scenarios=dict.fromkeys(SCENARIO_TYPES, 0),
+                 without=("prop_desks",))
+    )  # fmt: skip
+    assert all(len(sides) == 1 for sides in directions(one_way, late=False).values())
+    assert one_way.manifest["source"]["without"] == ["prop_desks"]

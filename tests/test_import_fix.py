@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from surveil import importfix
+from surveil import fix as importfix
 from surveil.errors import BadInputError, ConflictError, ExitCode
-from surveil.fixlog import encode_message, read_log
+from surveil.fix import REJECT_COLUMNS, import_fix
+from surveil.fix.parser import encode_message, read_log
 from surveil.fixwriter import CAPACITY, write_fix_log
-from surveil.importfix import REJECT_COLUMNS, import_fix
 from surveil.manifest import COLUMNS, MANIFEST_NAME, Manifest, describe_file
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY
@@ -249,6 +249,24 @@ def test_a_log_spanning_dates_is_split_by_new_york_date(local: Settings, tmp_pat
     picked = import_fix(Settings(home=tmp_path / "other"), [log], dt.date(2026, 11, 26))
     assert [(d.trade_date, d.orders) for d in picked.days] == [(dt.date(2026, 11, 26), 1)]
     assert picked.skipped_by_reason == {"on another date": 2}
+
+
+def test_fix42_on_close_order_types_become_at_the_close_orders(
+    local: Settings, tmp_path: Path
+) -> None:
+    """OrdType 5 (market on close) and B (limit on close) are kept as FIX 4.3 on writes
+    them, OrdType 1 or 2 with TimeInForce 7, which the marking-the-close rule reads as the
+    closing auction; a plain day order stays a day order."""
+    log = write_log(
+        tmp_path / "close.log",
+        new_order("MOC", price=None, ord_type="5", at="20261125-20:40:00.000", seq=1),
+        new_order("LOC", price="10", ord_type="B", at="20261125-20:41:00.000", seq=2),
+        new_order("DAY", price="10", at="20261125-20:42:00.000", seq=3),
+    )
+    import_fix(local, [log])
+    orders = {o["cl_ord_id"]: o for o in table(local, DAY, "orders")}
+    kept = {k: (o["order_type"], o["time_in_force"], o["limit_price"]) for k, o in orders.items()}
+    assert kept == {"MOC": ("1", "7", ""), "LOC": ("2", "7", "10"), "DAY": ("2", "0", "10")}
 
 
 def test_gzip_logs_are_read_directly(local: Settings, tmp_path: Path) -> None:
@@ -501,10 +519,10 @@ def test_round_trip_generated_day_through_fix(tmp_path: Path) -> None:
     orders = rows(source, "orders")
     imported_accounts = rows(target, "accounts")
     assert {r[0] for r in imported_accounts} == {r[2] for r in orders}  # the accounts that traded
-    # An account with no known owner is written with no investor party, and import-fix
-    # takes such an account as its own owner (module docs).
-    expected = {(a, f, t, o or a) for a, f, t, o in rows(source, "accounts")}
-    assert set(map(tuple, imported_accounts)) <= expected
+    # An account with no known owner is written with no investor party, and import-fix,
+    # seeing investors named for the other accounts, gives it no owner either (docs).
+    assert any(r[3] == "" for r in imported_accounts)
+    assert set(map(tuple, imported_accounts)) <= set(map(tuple, rows(source, "accounts")))
     assert {r[0] for r in rows(target, "firms")} == {r[3] for r in orders}
 
 
@@ -683,3 +701,42 @@ def test_import_fix_command_and_generate_format_fix_round_trip(settings, tmp_pat
     assert out["days"][0]["orders"] == 300
     original = settings.data_path / f"trade_date={day}" / "orders.csv"
     assert (other / f"trade_date={day}" / "orders.csv").read_bytes() == original.read_bytes()
+
+
+def _order_of(cl: str, account: str, investor: str | None = None, *, seq: int,
+              extra: list[tuple[int, str]] = ()) -> bytes:  # fmt: skip
+    parties = [(448, "FIRM1"), (447, "D"), (452, "13")]
+    if investor:
+        parties += [(448, investor), (447, "D"), (452, "5")]
+    fields = [(11, cl), (1, account), (453, str(len(parties) // 3)), *parties, *extra]
+    fields += [(55, "IBM"), (54, "1"), (38, "100"), (40, "2"), (44, "10")]
+    at = f"20261125-15:00:{seq:02d}.000"
+    return fix("D", [*fields, (60, at)], seq=seq, at=at)
+
+
+def test_an_account_of_several_customers_has_no_known_owner(
+    local: Settings, tmp_path: Path
+) -> None:
+    """Omnibus accounts: AccountType(581) 13 (orders from multiple customers), two investors
+    named for one account, or no investor where the log names them for others: the owner is
+    unknown (NULL), so the wash rule never pairs two of its clients. In a log that names no
+    investor at all, every account is its own owner."""
+    log = write_log(
+        tmp_path / "owners.log",
+        _order_of("C1", "PLAIN", "INV1", seq=1),
+        _order_of("C2", "PLAIN", "INV1", seq=2),
+        _order_of("C3", "OMNI581", "INV2", seq=3, extra=[(581, "13")]),
+        _order_of("C4", "TWOCLIENTS", "INV3", seq=4),
+        _order_of("C5", "TWOCLIENTS", "INV4", seq=5),
+        _order_of("C6", "UNNAMED", seq=6),
+    )
+    import_fix(local, [log])
+    owners = {
+        r["account_id"]: r["beneficial_owner_id"] for r in table(local, TRADING_DAY, "accounts")
+    }
+    assert owners == {"PLAIN": "INV1", "OMNI581": "", "TWOCLIENTS": "", "UNNAMED": ""}
+
+    alone = Settings(home=tmp_path / "alone")
+    nobody = write_log(tmp_path / "nobody.log", _order_of("C7", "SOLO", seq=1))
+    import_fix(alone, [nobody])
+    assert [r["beneficial_owner_id"] for r in table(alone, TRADING_DAY, "accounts")] == ["SOLO"]

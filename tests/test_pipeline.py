@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -84,15 +85,25 @@ def test_run_day_skips_days_without_a_session(settings: Settings, day: str, reas
 def test_run_day_on_an_early_close_day_keeps_trading_before_13_00_new_york(
     settings: Settings, conn
 ) -> None:
+    """Orders and continuous fills before 13:00; the closing auction prints at 13:00:00
+    or within the second after it (fills of at-the-close orders, TimeInForce 7)."""
     code, _ = run_json("run-day", "--date", str(EARLY_CLOSE_DAY))
     assert code == 0
-    latest = conn.execute(
-        """SELECT max((transact_time AT TIME ZONE 'America/New_York')::time) FROM (
-               SELECT transact_time FROM orders WHERE trade_date = %(d)s
-               UNION ALL SELECT transact_time FROM executions WHERE trade_date = %(d)s) t""",
+    latest, first_print, last_print = conn.execute(
+        """SELECT max(t) FILTER (WHERE NOT at_close), min(t) FILTER (WHERE at_close),
+                  max(t) FILTER (WHERE at_close)
+           FROM (SELECT (transact_time AT TIME ZONE 'America/New_York')::time AS t,
+                        false AS at_close
+                 FROM orders WHERE trade_date = %(d)s
+                 UNION ALL
+                 SELECT (e.transact_time AT TIME ZONE 'America/New_York')::time,
+                        o.time_in_force = '7'
+                 FROM executions e JOIN orders o USING (trade_date, cl_ord_id)
+                 WHERE e.trade_date = %(d)s) t""",
         {"d": EARLY_CLOSE_DAY},
-    ).fetchone()[0]
+    ).fetchone()
     assert latest.hour < 13
+    assert dt.time(13) <= first_print <= last_print < dt.time(13, 0, 1)
 
 
 def test_status_lists_the_day_at_every_stage(settings: Settings) -> None:

@@ -267,6 +267,26 @@ def test_a_busy_alert_section_stays_within_its_caps(
     assert "the chart draws" in section_html(settings, section)
 
 
+def test_an_at_the_close_order_is_not_drawn_as_resting_in_the_book(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    """A limit-on-close order waits for the closing auction, not in the continuous book:
+    the resting chart of a spoofing section leaves it out (it showed 5,000 shares resting
+    on the buy side from 15:00 to the close)."""
+    day = DayBuilder()
+    loc = day.order("A3", "XYZ", "buy", 5000, "15:00:00", "100.50",
+                    [(5000, "100.20", "21:00:00.400")], time_in_force="7")  # fmt: skip
+    layer = day.order("A3", "XYZ", "sell", 800, "15:00:01", "100.10", cancel_at="15:00:06")
+    day.filled("A4", "XYZ", "buy", 100, "100.00", "15:00:03")
+    load_built(settings, day)
+    insert_alerts(conn, [("c" * 32, DAY, "spoofing", "XYZ", ["A3"], [loc, layer], [], 80, "x")])
+    with db.connect(settings) as c:
+        section = sections.alert_section(c, 1, alert_rows(c, DAY, 1, 0)[0])
+    _, resting = section.charts
+    assert max(level for _, level in resting.data["sell"]) == 800
+    assert all(level == 0 for _, level in resting.data["buy"])
+
+
 def section_html(settings: Settings, section: sections.AlertSection) -> str:
     html = report_day(settings, DAY, out=settings.home / "busy.html").path.read_text()
     start = html.index(f'id="alert-{section.alert_id}"')

@@ -114,6 +114,37 @@ def test_detect_says_how_many_alerts_a_suppression_closed(
     assert "1 of the alerts closed as suppressed" in result.stderr
 
 
+def test_run_day_says_how_many_alerts_a_suppression_closed(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = str(TRADING_DAY)
+    first = runner.invoke(app, ["run-day", "--date", day, "--no-report", "--json"])
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["suppressed"] == 0
+    account, symbol = conn.execute(
+        "SELECT account_ids[1], symbol FROM alerts WHERE rule = 'excessive_otr' LIMIT 1"
+    ).fetchone()
+    approved(settings, account=account, symbol=symbol)
+    # Other rules' parameters: detection is stale and run-day runs it again, suppression on.
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[wash_trade]\nwindow_s = 30\n")
+    monkeypatch.setenv("SURVEIL_RULES_FILE", str(rules))
+    again = runner.invoke(app, ["run-day", "--date", day, "--no-report", "--json"])
+    assert again.exit_code == 0, again.stderr
+    payload = json.loads(again.stdout)
+    detect = next(s for s in payload["steps"] if s["step"] == "detect")
+    assert detect["status"] == "detected" and payload["suppressed"] == 1
+    # Nothing new to detect: the count is the day's, as stored.
+    human = runner.invoke(app, ["run-day", "--date", day, "--no-report"])
+    assert human.exit_code == 0, human.stderr
+    assert "already run on this load" in human.stderr
+    assert "1 of the alerts closed as suppressed" in human.stderr
+    closed = conn.execute(
+        "SELECT count(*) FROM review_cases WHERE disposition = 'suppressed'"
+    ).fetchone()[0]
+    assert closed == 1
+
+
 @pytest.mark.parametrize(
     ("scope", "expires", "message"),
     [

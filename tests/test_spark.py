@@ -130,13 +130,16 @@ def edge_day() -> DayBuilder:
     for account in ("A3", "A4", "A5", "M1"):  # peers for OTR, sizes for the medians
         for k in range(20):
             day.filled(account, "OTR", "buy", 100, "10.00", f"15:{k:02d}:00")
-    # Wash trades: a cross within one interval (kept), one a microsecond across an interval's
-    # edge (not), linked accounts given in descending order (the alert sorts them), and
-    # unequal fills that add up.
+    # Wash trades: a cross within 0.25 s (kept), one a microsecond across the clock's half
+    # second (kept: a run of prints, not an interval of the clock), one a microsecond more
+    # than window_s apart (not), linked accounts given in descending order (the alert sorts
+    # them), and unequal fills that add up.
     day.filled("A2", "XYZ", "buy", 500, "100.00", "15:00:00")
     day.filled("A1", "XYZ", "sell", 500, "100.00", "15:00:00.25")
     day.filled("A1", "XYZ", "buy", 400, "100.00", "16:00:00.499999")
     day.filled("A2", "XYZ", "sell", 400, "100.00", "16:00:00.5")
+    day.filled("A1", "XYZ", "buy", 300, "100.00", "16:30:00")
+    day.filled("A2", "XYZ", "sell", 300, "100.00", "16:30:00.500001")
     day.order("A1", "XYZ", "buy", 3000, "17:00:00", "101.25",
               [(1000, "101.25", "17:00:01.1"), (2000, "101.25", "17:00:01.2")])  # fmt: skip
     day.filled("A2", "XYZ", "sell", 1000, "101.25", "17:00:01.1")
@@ -153,6 +156,13 @@ def edge_day() -> DayBuilder:
         day.filled("A1", "MTC", "buy", 1000, price, at)
     for k in range(25):
         day.order("A2", "OTR", "sell", 100, f"16:{k:02d}:00", "10.50", cancel_at=f"16:{k:02d}:01")
+    # Marking through the closing auction: a continuous fill stamped at the close itself
+    # (continuous), and the print 0.3 s after it (fills of at-the-close orders).
+    day.filled("A4", "AUC", "buy", 100, "50.00", "20:52:00")
+    day.filled("A4", "AUC", "sell", 100, "50.02", "21:00:00")
+    day.at_close("A5", "AUC", "buy", 5000, "50.60", "20:30:00", "21:00:00.3")
+    day.filled("A5", "AUC", "buy", 100, "50.02", "20:58:00")
+    day.at_close("A3", "AUC", "sell", 1000, "50.60", "20:40:00", "21:00:00.3")
     # Front running, with a fractional lead.
     for k in range(10):
         day.filled("A3", "FRN", "buy", 100, "40.00", f"15:0{k}:00")
@@ -193,9 +203,11 @@ def test_edge_cases_agree_through_the_command_line(
     assert json.loads(loaded.stdout)["alerts"] == len(postgres)
     assert by_id(list_alerts(settings, DAY)) == by_id(postgres)
     wash = [a for a in postgres if a["rule"] == "wash_trade"]
-    assert [a["account_ids"] for a in wash] == [["A1", "A2"], ["A1", "A2"]]
-    assert sorted(len(a["exec_ids"]) for a in wash) == [2, 4]  # the cross; the unequal fills
+    assert [a["account_ids"] for a in wash] == [["A1", "A2"]] * 3
+    assert sorted(len(a["exec_ids"]) for a in wash) == [2, 2, 4]  # two crosses; unequal fills
     assert all(isinstance(a["score"], Decimal) for a in postgres)
+    marked = {a["symbol"]: a["account_ids"] for a in postgres if a["rule"] == "marking_the_close"}
+    assert marked == {"MTC": ["A1"], "AUC": ["A5"]}
 
 
 def test_backfill_on_spark_detects_loads_alerts_and_then_has_nothing_to_do(

@@ -50,7 +50,6 @@ from surveil.errors import (
     RetryLaterError,
     ValidationFailedError,
 )
-from surveil.load import CURRENT_LOAD
 from surveil.review import suppressions
 from surveil.settings import Settings
 
@@ -346,60 +345,11 @@ def list_alerts(settings: Settings, day: dt.date, rule: str | None = None) -> li
     return [dict(zip(LISTED_COLUMNS, row, strict=True)) for row in rows]
 
 
-EVALUATE = """
-WITH planted AS (
-    SELECT * FROM planted_scenarios WHERE trade_date = %(d)s AND label = 'abuse'
-), fired AS (
-    SELECT * FROM alerts WHERE trade_date = %(d)s
-), matches AS (
-    SELECT f.alert_id, p.scenario_id, f.rule
-    FROM fired f JOIN planted p
-      ON p.type = f.rule AND p.symbol = f.symbol AND p.account_ids && f.account_ids
-     AND (f.rule = 'excessive_otr' OR p.cl_ord_ids && f.cl_ord_ids OR p.exec_ids && f.exec_ids)
+# Scoring against planted scenarios lives in evaluate.py (it reads RULES above).
+from surveil.detect.evaluate import (  # noqa: E402, F401
+    DayEvaluation,
+    Evaluation,
+    RuleScore,
+    evaluate_day,
+    evaluate_range,
 )
-SELECT r.rule,
-       (SELECT count(*) FROM planted p WHERE p.type = r.rule) AS planted,
-       (SELECT count(*) FROM fired f WHERE f.rule = r.rule) AS alerted,
-       (SELECT count(DISTINCT alert_id) FROM matches m WHERE m.rule = r.rule) AS true_positives,
-       (SELECT count(DISTINCT scenario_id) FROM matches m WHERE m.rule = r.rule) AS found
-FROM unnest(%(rules)s::text[]) AS r(rule)
-"""
-
-
-@dataclass
-class RuleScore:
-    rule: str
-    planted: int
-    alerted: int
-    true_positives: int
-    false_positives: int
-    false_negatives: int
-    precision: float | None
-    recall: float | None
-
-
-def evaluate_day(settings: Settings, day: dt.date) -> list[RuleScore]:
-    """Alerts against the generator's planted scenarios. An alert matches a scenario of its
-    rule's type on the same day and symbol that shares an account and at least one order or
-    execution id (for excessive_otr the account and symbol suffice). Precision is matched
-    alerts ÷ alerts; recall is scenarios found ÷ scenarios planted (None when undefined)."""
-    with db.connect(settings) as conn:
-        db.migrate(conn)
-        if conn.execute(CURRENT_LOAD, (day,)).fetchone() is None:
-            raise BadInputError(f"{day}: not loaded in the warehouse (run load first)")
-        rows = conn.execute(EVALUATE, {"d": day, "rules": list(RULES)}).fetchall()
-    scores = []
-    for rule, planted, alerted, true_positives, found in rows:
-        scores.append(
-            RuleScore(
-                rule,
-                planted,
-                alerted,
-                true_positives,
-                alerted - true_positives,
-                planted - found,
-                true_positives / alerted if alerted else None,
-                found / planted if planted else None,
-            )
-        )
-    return scores

@@ -20,21 +20,40 @@ not parents: their orders belong to many clients. With `same_firm` true (default
 proprietary and the client account must belong to the same firm, as 5320 concerns a
 member's own customers. Version 1 took each order alone, so a parent worked in children
 of a few hundred shares was never large, and its unwind window (30 minutes after the one
-order) missed unwinds spread over the afternoon. Does not catch: front running through a
-client account or an external broker, trading ahead of a later child rather than the
+order) missed unwinds spread over the afternoon.
+
+Version 3 (proprietary desks): a desk that trades a symbol both ways all day will, around any
+large parent of its firm, have bought before the first child and sold after. So the trade
+ahead must be one-way (no fill the other way in the lead window) and a position that stands
+out: at least `min_ahead_multiple` × the account's usual size, its median continuous-trading
+fill in the day's symbols where it shows no such pattern (which its trades around this
+parent or another cannot move, and its closing-auction prints do not inflate). An account
+with fewer than `min_usual_fills` such fills has no usual size to measure against and
+passes that test: a median of a handful of fills says nothing. And the position must come
+back: at least `min_unwind_share` of it traded the other way while the parent was worked or
+soon after (a desk's large order that it keeps is a view, not a front-run).
+On 200k-order days with the desks' two-way flow,
+version 2 raised about as many false alerts as true ones, each ahead by one ordinary fill
+(63-200 shares against a usual 100; rarely 500-1,300, kept or half unwound); planted
+front running took 1,000-3,000, 10-30x its usual fill, and unwound it all.
+
+Does not catch: front running through a client account or an external broker, trading ahead of a later child rather than the
 first, or information gained from a venue rather than from the client order.
 """
 
 from surveil.detect.medians import typical_quantity
 
 NAME = "front_running"
-VERSION = "2"
+VERSION = "3"
 PARAMS = {
     "lead_minutes": 5.0,
     "unwind_minutes": 30.0,
     "client_size_multiple": 10.0,
     "max_child_gap_minutes": 30.0,
     "same_firm": True,
+    "min_ahead_multiple": 8.0,
+    "min_usual_fills": 20,
+    "min_unwind_share": 0.5,
 }
 
 # Large parents are few, and each is paired only with the fills near its start, so the
@@ -132,6 +151,42 @@ SQL = (
     GROUP BY a.client_order, a.client_account, a.symbol, a.is_buy, a.quantity, a.median_qty,
              a.client_time, a.last_time, a.child_orders, a.child_ids, a.prop_account,
              a.ahead_execs, a.ahead_orders, a.ahead_qty, a.lead_s
+), usual_sizes AS (
+    -- Each candidate proprietary account's fills in the day's symbols where it is no
+    -- candidate, counted per size: the size it usually trades, which neither its trades
+    -- around this parent nor around another can move.
+    SELECT c.prop_account, e.fill_qty, count(*) AS fills
+    FROM (SELECT DISTINCT prop_account FROM unwound) c
+    JOIN executions e ON e.trade_date = %(trade_date)s AND e.account_id = c.prop_account
+     AND e.transact_time < %(close_utc)s  -- continuous trading: not the closing prints
+    LEFT JOIN (SELECT DISTINCT prop_account, symbol FROM unwound) suspect
+      ON suspect.prop_account = e.account_id AND suspect.symbol = e.symbol
+    WHERE suspect.prop_account IS NULL
+    GROUP BY c.prop_account, e.fill_qty
+), usual_ranked AS (
+    SELECT prop_account, fill_qty,
+           sum(fills) OVER (PARTITION BY prop_account ORDER BY fill_qty) AS running,
+           sum(fills) OVER (PARTITION BY prop_account) AS total
+    FROM usual_sizes
+), usual AS (
+    SELECT prop_account, max(total) AS usual_fills,
+           (min(fill_qty) FILTER (WHERE 2 * running >= total)
+            + min(fill_qty) FILTER (WHERE 2 * running > total))::float8 / 2 AS usual_fill
+    FROM usual_ranked GROUP BY prop_account
+), judged AS (
+    SELECT w.*, against.opposite_fills,
+           CASE WHEN us.usual_fills >= %(min_usual_fills)s THEN us.usual_fill END AS usual_fill
+    FROM unwound w
+    LEFT JOIN usual us ON us.prop_account = w.prop_account
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS opposite_fills
+        FROM executions e
+        WHERE e.trade_date = %(trade_date)s AND e.symbol = w.symbol
+          AND e.account_id = w.prop_account
+          AND e.transact_time >= w.client_time - make_interval(secs => %(lead_minutes)s * 60)
+          AND e.transact_time < w.client_time
+          AND (e.side = '1') <> w.is_buy
+    ) against
 )
 SELECT prop_account || '/' || client_order AS key,
        symbol,
@@ -141,12 +196,21 @@ SELECT prop_account || '/' || client_order AS key,
        least(100, 50 + 25 * least(unwind_qty::float8 / ahead_qty, 1)
                  + 25 * (1 - lead_s / (%(lead_minutes)s * 60))) AS score,
        format('Proprietary account %%s %%s %%s %%s up to %%s s before client order %%s '
-              || '(the first of %%s, %%s shares in all, %%sx the median order) and unwound %%s '
-              || 'while it was worked or within %%s minutes after.',
+              || '(the first of %%s, %%s shares in all, %%sx the median order), %%s, and '
+              || 'unwound %%s while it was worked or within %%s minutes after.',
               prop_account, CASE WHEN is_buy THEN 'bought' ELSE 'sold' END, ahead_qty, symbol,
               round(lead_s::numeric), client_order, child_orders, quantity,
-              round((quantity / median_qty)::numeric, 1), unwind_qty, %(unwind_minutes)s)
+              round((quantity / median_qty)::numeric, 1),
+              CASE WHEN usual_fill IS NULL
+                   THEN 'with too few other fills to have a usual size'
+                   ELSE round((ahead_qty / usual_fill)::numeric, 1) || 'x its usual fill of '
+                        || round(usual_fill::numeric) || ' in other symbols'
+              END,
+              unwind_qty, %(unwind_minutes)s)
            AS explanation
-FROM unwound
+FROM judged
+WHERE opposite_fills = 0
+  AND (usual_fill IS NULL OR ahead_qty >= %(min_ahead_multiple)s * usual_fill)
+  AND unwind_qty >= %(min_unwind_share)s * ahead_qty
 """
 )

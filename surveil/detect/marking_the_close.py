@@ -1,25 +1,43 @@
-"""Marking the close: one account's trading dominates a symbol's last minutes and moves its
-closing price in that account's direction.
+"""Marking the close: one account's trading dominates a symbol's last minutes, or its closing
+auction, and moves its closing price in that account's direction.
 
 CEA §4c(a)(5)(B) (reckless disregard for orderly execution during the closing period), FINRA
 Rule 6140(a) (trades at successively higher or lower prices), MAR / Reg. 2016/522 (orders
 near a reference price such as the close). Vendor parameters range from a 5-minute window
-with ≥40% of window volume to a 1-hour window with ≥10% of daily volume.
+with ≥40% of window volume to a 1-hour window with ≥10% of daily volume. Through the
+auction: SEC v. Athena Capital Research (2014), a large auction-only order placed before the
+close, then continuous orders the same way in its last seconds that moved the closing cross.
 
-Fires per account and symbol when, in the last `window_minutes` before the session's close
-(13:00 ET on early-close days), the account traded at least `min_volume_share` of the
-symbol's volume with at least `min_executions` fills, on balance in one direction, and the
-price moved at least `min_price_move_pct` percent in that direction from the symbol's first
-trade in the window to its last. (Measuring from the last trade before the window would
-credit the account with a thinly traded symbol's drift over the hours before it.) Does not catch: marking through the closing
-auction (we see only continuous-trading fills), or several accounts sharing the push.
+The window is the last `window_minutes` of continuous trading before the session's close
+(13:00 ET on early-close days) and the symbol's closing auction print: the fills of
+at-the-close orders (TimeInForce 59 = 7, MOC and LOC) from the close to five minutes after.
+Fires per account and symbol when the account, on balance in one direction and with at
+least `min_executions` fills in the window, traded, net in that direction (its buys less
+its sells, or the reverse), at least `min_volume_share` of the symbol's continuous volume in
+the window or at least `min_auction_share` of its volume in the closing print, and the closing price (the print, else the last trade) is at least
+`min_price_move_pct` percent from the symbol's first trade in the window, the account's way.
+(Measuring from the last trade before the window would credit the account with a thinly
+traded symbol's drift over the hours before it.)
+
+Version 2 (closing auction): version 1 saw only continuous-trading fills up to the close
+and counted them together. Closing prints come at the close or just after it, and about a
+tenth of a day's volume trades there, mostly index and institutional MOC/LOC orders: that
+volume counted as window volume would hide a continuous push (its share falls under the
+threshold), and an institution with a large share of the print is no manipulator unless
+the print moves its way. So continuous and auction volume are measured apart, and the move
+is measured to the closing print. The shares are net: an account trading both ways (an
+omnibus account's many clients, a desk) is not pushing with its gross volume; on a 200k-order
+day an omnibus account with 40% of a symbol's last minutes, bought and sold alike, was the
+one false alert when another account marked that close through the auction. Does not catch: several accounts sharing the push, or
+marking that moves the print less than `min_price_move_pct`.
 """
 
 NAME = "marking_the_close"
-VERSION = "1"
+VERSION = "2"
 PARAMS = {
     "window_minutes": 10.0,
     "min_volume_share": 0.25,
+    "min_auction_share": 0.25,
     "min_price_move_pct": 0.5,
     "min_executions": 2,
 }
@@ -29,27 +47,51 @@ WITH bounds AS (
     SELECT %(close_utc)s::timestamptz AS close_at,
            %(close_utc)s::timestamptz - make_interval(secs => %(window_minutes)s * 60) AS start_at
 ), late AS (
-    SELECT e.* FROM executions e, bounds
+    SELECT e.exec_id, e.cl_ord_id, e.account_id, e.symbol, e.side, e.fill_qty, e.fill_price,
+           e.transact_time, false AS at_close
+    FROM executions e CROSS JOIN bounds
     WHERE e.trade_date = %(trade_date)s
-      AND e.transact_time >= bounds.start_at AND e.transact_time <= bounds.close_at
+      AND e.transact_time >= bounds.start_at AND e.transact_time < bounds.close_at
+    UNION ALL
+    -- From the close on, only the closing print (and a fill stamped at the close itself).
+    SELECT e.exec_id, e.cl_ord_id, e.account_id, e.symbol, e.side, e.fill_qty, e.fill_price,
+           e.transact_time, o.time_in_force = '7' AS at_close
+    FROM executions e
+    JOIN orders o ON o.trade_date = e.trade_date AND o.cl_ord_id = e.cl_ord_id
+    WHERE e.trade_date = %(trade_date)s
+      AND e.transact_time >= %(close_utc)s::timestamptz
+      AND e.transact_time <= %(close_utc)s::timestamptz + make_interval(secs => 300)
+      AND (o.time_in_force = '7' OR e.transact_time = %(close_utc)s::timestamptz)
 ), symbol_volume AS (
-    SELECT symbol, sum(fill_qty) AS volume FROM late GROUP BY symbol
+    SELECT symbol,
+           sum(CASE WHEN at_close THEN 0 ELSE fill_qty END) AS continuous,
+           sum(CASE WHEN at_close THEN fill_qty ELSE 0 END) AS auction
+    FROM late GROUP BY symbol
 ), closing AS (
     SELECT DISTINCT ON (symbol) symbol, fill_price AS close_price
-    FROM late ORDER BY symbol, transact_time DESC, exec_id DESC
+    FROM late ORDER BY symbol, at_close DESC, transact_time DESC, exec_id DESC
 ), opening AS (
     SELECT DISTINCT ON (symbol) symbol, fill_price AS before_price
     FROM late ORDER BY symbol, transact_time, exec_id
 ), accounts_late AS (
     SELECT account_id, symbol,
-           sum(fill_qty) AS volume,
+           sum(CASE WHEN at_close THEN 0 WHEN side = '1' THEN fill_qty ELSE -fill_qty END)
+               AS continuous_net,
+           sum(CASE WHEN NOT at_close THEN 0 WHEN side = '1' THEN fill_qty ELSE -fill_qty END)
+               AS auction_net,
            sum(CASE WHEN side = '1' THEN fill_qty ELSE -fill_qty END) AS net,
            count(*) AS fills,
            array_agg(DISTINCT cl_ord_id ORDER BY cl_ord_id) AS cl_ord_ids,
            array_agg(exec_id ORDER BY exec_id) AS exec_ids
     FROM late GROUP BY account_id, symbol
 ), scored AS (
-    SELECT a.*, v.volume AS symbol_volume, a.volume::float8 / v.volume AS share,
+    SELECT a.*,
+           CASE WHEN v.continuous > 0
+                THEN greatest(sign(a.net) * a.continuous_net, 0)::float8 / v.continuous
+                ELSE 0 END AS share,
+           CASE WHEN v.auction > 0
+                THEN greatest(sign(a.net) * a.auction_net, 0)::float8 / v.auction
+                ELSE 0 END AS auction_share,
            o.before_price, c.close_price,
            sign(a.net) * (c.close_price - o.before_price) / o.before_price * 100 AS move_pct
     FROM accounts_late a
@@ -63,14 +105,17 @@ SELECT account_id || '/' || symbol AS key,
        ARRAY[account_id] AS account_ids,
        cl_ord_ids,
        exec_ids,
-       least(100, 40 + 60 * share + 5 * move_pct / %(min_price_move_pct)s) AS score,
-       format('Account %%s did %%s%%%% of %%s volume in the last %%s minutes, net %%s, '
-              || 'and the price moved %%s%%%% its way into the close (%%s to %%s).',
+       least(100, 40 + 60 * greatest(share, auction_share) + 5 * move_pct / %(min_price_move_pct)s)
+           AS score,
+       format('Account %%s did %%s%%%% of %%s volume in the last %%s minutes and %%s%%%% of '
+              || 'its closing auction, net %%s, and the price moved %%s%%%% its way into the '
+              || 'close (%%s to %%s).',
               account_id, round((100 * share)::numeric, 1), symbol, %(window_minutes)s,
+              round((100 * auction_share)::numeric, 1),
               CASE WHEN net > 0 THEN 'buying' ELSE 'selling' END,
               round(move_pct::numeric, 2), before_price, close_price) AS explanation
 FROM scored
-WHERE share >= %(min_volume_share)s
-  AND fills >= %(min_executions)s
+WHERE fills >= %(min_executions)s
   AND move_pct >= %(min_price_move_pct)s
+  AND (share >= %(min_volume_share)s OR auction_share >= %(min_auction_share)s)
 """

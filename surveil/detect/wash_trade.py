@@ -7,9 +7,9 @@ at substantially the same time and at substantially the same price"), FINRA Rule
 FINRA 5210 Supplementary Material .02 (self-trades: a *pattern* from related accounts or
 algorithms), and MAR Annex I A(c).
 
-Fires for every matched cross: fills of one known beneficial owner in one symbol, at one
-price, within the same `window_s`-second interval of the day, that bought and sold the same
-quantity in total (within `qty_tolerance_pct`). Both sides of a cross between an owner's own
+Fires for every matched cross: a run of fills of one known beneficial owner in one symbol,
+at one price, each no more than `window_s` seconds after the one before, that bought and
+sold the same quantity in total (within `qty_tolerance_pct`). Both sides of a cross between an owner's own
 orders print at the same instant and price, so a 3,000-share buy crossed against sells of
 1,000 and 2,000 is one wash (its fills add up), and so is a cross between two linked
 accounts of one owner.
@@ -24,28 +24,50 @@ clients behind one account (SEC OCIE Risk Alert, 29 Sep 2011): such accounts are
 merged with others, and never paired with themselves. Does not catch: washes between owners
 acting in concert (no link in the account master), washes through an unknown-owner account,
 or across days.
+
+Version 3: version 2 grouped fills by fixed `window_s` intervals of the clock, so a cross
+whose prints straddled an interval's edge (two crosses 20 ms apart, or the two sides of a
+cross reported a few milliseconds apart) became two alerts, or none when neither half
+balanced. Runs of fills no more than `window_s` apart follow the prints instead.
 """
 
 NAME = "wash_trade"
-VERSION = "2"
+VERSION = "3"
 PARAMS = {
     "window_s": 0.5,
     "qty_tolerance_pct": 0.0,
 }
 
-# One hash aggregate over the day's fills of known owners: (owner, symbol, price, interval)
-# groups that both bought and sold the same quantity. The fills of a cross carry the same
-# timestamp, so the interval's edges never split one.
+# The fills of known owners at one price in one symbol that both bought and sold (a hash
+# aggregate), then, for those only, runs of fills no more than `window_s` apart: a run is a
+# cross, however its prints fall against the clock (version 2 cut the day into fixed
+# intervals, whose edges could split one cross into two alerts).
 SQL = """
 WITH fills AS (
     SELECT e.exec_id, e.cl_ord_id, e.account_id, a.beneficial_owner_id AS owner, e.symbol,
-           e.side <> '1' AS is_sell, e.fill_qty, e.fill_price, e.transact_time,
-           floor(extract(epoch FROM e.transact_time) / %(window_s)s)::bigint AS bucket
+           e.side <> '1' AS is_sell, e.fill_qty, e.fill_price, e.transact_time
     FROM executions e
     JOIN accounts a ON a.trade_date = e.trade_date AND a.account_id = e.account_id
     WHERE e.trade_date = %(trade_date)s AND a.beneficial_owner_id IS NOT NULL
+), two_sided AS (
+    SELECT owner, symbol, fill_price FROM fills GROUP BY owner, symbol, fill_price
+    HAVING bool_or(is_sell) AND bool_or(NOT is_sell)
+), candidates AS (
+    SELECT f.*,
+           lag(f.transact_time) OVER (PARTITION BY f.owner, f.symbol, f.fill_price
+                                      ORDER BY f.transact_time, f.exec_id) AS previous_at
+    FROM fills f JOIN two_sided t
+      ON t.owner = f.owner AND t.symbol = f.symbol AND t.fill_price = f.fill_price
+), runs AS (
+    SELECT *,
+           sum(CASE WHEN previous_at IS NULL
+                      OR extract(epoch FROM transact_time - previous_at) > %(window_s)s
+                    THEN 1 ELSE 0 END)
+               OVER (PARTITION BY owner, symbol, fill_price ORDER BY transact_time, exec_id
+                     ROWS UNBOUNDED PRECEDING) AS run
+    FROM candidates
 ), crosses AS (
-    SELECT owner, symbol, fill_price, bucket,
+    SELECT owner, symbol, fill_price, run,
            coalesce(sum(fill_qty) FILTER (WHERE NOT is_sell), 0) AS bought,
            coalesce(sum(fill_qty) FILTER (WHERE is_sell), 0) AS sold,
            count(*) AS fills,
@@ -53,15 +75,16 @@ WITH fills AS (
            array_agg(DISTINCT account_id ORDER BY account_id) AS account_ids,
            array_agg(DISTINCT cl_ord_id ORDER BY cl_ord_id) AS cl_ord_ids,
            array_agg(exec_id ORDER BY exec_id) AS exec_ids,
+           min(exec_id) AS first_exec,
            min(account_id) AS first_account, max(account_id) AS last_account
-    FROM fills GROUP BY owner, symbol, fill_price, bucket
+    FROM runs GROUP BY owner, symbol, fill_price, run
 )
-SELECT owner || '/' || symbol || '/' || bucket || '/' || fill_price AS key,
+SELECT owner || '/' || symbol || '/' || fill_price || '/' || first_exec AS key,
        symbol,
        account_ids,
        cl_ord_ids,
        exec_ids,
-       60 + 40 * (1 - span_s / %(window_s)s) AS score,
+       60 + 40 * (1 - least(span_s, %(window_s)s) / %(window_s)s) AS score,
        format('Beneficial owner %%s bought %%s and sold %%s %%s at %%s within %%s s, in %%s '
               || 'fills (%%s).',
               owner, bought, sold, symbol, fill_price, round(span_s::numeric, 3), fills,

@@ -1,8 +1,9 @@
 """`surveil generate`: write one trading day of FIX order flow into the local data folder.
 
 A day holds firms and accounts (reference data), orders and executions (background flow
-from flow.py with planted abuse scenarios from scenarios.py merged in) and `scenarios.csv`,
-the ground truth of what was planted. The day is built in a hidden temporary folder beside
+from flow.py, the closing auction from auction.py, with planted abuse scenarios from
+scenarios.py merged in; the benign populations are listed in docs/generator.md) and
+`scenarios.csv`, the ground truth of what was planted. The day is built in a hidden temporary folder beside
 its final place and renamed into place whole, so a day folder is either complete with its
 manifest or absent. Orders and executions are streamed in time slices and hashed as they
 are written, so memory stays bounded and nothing is read back.
@@ -22,6 +23,8 @@ import numpy as np
 
 from surveil import calendar
 from surveil.errors import BadInputError, ConfigError, ConflictError
+from surveil.generate.auction import AUCTION_ORDER_SHARE, closing_auction
+from surveil.generate.book import Fills, Orders
 from surveil.generate.flow import day_context, generate_chunks
 from surveil.generate.market import Market, load_universe
 from surveil.generate.reference import build_reference
@@ -41,10 +44,11 @@ from surveil.settings import Settings
 from surveil.staging import staging_dir, sweep_stale
 
 # Bump whenever the bytes generated for the same options change.
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 
 # The benign populations `generate --without` can leave out (docs/generator.md).
-POPULATIONS = ("market_makers", "omnibus", "worked_parents")
+POPULATIONS = ("closing_auction", "market_makers", "omnibus", "prop_desks", "worked_parents")
+MAX_LOOKALIKES = 10  # benign look-alikes per planted scenario (`generate --lookalikes`)
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -75,17 +79,23 @@ def generator_source(
     seed: int,
     scenarios: dict[str, int] | None = None,
     without: tuple[str, ...] = (),
+    lookalikes: int = 1,
 ) -> dict[str, object]:
     """What the manifest records about how the day was made; same source, same bytes.
 
     `scenarios` are the planted scenarios per type, resolved against the defaults for
     `orders`, so asking for the defaults explicitly makes the same day; `without` names
-    the benign populations left out (POPULATIONS)."""
+    the benign populations left out (POPULATIONS); `lookalikes` is the number of benign
+    look-alikes per planted scenario, recorded only when not the default 1 (so days made
+    before the option keep their manifests)."""
     unknown = sorted(set(without) - set(POPULATIONS))
     if unknown:
         raise ConfigError(
             f"--without {unknown[0]}: no such population; populations are " + ", ".join(POPULATIONS)
         )
+    if not 0 <= lookalikes <= MAX_LOOKALIKES:
+        raise BadInputError(f"--lookalikes must be from 0 to {MAX_LOOKALIKES}")
+    extra = {} if lookalikes == 1 else {"lookalikes": lookalikes}
     return {
         "kind": "generated",
         "generator_version": GENERATOR_VERSION,
@@ -94,6 +104,7 @@ def generator_source(
         "early_close": calendar.session(day).early_close,
         "scenarios": resolve_counts(orders, scenarios),
         "without": sorted(set(without)),
+        **extra,
     }
 
 
@@ -106,18 +117,20 @@ def generate_day(
     force: bool = False,
     scenarios: dict[str, int] | None = None,
     without: tuple[str, ...] = (),
+    lookalikes: int = 1,
 ) -> GenerateResult:
     """Generate the day unless an identical one (same source, intact files) is there.
 
     `scenarios` overrides the number of planted scenarios per type (each with as many
     benign look-alikes), e.g. {"wash_trade": 10, "spoofing": 0}; types left out keep their
-    defaults. `without` leaves benign populations out (POPULATIONS), e.g. ("omnibus",)."""
+    defaults. `without` leaves benign populations out (POPULATIONS), e.g. ("omnibus",);
+    `lookalikes` plants that many benign look-alikes per planted scenario (default 1)."""
     orders = settings.orders if orders is None else orders
     seed = settings.seed if seed is None else seed
     if orders < 1:
         raise BadInputError("--orders must be at least 1")
     final = settings.data_path / day_dir_name(day)
-    source = generator_source(day, orders, seed, scenarios, without)
+    source = generator_source(day, orders, seed, scenarios, without, lookalikes)
     existing = read_local_manifest(final) if final.exists() else None
     if existing is not None and not force:
         if existing.source.get("kind") != "generated":
@@ -194,8 +207,9 @@ def write_day_files(
         universe,
         two_sided="market_makers" not in left_out,
         worked_parents="worked_parents" not in left_out,
+        prop_desks="prop_desks" not in left_out,
     )
-    planner, build_plan = plan_scenarios(ctx, orders, counts)
+    planner, build_plan = plan_scenarios(ctx, orders, counts, int(source.get("lookalikes", 1)))
     market = Market(
         universe, session, np.random.default_rng([seed, day.toordinal(), 0]), planner.ramps
     )
@@ -206,6 +220,16 @@ def write_day_files(
             f"the planted scenarios need {plan.planted_orders} orders, more than --orders "
             f"{orders}; ask for fewer scenarios or more orders"
         )
+
+    auction_orders = 0 if "closing_auction" in left_out else round(AUCTION_ORDER_SHARE * background)
+    auction = closing_auction(
+        ctx, market, planner.constraints, auction_orders, planner.closing_moves
+    )
+    background -= auction_orders
+    scheduled = (
+        Orders.concat([plan.orders, auction[0]]),
+        Fills.concat([plan.fills, _shifted(auction[1], len(plan.orders))]),
+    )
 
     files: dict[str, FileEntry] = {}
     for table, rows in (
@@ -225,9 +249,7 @@ def write_day_files(
         _HashedFile(folder / "orders.csv", COLUMNS["orders"]) as orders_out,
         _HashedFile(folder / "executions.csv", COLUMNS["executions"]) as executions_out,
     ):
-        chunks = generate_chunks(
-            ctx, market, planner.constraints, (plan.orders, plan.fills), background
-        )
+        chunks = generate_chunks(ctx, market, planner.constraints, scheduled, background)
         for chunk in chunks:
             orders_out.write_bytes(chunk.orders_csv, chunk.orders)
             executions_out.write_bytes(chunk.executions_csv, chunk.executions)
@@ -247,6 +269,12 @@ def write_day_files(
     manifest = Manifest(day, files, source)
     (folder / MANIFEST_NAME).write_bytes(manifest.to_bytes())
     return manifest
+
+
+def _shifted(fills: Fills, by: int) -> Fills:
+    """`fills` pointing at their orders placed `by` rows further on."""
+    fills.order = fills.order + by
+    return fills
 
 
 class _HashedFile:

@@ -29,6 +29,9 @@ class Orders:
     cum: np.ndarray
     cancel_us: np.ndarray  # NO_TIME unless cancelled
     ref: np.ndarray  # index of a planted order in the day's scenario plan, else -1
+    # bool: FIX 59 = 7 at the close (MOC with market, LOC with limit); filled, if at all, in
+    # the symbol's closing auction print (auction.py)
+    at_close: np.ndarray
 
     def __len__(self) -> int:
         return len(self.account)

@@ -17,9 +17,17 @@ the rules define it (docs/generator.md, docs/detection.md):
 - Omnibus and retail accounts (no known beneficial owner; about 14% of orders) buy and sell
   the same symbols, mostly odd lots and small round lots: opposite fills of different
   clients behind one account, which are not washes either.
+- The closing auction (auction.py; about 3% of orders, 10% of the volume): institutions'
+  market-on-close and limit-on-close orders entered up to the exchange's cut-off, filled
+  in one print per symbol at the close or just after it, at one price. They are merged into
+  the time slices like the planted orders.
+- Proprietary desks (the firms' own trading, about an eighth of orders) buy and sell the same
+  symbols all day, as a desk running inventory does, until the last `DESK_ONE_WAY_US` (20
+  min) before the close, where they keep their day's direction: round trips around client
+  orders of their own firm that are not front running (the rule weighs the position taken
+  against the desk's usual size, docs/detection.md).
 - Every other beneficial owner trades one direction per symbol per day (buying or selling,
-  drawn per day): no layering against one's own fills, no proprietary round trips around
-  client orders.
+  drawn per day): no layering against one's own fills.
 - Fill delays of resting orders are capped (`PASSIVE_FILL_CAP_US`), and in the calm closing
   minutes (see market.py) limits sit at the touch, so only planted pushes move a closing
   price by 0.5% or more.
@@ -64,7 +72,7 @@ from surveil.generate.market import (
     Universe,
 )
 from surveil.generate.parents import Children, no_children, plan_children
-from surveil.generate.reference import MARKET_MAKER, Reference
+from surveil.generate.reference import MARKET_MAKER, PROPRIETARY, Reference
 
 CHUNK_ORDERS = 100_000
 MINUTE_US = 60 * US_PER_S
@@ -73,6 +81,7 @@ MM_SYMBOL_POOL = 40  # market makers quote among the most active symbols
 BLOCK_US = 30 * MINUTE_US
 GAP_US = 2 * MINUTE_US
 PASSIVE_FILL_CAP_US = 180 * US_PER_S
+DESK_ONE_WAY_US = 20 * MINUTE_US  # desks trade their day's direction in the last minutes
 UNLOCK_US = 2 * US_PER_S  # a market maker's opposite fills at one price, at least
 SHORT_SHARE = 0.12  # of sells
 REJECT_SHARE = 0.012
@@ -117,6 +126,7 @@ class DayContext:
     mm_accounts: np.ndarray
     mm_weights: np.ndarray
     mm_symbols: np.ndarray  # (market makers, 4) symbols quoted, padded by repetition
+    prop_desk: np.ndarray  # bool per account: a proprietary desk with a known owner
     draw_other: Sampler = field(repr=False)  # index into other_accounts
     draw_mm: Sampler = field(repr=False)  # index into mm_accounts
     draw_symbol: Sampler = field(repr=False)
@@ -125,6 +135,7 @@ class DayContext:
     symbol_table: tuple[np.ndarray, np.ndarray] = field(repr=False)
     two_sided: bool = True  # market makers quote both sides at once
     worked_parents: bool = True  # some client orders are children of worked parents
+    prop_desks: bool = True  # proprietary desks trade both ways all day
 
     @property
     def open_us(self) -> int:
@@ -158,10 +169,12 @@ def day_context(
     *,
     two_sided: bool = True,
     worked_parents: bool = True,
+    prop_desks: bool = True,
 ) -> DayContext:
     """The day's shared context; `two_sided=False` leaves the market makers' two-sided
     quoting out (they then quote one side per symbol per block, as generator version 3),
-    `worked_parents=False` the worked parent orders (parents.py)."""
+    `worked_parents=False` the worked parent orders (parents.py), `prop_desks=False` the
+    proprietary desks' two-way trading (they then trade one way per symbol, as clients)."""
     owner = reference.account_owner
     market_maker = reference.account_types == MARKET_MAKER
     other_accounts = np.flatnonzero(~market_maker)
@@ -201,6 +214,7 @@ def day_context(
         mm_accounts=mm_accounts,
         mm_weights=mm_weights / mm_weights.sum(),
         mm_symbols=mm_symbols,
+        prop_desk=(reference.account_types == PROPRIETARY) & ~reference.omnibus,
         draw_other=Sampler(other_weights),
         draw_mm=Sampler(mm_weights if len(mm_weights) else np.ones(1)),
         draw_symbol=Sampler(universe.weights),
@@ -209,6 +223,7 @@ def day_context(
         symbol_table=csvfmt.text_table(universe.symbols),
         two_sided=two_sided,
         worked_parents=worked_parents,
+        prop_desks=prop_desks,
     )
 
 
@@ -314,7 +329,7 @@ def _orders_csv(
     lines.text(ctx.symbol_table, orders.symbol)
     lines.text(_SIDES, orders.side)
     lines.text(_ORDER_TYPES, orders.market.astype(np.int64))
-    lines.text(_TIME_IN_FORCE, orders.ioc.astype(np.int64))
+    lines.text(_TIME_IN_FORCE, orders.ioc.astype(np.int64) + 2 * orders.at_close)
     lines.integer(orders.quantity)
     lines.decimal(orders.limit, 4, present=~orders.market)
     lines.timestamp(orders.time_us, ctx.day)
@@ -353,7 +368,7 @@ _FORMATTER = ThreadPoolExecutor(1, thread_name_prefix="surveil-csv")
 _SIDES = csvfmt.text_table(SIDE_TEXT)
 _STATUSES = csvfmt.text_table(STATUS_TEXT)
 _ORDER_TYPES = csvfmt.text_table(["2", "1"])  # indexed by is-market
-_TIME_IN_FORCE = csvfmt.text_table(["0", "3"])  # indexed by is-IOC
+_TIME_IN_FORCE = csvfmt.text_table(["0", "3", "7"])  # day, IOC, at the close
 _VENUES = csvfmt.text_table(VENUES)
 
 
@@ -398,11 +413,13 @@ def background(
     symbol[slots] = children.symbol[:c]
 
     # Market makers quote both sides all day; omnibus accounts carry many clients, buying
-    # and selling alike; every other owner trades one way per symbol per day.
+    # and selling alike; proprietary desks trade both ways until the closing minutes (where
+    # marked closes need one-way flow); every other owner trades one way per symbol per day.
     either_side = rng.random(n) < 0.5
     mm_flip = either_side if ctx.two_sided else (block % 2 == 1)
+    desk = ctx.prop_desks & ctx.prop_desk[account] & (t < ctx.close_us - DESK_ONE_WAY_US)
     buy = np.where(
-        ctx.reference.omnibus[account],
+        ctx.reference.omnibus[account] | desk,
         either_side,
         ctx.buys[ctx.owner[account], symbol] ^ (is_mm & mm_flip),
     )
@@ -472,7 +489,20 @@ def background(
     cum = np.where(full, quantity, np.where(part, partial, 0))
 
     fills = _fills(
-        ctx, market, rng, kind, is_mm, symbol, buy, quantity, limit, cum, t, deadline, calm
+        ctx,
+        market,
+        rng,
+        kind,
+        is_mm,
+        symbol,
+        buy,
+        quantity,
+        limit,
+        cum,
+        t,
+        deadline,
+        calm,
+        two_way=is_mm | desk,
     )
 
     # Final state and cancel time.
@@ -511,6 +541,7 @@ def background(
         cum=cum,
         cancel_us=cancel_us,
         ref=np.full(n, -1, dtype=np.int64),
+        at_close=np.zeros(n, dtype=bool),
     )
     return orders, fills
 
@@ -553,6 +584,7 @@ def _fills(
     t: np.ndarray,
     deadline: np.ndarray,
     calm: np.ndarray,
+    two_way: np.ndarray,
 ) -> Fills:
     """Split each order's filled quantity over 1–4 fills with times, prices and venues."""
     n = len(cum)
@@ -608,7 +640,7 @@ def _fills(
         touch,
     )
     price = np.where(agg, bounded, order_limit)
-    fill_us = _unlock_market_makers(is_mm[order], order, buy, sym, price, fill_us, t, deadline)
+    fill_us = _unlock_two_way(two_way[order], order, buy, sym, price, fill_us, t, deadline)
     venue = ctx.universe.venues(rng, sym)
     return Fills(
         order=order,
@@ -620,7 +652,7 @@ def _fills(
     )
 
 
-def _unlock_market_makers(
+def _unlock_two_way(
     mm_fill: np.ndarray,
     order: np.ndarray,
     buy: np.ndarray,
@@ -630,8 +662,8 @@ def _unlock_market_makers(
     placed: np.ndarray,
     deadline: np.ndarray,
 ) -> np.ndarray:
-    """A market maker never bids and offers at one price at once, so its buy and sell fills
-    at one price are at least `UNLOCK_US` apart. The drawn quotes can lock (a bid placed
+    """A market maker (or a proprietary desk) never bids and offers at one price at once, so
+    the buy and sell fills of two-way traders at one price are at least `UNLOCK_US` apart. The drawn quotes can lock (a bid placed
     high, an offer placed low after the market moved); the later fill of such a pair is
     moved on, within its order's deadline, or else the earlier one back, no earlier than its
     order was placed (`symbol` and `price` are per fill, `placed` and `deadline` per order)."""

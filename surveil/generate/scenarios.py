@@ -6,15 +6,18 @@ precision. Both are written to `scenarios.csv`; detection never reads it. The ba
 flow is built so it holds no instance of any pattern (see flow.py), and scenarios are laid
 out so they do not trigger each other's rules (separate owner-symbol pairs; front-running
 scenarios own ±27 minutes of their symbol; nothing but marking scenarios trades a symbol's
-last 20 minutes, and each marking scenario has its symbol's close to itself).
+last 20 minutes, and each marking scenario has its symbol's close to itself: background and
+closing-auction orders there are capped in size and, where the scenario pushes, never take
+its direction; while symbols last, spoofing, front-running and wash scenarios each get
+symbols of their own, whose market their large orders would otherwise be on a small day).
 
 Intended detection rules and parameters (the detectors are built to these):
 
 wash_trade
     A matched cross: fills of one known beneficial owner (one account or linked accounts;
-    never an omnibus account, whose owner is unknown) in one symbol, at one price, within
-    the same 0.5-s interval, buying and selling the same quantity in total. Planted: an
-    order of 500–5,000 shares resting 1–20 s, then crossed by the same owner's opposite
+    never an omnibus account, whose owner is unknown) in one symbol, at one price, in a run
+    of fills each at most 0.5 s after the one before, buying and selling the same quantity
+    in total. Planted: an order of 500–5,000 shares resting 1–20 s, then crossed by the same owner's opposite
     order (or two orders that add up to it, "unequal_fills"), both sides printing at once;
     one account, or two linked accounts. Look-alikes: different owners crossing; the same
     owner 3–20 minutes apart; prices ≥ max(0.4%, 3 ticks) apart; quantities differing by
@@ -34,17 +37,25 @@ spoofing (layering)
     large orders filled instead of cancelled; the opposite orders only 100–200 shares;
     large orders cancelled but the genuine order never filled.
 
-marking_the_close
-    In the last 10 minutes before the session's close (13:00 ET on early-close days), an
-    account trades ≥ 25% of the symbol's volume with ≥ 2 fills, on balance in one direction,
-    and the price moves ≥ 0.5% in that direction, from the symbol's first execution in the
-    window to its last. (Measuring from the last execution before the window gives the same
-    answer on planted scenarios, which trade just before the window, and from about 10,000
-    orders a day on the background too; on smaller days a thin symbol's previous trade can
-    be hours old.) Planted: a small trade 10.5–13 minutes before the close, then 3–6
-    aggressive orders in the last 8 minutes pushing the price 1–2%, sized to about half or
-    more of the symbol's closing volume. Look-alikes: the same volume bought passively
-    without moving the price; the same push 25–40 minutes before the close.
+marking_the_close (version 2: continuous session and closing auction)
+    In the last 10 minutes of continuous trading before the session's close (13:00 ET on
+    early-close days) and the closing auction print (fills of at-the-close orders,
+    TimeInForce 7), an account with ≥ 2 fills, on balance in one direction, trades ≥ 25% of
+    the symbol's continuous volume in the window or ≥ 25% of its closing print, and the
+    closing price (the print, else the last trade) is ≥ 0.5% from the symbol's first
+    execution in the window, the account's way. (Measuring from the last execution before
+    the window gives the same answer on planted scenarios, which trade just before the
+    window, and from about 10,000 orders a day on the background too; on smaller days a thin
+    symbol's previous trade can be hours old.) Planted: a small trade 10.5–13 minutes before
+    the close, then 3–6 aggressive orders in the last 8 minutes pushing the price 1–2%, sized
+    to about half or more of the symbol's closing volume ("push"); or 1–2 at-the-close
+    orders entered in the hour before the cut-off, together at least the rest of the
+    symbol's auction volume, and 1–2 small marketable orders the same way in the last 8
+    minutes, the print 1–2% from the continuous price ("auction", SEC v. Athena, 2014).
+    Look-alikes: the same volume bought passively without moving the price; the same push
+    25–40 minutes before the close; the same at-the-close orders with the print at the
+    continuous price ("auction_flat"). The benign closing-auction population (auction.py)
+    adds many more: institutions holding large shares of prints that do not move.
 
 excessive_otr (MiFID II RTS 9 style)
     Per account and symbol with ≥ 20 orders: orders ÷ max(executions, 1) ≥ 20, and ≥ 5× the
@@ -63,8 +74,11 @@ front_running (version 2: follows the parent order)
     apart form one parent; a parent of ≥ 10× the symbol's median order quantity of the day,
     a proprietary account's fills within 5 minutes before its first child in the same
     direction, then fills the other way after the first child and within 30 minutes after
-    the last; the proprietary and the client account belong to the same firm. Planted: the
-    proprietary account buys (sells) 500–3,000 shares 20–240 s before a client order of
+    the last; the proprietary and the client account belong to the same firm; (version 3)
+    no fill the other way in the lead window, the fills ahead at least 8× the account's
+    median continuous fill in the symbols where it shows no such pattern (not measured
+    with fewer than 20 such fills), and at least half of them unwound. Planted: the proprietary account buys (sells)
+    1,000–3,000 shares 20–240 s before a client order of
     4,000–15,000 shares (≥ 40× the typical 100 shares) that moves the price 0.2–0.6%, and
     unwinds 2–20 minutes after it; or ahead of a parent worked as 20–40 children of 200–600
     shares over 1–2.5 hours, unwound in 3–5 pieces while it is worked and up to 20 minutes
@@ -86,6 +100,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from surveil.errors import BadInputError
+from surveil.generate.auction import (
+    PRINT_DELAY_US,
+    cutoffs,
+    expected_orders,
+    listing_venues,
+    print_prices,
+    print_times,
+)
 from surveil.generate.book import (
     BUY,
     CANCELLED,
@@ -125,6 +147,7 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
     "marking_the_close": {
         "window_minutes": 10,
         "min_volume_share": 0.25,
+        "min_auction_share": 0.25,
         "min_price_move_pct": 0.5,
         "min_executions": 2,
     },
@@ -135,6 +158,9 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
         "client_size_multiple": 10.0,
         "max_child_gap_minutes": 30.0,
         "same_firm": True,
+        "min_ahead_multiple": 8.0,
+        "min_usual_fills": 20,
+        "min_unwind_share": 0.5,
     },
 }
 
@@ -190,6 +216,7 @@ class PlantedOrder:
     cancel_us: int = NO_TIME
     fills: list[tuple[int, int, int]] = field(default_factory=list)  # qty, price, time
     in_pattern: bool = True  # False for setup orders (cover flow, a pre-close anchor)
+    at_close: bool = False  # MOC/LOC: fills only in the closing print (auction.py)
 
     @property
     def buy(self) -> bool:
@@ -203,7 +230,11 @@ class PlantedOrder:
         ok &= (self.status == CANCELLED) == (self.cancel_us != NO_TIME)
         ok &= self.market == (self.limit == 0)
         for qty, price, t in self.fills:
-            ok &= qty > 0 and price > 0 and self.time_us <= t < close_us
+            ok &= qty > 0 and price > 0 and self.time_us <= t
+            if self.at_close:
+                ok &= close_us <= t < close_us + PRINT_DELAY_US
+            else:
+                ok &= t < close_us
             if not self.market:
                 ok &= price <= self.limit if self.buy else price >= self.limit
         if self.cancel_us != NO_TIME:
@@ -285,9 +316,13 @@ class Planner:
             excluded=np.zeros((ctx.reference.n_owners, len(ctx.universe)), dtype=bool)
         )
         self.ramps: list[Ramp] = []
+        self.closing_moves: dict[int, float] = {}  # symbol: log move of its closing print
         self.builders: list[Builder] = []
         self.busy: dict[int, list[tuple[int, int]]] = {}
         self.spoofers: set[int] = set()
+        self.spoof_symbols: set[int] = set()  # symbols with a spoofing scenario
+        self.front_runners: set[int] = set()  # owners of front-running scenarios' props
+        self.heavy_symbols: set[int] = set()  # with a front-running scenario's client order
         types = ctx.reference.account_types
         omnibus = ctx.reference.omnibus
         self.clients = np.flatnonzero((types == CLIENT) & ~omnibus)
@@ -325,6 +360,21 @@ class Planner:
                 return symbol, t
         raise Crowded
 
+    def place_avoiding(
+        self, pool: np.ndarray, avoid: set[int], earliest: int, latest: int, before: int,
+        after: int,
+    ) -> tuple[int, int]:  # fmt: skip
+        """`place` in a symbol of `pool` outside `avoid` while one has room, else anywhere in
+        `pool`: on a small day one scenario's large orders in another's symbol would be
+        most of the symbol's orders, the market its rule weighs orders against."""
+        kept = np.array([s for s in pool.tolist() if s not in avoid], dtype=pool.dtype)
+        if len(kept):
+            try:
+                return self.place(kept, earliest, latest, before, after)
+            except Crowded:
+                pass
+        return self.place(pool, earliest, latest, before, after)
+
     def owner_free(self, account: int, symbol: int) -> bool:
         return not self.constraints.excluded[self.ctx.owner[account], symbol]
 
@@ -360,9 +410,10 @@ class Planner:
     def wash_trade(self, label: str, variant: str) -> None:
         earliest, latest = self.day_window(22 * MINUTE)
         slow = variant in ("too_slow", "round_trip")
-        sym, t = self.place(
-            self.symbols(60), earliest, latest, MINUTE, (22 if slow else 2) * MINUTE
-        )
+        sym, t = self.place_avoiding(
+            self.symbols(60), self.spoof_symbols | self.heavy_symbols, earliest, latest, MINUTE,
+            (22 if slow else 2) * MINUTE,
+        )  # fmt: skip
         first_account, second_account = self._wash_accounts(variant, sym)
         self.claim([first_account, second_account], sym)
         quantity = self.lots(5, 50)
@@ -457,7 +508,11 @@ class Planner:
         # The busiest accounts first: their own flow keeps their median order small.
         account = candidates[0]
         self.spoofers.add(account)
-        sym, t = self._place_for(account, self.symbols(60), earliest, latest, MINUTE, 12 * MINUTE)
+        sym, t = self._place_for(
+            account, self.symbols(60), earliest, latest, MINUTE, 12 * MINUTE,
+            avoid=self.spoof_symbols | self.heavy_symbols,
+        )  # fmt: skip
+        self.spoof_symbols.add(sym)
         self.claim([account], sym)
         genuine_buys = bool(self.rng.random() < 0.5)
         layers = int(self.rng.integers(3, 6))
@@ -532,12 +587,13 @@ class Planner:
         self.builders.append(build)
 
     def _place_for(
-        self, account: int, pool: np.ndarray, earliest: int, latest: int, before: int, after: int
-    ) -> tuple[int, int]:
+        self, account: int, pool: np.ndarray, earliest: int, latest: int, before: int,
+        after: int, avoid: set[int] = frozenset(),
+    ) -> tuple[int, int]:  # fmt: skip
         usable = np.array([s for s in pool if self.owner_free(account, int(s))])
         if len(usable) == 0:
             raise Crowded
-        return self.place(usable, earliest, latest, before, after)
+        return self.place_avoiding(usable, set(avoid), earliest, latest, before, after)
 
     def _cover_orders(
         self, account: int, symbol: int, large_orders: int
@@ -591,6 +647,9 @@ class Planner:
         self.claim([account], sym)
         buys = bool(self.rng.random() < 0.6)
         side = BUY if buys else self.sell_side()
+        if variant.startswith("auction"):
+            self._marking_through_auction(label, variant, sym, account, side)
+            return
         window_orders = (
             self.background_orders
             * (1 - MM_SHARE)
@@ -666,6 +725,51 @@ class Planner:
                     PlantedOrder(account, sym, side, is_market, False, qty, limit, at, FILLED,
                                  fills=fills)
                 )  # fmt: skip
+            return Scenario("marking_the_close", label, variant, sym, [account], orders)
+
+        self.builders.append(build)
+
+    def _marking_through_auction(
+        self, label: str, variant: str, sym: int, account: int, side: int
+    ) -> None:
+        """Marking the close through the closing auction (Athena, SEC 2014: a large
+        auction-only order, then continuous orders the same way near the close): 1-2
+        at-the-close orders entered in the hour before the cut-off, together at least the
+        rest of the symbol's auction volume, and 1-2 small marketable orders the same way
+        in the last 8 minutes; the print comes 1-2% from the continuous price, the
+        account's way ("auction"), or at it ("auction_flat", big benign close flow)."""
+        buys = side == BUY
+        expected = expected_orders(self.background_orders, float(self.ctx.universe.weights[sym]))
+        total = max(3_000, int(expected * CAP_SHARES) // 100 * 100)
+        closing = (sym, self.close_us - 15 * MINUTE, self.close_us + 1)
+        self.constraints.caps.append((*closing, CAP_SHARES))
+        self.constraints.one_way.append((*closing, buys))
+        if variant == "auction":
+            self.closing_moves[sym] = self.uniform(0.010, 0.020) * (1 if buys else -1)
+        sizes = _split_lots(total, int(self.rng.integers(1, 3)), self.rng)
+        moc = [bool(self.rng.random() < 0.6) for _ in sizes]
+        cutoff = [int(cutoffs(self.ctx, np.array([sym]), np.array([m]))[0]) for m in moc]
+        entries = [self.between(c - 60 * MINUTE, c - SECOND) for c in cutoff]
+        late = [self.between(self.close_us - 8 * MINUTE, self.close_us - 15 * SECOND)
+                for _ in range(int(self.rng.integers(1, 3)))]  # fmt: skip
+        late_qty = [self.lots(1, 3) for _ in late]
+
+        def build(m: Market) -> Scenario:
+            price = int(print_prices(m, self.closing_moves)[sym])
+            at = int(print_times(self.ctx)[sym])
+            tick = int(m.universe.tick[sym])
+            orders = []
+            for qty, entry, is_moc in zip(sizes, entries, moc, strict=True):
+                # A LOC's limit 1% through where it prints: it fills.
+                limit = 0 if is_moc else _round_away(price * (1.01 if buys else 0.99), tick, buys)
+                order = PlantedOrder(account, sym, side, is_moc, False, qty, limit, entry,
+                                     FILLED, fills=[(qty, price, at)], at_close=True)  # fmt: skip
+                orders.append(order)
+            for qty, entry in zip(late_qty, late, strict=True):
+                touch = m.touch(sym, entry + 300, buys)
+                order = _filled(account, sym, side, qty, touch, entry, entry + 300)
+                order.ioc = True
+                orders.append(order)
             return Scenario("marking_the_close", label, variant, sym, [account], orders)
 
         self.builders.append(build)
@@ -757,10 +861,17 @@ class Planner:
         earliest = self.open_us + 30 * MINUTE
         latest = self.close_us - 55 * MINUTE - span
         after = 27 * MINUTE + span
-        sym, t = self.place(self.symbols(30), earliest, latest, 27 * MINUTE, after)
+        sym, t = self.place_avoiding(
+            self.symbols(30), self.heavy_symbols, earliest, latest, 27 * MINUTE, after
+        )
+        self.heavy_symbols.add(sym)
         firms, owner = self.ctx.reference.account_firm, self.ctx.owner
         free_clients = self.free_accounts(self.clients, sym)
-        for prop in self.rng.permutation(self.props):
+        # A proprietary owner of its own per scenario while they last: another scenario's
+        # large trades would be the usual size its fills ahead are weighed against.
+        props = self.rng.permutation(self.props)
+        fresh = ~np.isin(self.ctx.owner[props], list(self.front_runners))
+        for prop in np.concatenate([props[fresh], props[~fresh]]):
             prop = int(prop)
             if not self.owner_free(prop, sym):
                 continue
@@ -773,6 +884,7 @@ class Planner:
         else:
             raise Crowded
         self.claim([prop, client], sym)
+        self.front_runners.add(int(self.ctx.owner[prop]))
         self.constraints.caps.append((sym, t - 27 * MINUTE, t + after, CAP_SHARES))
         client_buys = bool(self.rng.random() < 0.55)
         client_side = BUY if client_buys else self.sell_side()
@@ -782,7 +894,7 @@ class Planner:
             if variant == "too_early"
             else self.between(20 * SECOND, 240 * SECOND)
         )
-        ahead_qty = self.lots(5, 30)
+        ahead_qty = self.lots(10, 30)
         client_qty = self.lots(2, 5) if variant == "small_client" else self.lots(40, 150)
         client_fills = int(self.rng.integers(3, 7))
         client_span = span or self.between(30 * SECOND, 300 * SECOND)
@@ -871,7 +983,7 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("layering", "modest_layers", "partly_filled"),
         ("too_slow", "filled", "not_large", "no_fill"),
     ),
-    "marking_the_close": (("push",), ("flat", "early")),
+    "marking_the_close": (("push", "auction"), ("flat", "early", "auction_flat")),
     "excessive_otr": (("stuffing", "spread"), ("filling", "below", "filling", "spread_filling")),
     "front_running": (("ahead", "worked"), ("small_client", "too_early", "no_unwind", "opposite")),
 }  # fmt: skip
@@ -880,22 +992,24 @@ LAYOUT_ORDER = ("marking_the_close", "front_running", "spoofing", "excessive_otr
 
 
 def plan_scenarios(
-    ctx: DayContext, orders: int, counts: dict[str, int]
+    ctx: DayContext, orders: int, counts: dict[str, int], lookalikes: int = 1
 ) -> tuple[Planner, Callable[[Market], Plan]]:
-    """Lay the day's scenarios out. Returns the planner (its constraints and ramps shape the
-    background and the market) and a function that builds the planted orders once the
-    market exists."""
-    estimate = sum(_FOOTPRINT[t] * c for t, c in counts.items()) // 2 * 2
+    """Lay the day's scenarios out, each planted scenario with `lookalikes` benign twins.
+    Returns the planner (its constraints and ramps shape the background and the market) and
+    a function that builds the planted orders once the market exists."""
+    pairs = sum(_FOOTPRINT[t] * c for t, c in counts.items())
+    estimate = pairs * (1 + lookalikes) // 4 * 2
     planner = Planner(ctx, max(orders - estimate, 0))
     try:
         for kind in LAYOUT_ORDER:
-            planted, lookalikes = VARIANTS[kind]
+            planted, variants = VARIANTS[kind]
             if not len(planner.omnibus):  # a day generated --without omnibus
-                lookalikes = tuple(v for v in lookalikes if v != "omnibus")
-            offset = int(planner.rng.integers(0, len(lookalikes)))
+                variants = tuple(v for v in variants if v != "omnibus")
+            offset = int(planner.rng.integers(0, len(variants)))
             for i in range(counts.get(kind, 0)):
                 getattr(planner, kind)(ABUSE, planted[i % len(planted)])
-                getattr(planner, kind)(LOOKALIKE, lookalikes[(i + offset) % len(lookalikes)])
+                for j in range(i * lookalikes, (i + 1) * lookalikes):
+                    getattr(planner, kind)(LOOKALIKE, variants[(j + offset) % len(variants)])
     except Crowded:
         raise BadInputError(
             f"too many scenarios for one day ({', '.join(f'{k}={v}' for k, v in counts.items())}); "
@@ -924,6 +1038,8 @@ def _to_arrays(scenarios: list[Scenario], ctx: DayContext) -> Plan:
     venue_rng = np.random.default_rng([ctx.seed, ctx.ordinal, 0x7E])
     fill_symbols = np.array([rows[i].symbol for i, *_ in fills], dtype=np.int64)
     venue = ctx.universe.venues(venue_rng, fill_symbols)
+    at_close = np.array([rows[i].at_close for i, *_ in fills], dtype=bool)
+    venue[at_close] = listing_venues(ctx.universe)[fill_symbols[at_close]]
 
     def column(values: list, dtype: type = np.int64) -> np.ndarray:
         return np.array(values, dtype=dtype)
@@ -941,6 +1057,7 @@ def _to_arrays(scenarios: list[Scenario], ctx: DayContext) -> Plan:
         cum=column([sum(q for q, _, _ in o.fills) for o in rows]),
         cancel_us=column([o.cancel_us for o in rows]),
         ref=np.arange(len(rows), dtype=np.int64),
+        at_close=column([o.at_close for o in rows], bool),
     )
     fill_block = Fills(
         order=column([f[0] for f in fills]),

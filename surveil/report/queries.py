@@ -91,7 +91,8 @@ ORDER BY score DESC, alert_id LIMIT %(limit)s OFFSET %(offset)s
 IS_SYNTHETIC = "SELECT EXISTS (SELECT 1 FROM planted_scenarios WHERE trade_date = %s)"
 
 # How much the accounts had resting in the book, by side, over the window: every limit
-# order that can rest (not IOC or FOK, not rejected) adds its quantity at entry; each fill
+# order that can rest (not IOC or FOK, not at the close, which waits for the auction rather
+# than resting in the book, not rejected) adds its quantity at entry; each fill
 # takes its quantity off, and the cancel (or the close, for what was left) the rest. The
 # level at the window's start comes first. A side with more than %(points)s changes in the
 # window is drawn as the highest level of each slice of %(slice_s)s seconds, at the slice's
@@ -102,7 +103,7 @@ WITH own AS (
            transact_time, CASE WHEN side = '1' THEN 'buy' ELSE 'sell' END AS book
     FROM orders
     WHERE trade_date = %(d)s AND account_id = ANY(%(accounts)s) AND symbol = %(symbol)s
-      AND order_type IN ('2', '4') AND time_in_force NOT IN ('3', '4') AND ord_status <> '8'
+      AND order_type IN ('2', '4') AND time_in_force NOT IN ('3', '4', '7') AND ord_status <> '8'
 ), changes AS (
     SELECT transact_time AS at, book, quantity AS delta FROM own
     UNION ALL

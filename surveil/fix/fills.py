@@ -1,0 +1,261 @@
+"""Fills, busts and corrections of ExecutionReports, and TradeCaptureReports (35=AE)
+(docs/fix-import.md, "ExecutionReports", "TradeCaptureReport")."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from surveil.fix.fields import (
+    ACCOUNT_ROLES,
+    FIRM_ROLES,
+    FOUR_PLACES,
+    MANY_CUSTOMERS,
+    NO_ACCOUNT,
+    OFF_EXCHANGE,
+    OWNER_ROLE,
+    SIDES,
+    STATUS_OF_EXEC_TYPE,
+    STATUS_ONLY_EXEC_TYPES,
+    TRADE_EXEC_TYPES,
+    Invalid,
+    _account_type,
+    _Fields,
+    _fits,
+    _parties,
+    _party,
+    _plain,
+    _price,
+    _whole,
+)
+from surveil.fix.orders import (
+    Fill,
+    FillRef,
+    _Identity,
+    _Order,
+)
+
+
+def _vwap(fills: list[FillRef]) -> Decimal:
+    qty = sum(q for _, q, _ in fills)
+    notional = sum(Decimal(price) * q for _, q, price in fills)
+    return notional / qty if qty else Decimal(0)
+
+
+def _sides(pairs: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """The NoSides(552) entries of a TradeCaptureReport, each from its Side(54) on."""
+    sides: list[list[tuple[int, str]]] = []
+    in_group = False
+    for tag, value in pairs:
+        if tag == 552:
+            in_group = True
+            continue
+        if not in_group:
+            continue
+        if tag == 54:
+            sides.append([])
+        if sides:
+            sides[-1].append((tag, value))
+    return sides
+
+
+class Executions:
+    """DayBuilder's ExecutionReports, fills, busts and trade reports (35=AE)."""
+
+    def _report(self, m: _Fields) -> None:
+        get = m.values.get
+        # Everything that can make the report invalid is read before anything is recorded.
+        key, replaced = self._resolve(m)
+        when = self._now
+        exec_type, trans_type = get("150"), get("20")
+        status = get("39") or STATUS_OF_EXEC_TYPE.get(exec_type or "")
+        last_qty = _whole(get("32"), "LastQty(32)")
+        last_px = _price(get("31"), "LastPx(31)")
+        cum = _whole(get("14"), "CumQty(14)")
+        avg = _price(get("6"), "AvgPx(6)", 12)
+        exec_id = get("17")
+        if exec_id is not None:
+            exec_id = _fits(exec_id, "ExecID(17)", "exec_id")
+        bust = trans_type == "1" or exec_type == "H"
+        correct = trans_type == "2" or exec_type == "G"
+        status_only = trans_type == "3" or exec_type in STATUS_ONLY_EXEC_TYPES
+        trade = correct or (
+            not bust and not status_only and (exec_type is None or exec_type in TRADE_EXEC_TYPES)
+        )
+        fill_qty = last_qty if trade and last_qty is not None and last_qty > 0 else None
+        if fill_qty is not None:
+            if last_px is None:
+                raise Invalid("a fill without LastPx(31)")
+            if exec_id is None:
+                raise Invalid("a fill without ExecID(17)")
+        order = self.orders.get(key)
+        base = self.orders.get(replaced) if replaced else None
+        if order is not None:
+            destination = order.destination
+        else:
+            destination = get("100") or (base.destination if base is not None else None)
+        venue = _fits(get("30") or destination or get("49") or "UNKNOWN", "venue", "venue")
+        # Nothing below raises Invalid: the report is accepted from here on.
+        if order is None:
+            order = self._synthesise(m, key, base)
+        order_id = get("37")
+        if order_id:
+            self.order_ids.set(order_id, key)
+        if replaced is not None:
+            if base is not None and base.closed_at is None:
+                base.closed_at = when
+                base.status = "5"
+            order.predecessor = order.predecessor or replaced
+            if status == "5":
+                status = None  # 4.2: "replaced" describes the old order, not this one
+        if bust or correct:
+            self._bust(m)
+        if fill_qty is not None:
+            assert exec_id is not None and last_px is not None
+            self._new_fill(exec_id, order, fill_qty, last_px, venue, when)
+        elif cum is not None and cum > 0 and not bust and not status_only:
+            self._fill_from_cum(order, cum, avg, exec_id, venue, when)
+        if status is not None:
+            order.status = status
+            if status in ("4", "5", "8") and order.closed_at is None:
+                order.closed_at = when
+        if cum is not None:
+            order.reported_cum = cum
+            order.reported_avg = avg
+
+    def _new_fill(
+        self, exec_id: str, order: _Order, qty: int, price: str, venue: str, when: str
+    ) -> bool:
+        if self.fills.get(exec_id) is not None:
+            self.skipped["duplicate ExecID (resend)"] += 1
+            return False
+        seq, ident = next(self._fill_seq), (order.account_id, order.symbol, order.side)
+        self.fills.set(exec_id, (seq, order.cl_ord_id, *ident, qty, price, venue, when))
+        order.fills.append((exec_id, qty, price))
+        return True
+
+    def _fill_from_cum(
+        self, order: _Order, cum: int, avg: str | None, exec_id: str | None, venue: str, when: str
+    ) -> None:
+        """The CumQty dialect: a rise in CumQty with no LastQty is a fill of the difference."""
+        fills = order.fills
+        done = sum(q for _, q, _ in fills)
+        if cum <= done:
+            return
+        if avg is None or exec_id is None:
+            self.skipped["CumQty rise without LastQty, AvgPx or ExecID"] += 1
+            return
+        notional = sum(Decimal(price) * q for _, q, price in fills)
+        price = ((Decimal(avg) * cum - notional) / (cum - done)).quantize(
+            FOUR_PLACES, ROUND_HALF_EVEN
+        )
+        if price <= 0:
+            self.skipped["CumQty rise at no positive price"] += 1
+            return
+        self._new_fill(exec_id, order, cum - done, _plain(price), venue, when)
+
+    def _unfill(self, exec_id: str) -> Fill | None:
+        """Remove a fill, from its order too."""
+        fill = self.fills.pop(exec_id)
+        order = self.orders.get(fill[1]) if fill is not None else None
+        if order is not None:
+            order.fills[:] = [f for f in order.fills if f[0] != exec_id]
+        return fill
+
+    def _bust(self, m: _Fields) -> None:
+        ref = m.text(19)
+        if not ref or self._unfill(ref) is None:
+            self.skipped["bust or correction of an execution not in the log"] += 1
+
+    def _trade_report(self, m: _Fields) -> None:
+        # Everything that can make the report invalid is read before anything is recorded.
+        pairs = m.pairs()
+        trade_id = m.text(571) or m.text(17)
+        if trade_id is None:
+            raise Invalid("TradeCaptureReport without TradeReportID(571) or ExecID(17)")
+        trans_type = m.text(487) or "0"
+        if trans_type in ("1", "4"):
+            self._drop_trade(m.text(572))
+            return
+        when = self._now
+        qty = _whole(m.text(32), "LastQty(32)")
+        if not qty or qty <= 0:
+            raise Invalid("TradeCaptureReport without a positive LastQty(32)")
+        price = _price(m.text(31), "LastPx(31)")
+        if price is None:
+            raise Invalid("TradeCaptureReport without LastPx(31)")
+        symbol = m.text(55)
+        if symbol in (None, "[N/A]"):
+            symbol = m.text(48)
+        if symbol is None:
+            raise Invalid("no Symbol(55) or SecurityID(48)")
+        symbol = _fits(symbol, "Symbol(55)", "symbol")
+        venue = _fits(m.text(30) or OFF_EXCHANGE, "LastMkt(30)", "venue")
+        sides = _sides(pairs)
+        if not sides:
+            raise Invalid("TradeCaptureReport without sides (NoSides 552)")
+        planned = [self._trade_side(m, trade_id, n, side) for n, side in enumerate(sides, 1)]
+        if trans_type == "2":
+            self._drop_trade(m.text(572))
+        exec_ids = []
+        for exec_id, key, side, ident in planned:
+            order = self.orders.get(key) or self._trade_order(m, key, symbol, side, ident)
+            if self._new_fill(exec_id, order, qty, price, venue, when):
+                exec_ids.append(exec_id)
+        self.trades.set(trade_id, exec_ids)
+
+    def _trade_side(
+        self, m: _Fields, trade_id: str, number: int, side_pairs: list[tuple[int, str]]
+    ) -> tuple[str, str, str, _Identity]:
+        """(exec id, order key, side, identity) of side `number` of a trade report."""
+        values = {t: v for t, v in side_pairs if v}
+        side_raw = values.get(54, "")
+        side = SIDES.get(side_raw)
+        if side is None:
+            raise Invalid(f"Side(54)={side_raw} is not a side the warehouse takes (1, 2, 5, 6)")
+        parties = _parties(side_pairs)
+        firm = _party(parties, FIRM_ROLES) or m.text(115) or m.text(49) or "UNKNOWN"
+        firm = _fits(firm, "firm", "firm_id")
+        account = values.get(1) or _party(parties, ACCOUNT_ROLES) or NO_ACCOUNT.format(firm=firm)
+        account = _fits(account, "Account(1)", "account_id")
+        investor = _fits(_party(parties, (OWNER_ROLE,)) or "", "investor", "account_id")
+        shared = values.get(581) in MANY_CUSTOMERS
+        kind = _account_type(values.get(528), values.get(529), values.get(47))
+        exec_id = _fits(f"{trade_id}-{number}", "TradeReportID(571)", "exec_id")
+        order_id = values.get(37)
+        key = values.get(11) or (self.order_ids.get(order_id) if order_id else None)
+        key = _fits(key or order_id or exec_id, "ClOrdID(11)", "cl_ord_id")
+        return exec_id, key, side, _Identity(account, firm, kind, investor, shared)
+
+    def _trade_order(
+        self, m: _Fields, key: str, symbol: str, side: str, ident: _Identity
+    ) -> _Order:
+        """The order a trade report's side names when no order of that key is known: a
+        filled market day order, synthesised."""
+        self._register(ident)
+        order = _Order(
+            cl_ord_id=key,
+            account_id=ident.account_id,
+            firm_id=ident.firm_id,
+            symbol=symbol,
+            side=side,
+            order_type="1",
+            tif="0",
+            quantity=None,
+            limit_price=None,
+            transact_time=self._now,
+            origin="AE",
+            source=m.source,
+            line=m.line,
+            status="2",
+        )
+        self._put(key, order, None)
+        self.synthesized += 1
+        return order
+
+    def _drop_trade(self, ref: str | None) -> None:
+        removed = self.trades.pop(ref) if ref else None
+        if removed is None:
+            self.skipped["trade report cancel/replace of a trade not in the log"] += 1
+            return
+        for exec_id in removed:
+            self._unfill(exec_id)
