@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 
 from surveil.detect import detect_day
-from surveil.importfix import import_fix
+from surveil.fix import import_fix
 from surveil.lake import upload_day
 from surveil.load import load_day
 from surveil.settings import Settings

@@ -1,21 +1,20 @@
 """Everything `watch` takes from import-fix's reader and day builder, behind one module.
 
-surveil/fixlog.py and surveil/importfix.py are being split into a package (surveil/fix/);
-only the imports at the top of this module change with that split. watch uses:
+watch uses, from the surveil.fix package:
 
-* fixlog.LogScanner, to verify and frame messages exactly as import-fix does (BodyLength,
+* parser.LogScanner, to verify and frame messages exactly as import-fix does (BodyLength,
   CheckSum, the same reasons for a bad message), fed as bytes arrive;
-* importfix.DayBuilder and its field decoding (_Fields, _when), so that a watched day's
-  orders, executions, firms and accounts are the rows import-fix would write for the same
-  log.
+* daybuilder.DayBuilder and its field decoding (fields._Fields, fields._when), so that a
+  watched day's orders, executions, firms and accounts are the rows import-fix would
+  write for the same log; importer._Refusals, to skip refused messages as it does.
 
 Two things import-fix never needed are done here from its internals, and would be better
-as public API of the split package (see the report of issue 23):
+as public API of the package (see the report of issue 23):
 
 * the bytes a scanner has consumed (everything before its pending, incomplete message),
   and its line counter, to commit a resumable position;
 * the rows of one order or one fill *now*, and which keys a message touched, to write a
-  day as it is built instead of once at the end. `DayRows.order_row` is
+  day as it is built instead of once at the end. `Days._order_row` is
   DayBuilder._order_rows for one order (the same helpers make it).
 """
 
@@ -29,22 +28,21 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
-from surveil.fixlog import DEFAULT_MAX_MESSAGE, BadMessage, FixMessage, LogScanner
-from surveil.importfix import (
+from surveil.fix.daybuilder import DayBuilder
+from surveil.fix.fields import (
     APP_TYPES,
-    REFUSALS,
     SIX_PLACES,
-    DayBuilder,
     Invalid,
     Reject,
     _Fields,
-    _final_status,
-    _Refusals,
-    _Spill,
-    _vwap,
     _when,
     exchange_date,
 )
+from surveil.fix.fills import _vwap
+from surveil.fix.importer import REFUSALS, _Refusals
+from surveil.fix.orders import _final_status
+from surveil.fix.parser import DEFAULT_MAX_MESSAGE, BadMessage, FixMessage, LogScanner
+from surveil.fix.spill import _Spill
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE",

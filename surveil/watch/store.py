@@ -180,8 +180,8 @@ def rewrite_day(conn: psycopg.Connection, days: Days, day: dt.date, lock_timeout
     for statement in DELETE_DAY:
         conn.execute(statement, (day,))
     with conn.cursor() as cur:
-        cur.executemany(UPSERT_FIRM, [(day, *f) for f in rows["firms"]])
-        cur.executemany(UPSERT_ACCOUNT, [(day, *a) for a in rows["accounts"]])
+        cur.executemany(UPSERT_FIRM, [(day, *map(_blank, f)) for f in rows["firms"]])
+        cur.executemany(UPSERT_ACCOUNT, [(day, *map(_blank, a)) for a in rows["accounts"]])
         _copy(cur, COPY_ORDERS, [(r[0], day, *r[2:]) for r in rows["orders"]])
         cur.execute(INSERT_ORDERS)
         _copy(cur, COPY_EXECUTIONS, [(r[0], day, *r[2:]) for r in rows["executions"]])
@@ -290,8 +290,8 @@ def _write_day(conn: psycopg.Connection, days: Days, day: dt.date, applied: Appl
     fills, fills_gone = days.fill_rows(day, fill_keys)
     live = ({r[0] for r in orders} | _present(conn, day, {r[2] for r in fills})) - orders_gone
     with conn.cursor() as cur:
-        cur.executemany(UPSERT_FIRM, [(day, *f) for f in firms])
-        cur.executemany(UPSERT_ACCOUNT, [(day, *a) for a in accounts])
+        cur.executemany(UPSERT_FIRM, [(day, *map(_blank, f)) for f in firms])
+        cur.executemany(UPSERT_ACCOUNT, [(day, *map(_blank, a)) for a in accounts])
         if orders:
             _copy(cur, COPY_ORDERS, [tuple(map(_blank, r)) for r in orders])
             cur.execute(UPSERT_ORDER)
