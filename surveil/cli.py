@@ -27,7 +27,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from surveil import __version__
-from surveil.errors import ExitCode, ReportFailedError, SurveilError, ValidationFailedError
+from surveil.errors import (
+    BadInputError,
+    ConfigError,
+    ExitCode,
+    ReportFailedError,
+    SurveilError,
+    ValidationFailedError,
+)
 from surveil.settings import Settings, load_settings
 
 
@@ -831,6 +838,134 @@ def import_fix(
     payload = _jsonable(r)
     payload["rejects"] = payload.get("rejects", [])[:100]  # the full list is rejects.csv
     payload["status"] = "imported" if any(d.status == "imported" for d in r.days) else "unchanged"
+    return Report(payload, render)
+
+
+@app.command()
+@reported
+def watch(
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            "--log",
+            metavar="FILE",
+            help="The FIX engine's message log, followed as it is written (rotation and "
+            "truncation included).",
+        ),
+    ] = None,
+    kafka: Annotated[
+        bool,
+        typer.Option(
+            "--kafka",
+            metavar="",
+            help="Read a Kafka topic instead, one FIX message per record (SURVEIL_KAFKA_*; "
+            "needs surveil\\[kafka]).",
+        ),
+    ] = False,
+    topic: Annotated[
+        str | None,
+        typer.Option(
+            "--topic",
+            metavar="TOPIC",
+            help="With --kafka: the topic (default $SURVEIL_KAFKA_TOPIC).",
+        ),
+    ] = None,
+    alerts_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts-out",
+            metavar="FILE",
+            help="Append one JSON line per new alert to FILE (default: stdout).",
+        ),
+    ] = None,
+    detect_every: Annotated[
+        float,
+        typer.Option(
+            "--detect-every", metavar="SECONDS", min=0.0, help="Seconds between detections."
+        ),
+    ] = 5.0,
+    batch_bytes: Annotated[
+        int,
+        typer.Option(
+            "--batch-bytes",
+            metavar="BYTES",
+            min=1,
+            help="The most of the log read into one commit.",
+        ),
+    ] = 4 << 20,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            metavar="",
+            help="Read what the log holds now, detect, and exit (default: follow it until "
+            "SIGTERM).",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> Report:
+    """Follow a live FIX log: orders and executions into the warehouse as they arrive, the
+    detection rules every few seconds, each new alert one JSON line.
+
+    Resumes where it stopped (the position is committed with the rows); SIGTERM commits
+    what it has and exits 0. See docs/streaming.md.
+
+    Example: surveil watch --log /var/log/quickfix/FIX.4.4-BROKER-EXCH.messages.log
+    """
+    import signal
+
+    from surveil.watch.watcher import Watcher
+
+    settings = _settings()
+    if (log is None) == (not kafka):
+        raise ConfigError("watch: give either --log FILE or --kafka")
+    if log is not None:
+        if not log.parent.is_dir():
+            raise BadInputError(f"{log}: no such folder")
+        if once and not log.is_file():
+            raise BadInputError(f"{log}: no such file")
+        source = None
+    else:
+        from surveil.watch.kafka import kafka_source
+
+        source = kafka_source(settings, topic)
+    sink = alerts_out.open("a", encoding="utf-8", buffering=1) if alerts_out else None
+    try:
+        watcher = Watcher(
+            settings,
+            log,
+            source=source,
+            alerts_out=sink,
+            detect_every_s=detect_every,
+            batch_bytes=batch_bytes,
+        )
+        previous = signal.signal(signal.SIGTERM, lambda *_: watcher.stop.set())
+        try:
+            with watcher:
+                totals = watcher.run(once=once)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    finally:
+        if sink is not None:
+            sink.close()
+    payload = {
+        "status": "stopped",
+        "source": watcher.spec.label,
+        "messages": totals.messages,
+        "rejects": totals.rejects,
+        "alerts": totals.alerts,
+        "batches": totals.batches,
+        "recoveries": totals.recoveries,
+        "trade_dates": sorted(str(d) for d in totals.days),
+    }
+
+    def render(c: Console) -> None:
+        c.print(
+            f"watch {watcher.spec.label}: {totals.messages:,} messages in {totals.batches:,} commits, "
+            f"{totals.rejects:,} rejected, {totals.alerts:,} new alerts"
+        )
+
     return Report(payload, render)
 
 

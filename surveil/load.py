@@ -167,8 +167,8 @@ def _load(
             clock = time.perf_counter()
             _ensure_reference_partitions(conn, day)
             replacing = current is not None
-            if replacing:
-                _drop_day(conn, day)
+            # A day `watch` wrote has partitions but no load run: they go the same way.
+            _drop_day(conn, day)
             for statement in DELETE_DERIVED:
                 conn.execute(statement, {"d": day})
             timings["drop_old_day"] = time.perf_counter() - clock

@@ -110,6 +110,28 @@ class Settings(BaseSettings):
         description="Extra Spark settings: a JSON object or k=v pairs (commas or spaces).",
     )
 
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="Kafka brokers for `watch --kafka`: host:port[,host:port…].",
+    )
+    kafka_topic: str | None = Field(
+        default=None, description="Kafka topic carrying one FIX message per record."
+    )
+    kafka_group: str = Field(
+        default="surveil-watch",
+        description="Kafka consumer group watch reports its offsets under (for lag monitors).",
+    )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        default=None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with SASL_*)."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="Kafka SASL user.")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="Kafka SASL password (never shown)."
+    )
+
     user: str = Field(
         default_factory=lambda: _os_user(),
         description="Who acts in `surveil review` (--as overrides it; default the OS user).",
@@ -215,6 +237,13 @@ class Settings(BaseSettings):
             "SURVEIL_CONNECT_RETRIES": self.connect_retries,
             "SURVEIL_LOCK_TIMEOUT_S": self.lock_timeout_s,
             "SURVEIL_SPARK_MASTER": self.spark_master,
+            "SURVEIL_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers or "(unset)",
+            "SURVEIL_KAFKA_TOPIC": self.kafka_topic or "(unset)",
+            "SURVEIL_KAFKA_GROUP": self.kafka_group,
+            "SURVEIL_KAFKA_SECURITY_PROTOCOL": self.kafka_security_protocol,
+            "SURVEIL_KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism or "(unset)",
+            "SURVEIL_KAFKA_SASL_USERNAME": self.kafka_sasl_username or "(unset)",
+            "SURVEIL_KAFKA_SASL_PASSWORD": "***" if self.kafka_sasl_password else "(unset)",
             "SURVEIL_USER": self.user,
             "SURVEIL_FIRM_NAME": self.firm_name or "(unset)",
             "SURVEIL_FIRM_LEI": self.firm_lei or "(unset)",

@@ -343,6 +343,18 @@ def test_excessive_otr_a_market_maker_is_measured_against_market_makers(
     assert alert["account_ids"] == ["A1"] and alert["symbol"] == "HOT"
 
 
+def test_spoofing_limit_on_close_orders_are_not_layers(settings: Settings) -> None:
+    """A limit-on-close order (TimeInForce 7) waits for the closing auction, not in the
+    book: large cancelled LOC buys beside a small filled sell are no layering."""
+    day = DayBuilder()
+    background(day)
+    for k in range(3):
+        day.order("A1", "SPF", "buy", 5000, f"19:40:0{k}", "99.00", cancel_at="19:40:30",
+                  time_in_force="7")  # fmt: skip
+    day.order("A1", "SPF", "sell", 300, "19:40:10", "100.00", [(300, "100.00", "19:40:15")])
+    assert run(settings, day, "spoofing") == []
+
+
 def test_front_running_ahead_of_a_large_client_order_fires(settings: Settings) -> None:
     day = DayBuilder()
     for k in range(10):

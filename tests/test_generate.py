@@ -189,7 +189,7 @@ def spoofing(day: Day) -> list[Alert]:
         if (
             o["ord_status"] == "4"
             and o["order_type"] == "2"
-            and o["time_in_force"] not in ("3", "4")
+            and o["time_in_force"] not in ("3", "4", "7")
             and o["cum_qty"] <= SPOOF["max_filled_share"] * o["quantity"]
             and o["account_id"] in filled_median
             and o["quantity"] >= SPOOF["layer_multiple"] * filled_median[o["account_id"]]

@@ -11,7 +11,8 @@ orders are sometimes partly filled before the cancel (JPMorgan: 3 sold of the vi
 order, the bids then cancelled).
 
 Fires once per genuine order (one that filled) when the same account had at least
-`min_orders` limit orders on the opposite side, not IOC or FOK, priced away from every fill of
+`min_orders` limit orders on the opposite side, not IOC, FOK or at the close (a limit-on-close
+order waits for the auction, not in the book), priced away from every fill of
 the genuine order (sells above the highest price it bought at, buys below the lowest it sold
 at), placed before the first fill
 and cancelled within `cancel_window_s` seconds after the last, at most `max_filled_share`
@@ -70,7 +71,7 @@ SQL = (
            o.limit_price, o.cum_qty, o.transact_time, o.cancel_time, t.filled_median
     FROM orders o JOIN account_typical t ON t.account_id = o.account_id
     WHERE o.trade_date = %(trade_date)s AND o.ord_status = '4' AND o.order_type = '2'
-      AND o.time_in_force NOT IN ('3', '4')
+      AND o.time_in_force NOT IN ('3', '4', '7')  -- IOC, FOK, at the close: never rest
       AND o.cum_qty <= %(max_filled_share)s * o.quantity
       AND o.quantity >= %(layer_multiple)s * t.filled_median
 ), genuine AS MATERIALIZED (

@@ -1,0 +1,102 @@
+"""Detection while the day trades: detect's rules over the day so far, every few seconds.
+
+Each pass runs every rule's SQL (surveil/detect, the same INSERT_ALERTS) over the rows the
+watcher has written for the day, replacing that rule's alerts of the day as `detect`
+does: so an alert has the alert_id, score and explanation `detect` would give it over the
+same rows, and at the end of the day the watched day's alerts are detect's. Alerts not
+sent before are returned (and remembered in watch_alerts_sent in the same transaction)
+for the caller to write as JSON lines: one line per new alert_id, however many passes see
+it. The window is the day so far: every rule is defined over a trading day (spoofing's
+layers, excessive_otr's peer medians, marking_the_close's closing window), so a shorter
+window would give alerts detect never gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from surveil import calendar, db
+from surveil.detect import DELETE_ALERTS, DETECT_SESSION_SETTINGS, INSERT_ALERTS, RULES
+from surveil.load import partition_name
+from surveil.review import suppressions
+
+NEW_ALERTS = """
+SELECT a.alert_id, a.trade_date, a.rule, a.rule_version, a.symbol, a.account_ids,
+       a.cl_ord_ids, a.exec_ids, a.score, a.explanation, a.created_at
+FROM alerts a
+WHERE a.trade_date = %s AND a.rule = ANY(%s)
+  AND NOT EXISTS (SELECT 1 FROM watch_alerts_sent s WHERE s.alert_id = a.alert_id)
+ORDER BY a.rule, a.alert_id
+"""
+MARK_SENT = "INSERT INTO watch_alerts_sent (alert_id, trade_date) VALUES (%s, %s)"
+
+
+ANALYZE_DAY = "ANALYZE {}, {}, {}, {}"
+
+
+def analyze_day(conn: psycopg.Connection, day: dt.date) -> None:
+    """Fresh statistics of the day's partitions: the rules' plans depend on them (load
+    analyzes a day it loads; unanalysed, a join of the day with its accounts is planned
+    from guesses and front_running takes ten times as long)."""
+    tables = ("firms", "accounts", "orders", "executions")
+    conn.execute(
+        sql.SQL(ANALYZE_DAY).format(*(sql.Identifier(partition_name(t, day)) for t in tables))
+    )
+
+
+def detect_pass(
+    conn: psycopg.Connection,
+    day: dt.date,
+    params: dict[str, dict[str, Any]],
+    names: list[str],
+    lock_s: float,
+) -> list[dict[str, Any]]:
+    """Run the rules over the day in the caller's transaction; the alerts new to watch."""
+    db.lock_day(conn, day, lock_s, shared=True)
+    db.lock_day(conn, day, lock_s, namespace=db.DETECT_LOCK_NAMESPACE)
+    conn.execute(DETECT_SESSION_SETTINGS)
+    close_utc = calendar.session(day).close_utc
+    for name in names:
+        module = RULES[name]
+        conn.execute(DELETE_ALERTS, (day, name))
+        values = {
+            **params[name],
+            "trade_date": day,
+            "close_utc": close_utc,
+            "rule": name,
+            "rule_version": module.VERSION,
+            "params_json": Jsonb(params[name]),
+        }
+        conn.execute(sql.SQL(INSERT_ALERTS).format(rule_sql=sql.SQL(module.SQL)), values)
+    suppressions.apply_to_day(conn, day, names, by="watch")
+    new = []
+    with conn.cursor() as cur:
+        cur.execute(NEW_ALERTS, (day, names))
+        columns = [c.name for c in cur.description or ()]
+        for row in cur.fetchall():
+            new.append(dict(zip(columns, row, strict=True)))
+        cur.executemany(MARK_SENT, [(a["alert_id"], a["trade_date"]) for a in new])
+    return new
+
+
+def as_json(alert: dict[str, Any]) -> dict[str, Any]:
+    """The JSON line of an alert: what the desk's pager needs, with the alert_id to
+    de-duplicate (a line may be written again if the process dies before its commit)."""
+    return {
+        "alert_id": alert["alert_id"],
+        "trade_date": alert["trade_date"].isoformat(),
+        "rule": alert["rule"],
+        "rule_version": alert["rule_version"],
+        "symbol": alert["symbol"],
+        "account_ids": list(alert["account_ids"]),
+        "cl_ord_ids": list(alert["cl_ord_ids"]),
+        "exec_ids": list(alert["exec_ids"]),
+        "score": float(alert["score"]),
+        "explanation": alert["explanation"],
+        "detected_at": alert["created_at"].isoformat(),
+    }

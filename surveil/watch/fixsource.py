@@ -1,0 +1,342 @@
+"""Everything `watch` takes from import-fix's reader and day builder, behind one module.
+
+watch uses, from the surveil.fix package:
+
+* parser.LogScanner, to verify and frame messages exactly as import-fix does (BodyLength,
+  CheckSum, the same reasons for a bad message), fed as bytes arrive;
+* daybuilder.DayBuilder and its field decoding (fields._Fields, fields._when), so that a
+  watched day's orders, executions, firms and accounts are the rows import-fix would
+  write for the same log; importer._Refusals, to skip refused messages as it does.
+
+Two things import-fix never needed are done here from its internals, and would be better
+as public API of the package (see the report of issue 23):
+
+* the bytes a scanner has consumed (everything before its pending, incomplete message),
+  and its line counter, to commit a resumable position;
+* the rows of one order or one fill *now*, and which keys a message touched, to write a
+  day as it is built instead of once at the end. `Days._order_row` is
+  DayBuilder._order_rows for one order (the same helpers make it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+from surveil.fix.daybuilder import DayBuilder
+from surveil.fix.fields import (
+    APP_TYPES,
+    SIX_PLACES,
+    Invalid,
+    Reject,
+    _Fields,
+    _when,
+    exchange_date,
+)
+from surveil.fix.fills import _vwap
+from surveil.fix.importer import REFUSALS, _Refusals
+from surveil.fix.orders import _final_status
+from surveil.fix.parser import DEFAULT_MAX_MESSAGE, BadMessage, FixMessage, LogScanner
+from surveil.fix.spill import _Spill
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE",
+    "BadMessage",
+    "Days",
+    "FixMessage",
+    "Scanner",
+    "Applied",
+]
+
+
+class Scanner:
+    """LogScanner with the position of what it consumed: `consumed` bytes of the file are
+    done with (messages returned), `line` is the line number at that byte."""
+
+    def __init__(self, name: str, max_message: int, offset: int = 0, line: int = 1) -> None:
+        self._scanner = LogScanner(name, max_message)
+        self._scanner._line = line
+        self.name = name
+        self._fed_to = offset  # file offset just after the bytes fed so far
+
+    @property
+    def consumed(self) -> int:
+        return self._fed_to - len(self._scanner._pending)
+
+    @property
+    def line(self) -> int:
+        return self._scanner._line
+
+    def feed(self, data: bytes) -> list[FixMessage | BadMessage]:
+        items = list(self._scanner.feed(data))
+        self._fed_to += len(data)
+        return items
+
+    def finish(self) -> list[FixMessage | BadMessage]:
+        """The end of this file: what is pending (a message cut short) becomes a reject."""
+        items = list(self._scanner.finish())
+        self._fed_to = self.consumed
+        return items
+
+
+@dataclass
+class Applied:
+    """What applying messages changed, to be written in the transaction that commits them."""
+
+    journal: list[tuple[dt.date, FixMessage]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    orders: dict[dt.date, set[str]] = field(default_factory=dict)
+    fills: dict[dt.date, set[str]] = field(default_factory=dict)
+    reference: dict[dt.date, list[tuple[str, ...]]] = field(default_factory=dict)  # written
+
+    def touched(self, kind: str, day: dt.date) -> set[str]:
+        table = self.orders if kind == "orders" else self.fills
+        found = table.get(day)
+        if found is None:
+            found = table[day] = set()
+        return found
+
+
+def _recording(original: Callable[..., Any], keys: Callable[[], set[str]]) -> Callable[..., Any]:
+    def call(key: str, *rest: Any) -> Any:
+        keys().add(key)
+        return original(key, *rest)
+
+    return call
+
+
+class Days:
+    """The days being built from a live flow: one DayBuilder per New York date, sharing a
+    spill file in a temporary folder; which order and fill keys each message touched."""
+
+    def __init__(self, spill_dir: Path | None = None) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="surveil-watch-", dir=spill_dir)
+        self._spill = _Spill(Path(self._tmp.name) / "spill.sqlite")
+        self.builders: dict[dt.date, DayBuilder] = {}
+        self.pending = Applied()
+        self._successors: dict[dt.date, dict[str, set[str]]] = {}
+        self.sent_reference: dict[dt.date, set[tuple[str, ...]]] = {}
+        self.partitions_ready: set[dt.date] = set()  # days whose partitions exist
+        self.count = 0  # verified messages numbered (journalled) so far
+        self.refusals = _Refusals()
+        self.refused: set[int] = set()  # seqs of application messages refused
+        self.day_of: dict[int, dt.date] = {}  # seq -> date of each message applied
+        self.needs_rebuild: set[dt.date] = set()  # days with a refused message applied
+
+    def close(self) -> None:
+        self._spill.__exit__(None, None, None)
+        self._tmp.cleanup()
+
+    def builder(self, day: dt.date) -> DayBuilder:
+        found = self.builders.get(day)
+        if found is None:
+            found = self.builders[day] = DayBuilder(day, self._spill)
+            self._successors[day] = {}
+            for kind, spill_map in (("orders", found.orders), ("fills", found.fills)):
+                keys = self._keys(kind, day)
+                spill_map.get = _recording(spill_map.get, keys)  # type: ignore[method-assign]
+                spill_map.set = _recording(spill_map.set, keys)
+                spill_map.pop = _recording(spill_map.pop, keys)  # type: ignore[method-assign]
+        return found
+
+    def _keys(self, kind: str, day: dt.date) -> Callable[[], set[str]]:
+        return lambda: self.pending.touched(kind, day)
+
+    def take(self) -> Applied:
+        """What changed since the last take()."""
+        done, self.pending = self.pending, Applied()
+        return done
+
+    def apply(self, item: FixMessage | BadMessage, *, replay: bool = False) -> None:
+        """Apply one item as import-fix's reading does: bad messages and messages without a
+        usable time are rejects, session and other messages are only noted (for refusals),
+        orders and reports go to their date's builder, unless refused (see `refused`).
+        Every verified message is numbered (its journal seq) and journalled. `replay`: a
+        message from the journal, whose rejects were recorded when it first came."""
+        pending = self.pending
+        if isinstance(item, BadMessage):
+            when = exchange_date(item.time) if item.time else None
+            pending.rejects.append(
+                Reject(item.source, item.line, item.msg_type or "", item.reason, item.display(), when)
+            )  # fmt: skip
+            return
+        seq = self.count
+        self.count += 1
+        day, iso, message, invalid = self._place(seq, item)
+        if not replay:
+            pending.journal.append((day, item))
+            if invalid is not None:
+                pending.rejects.append(invalid)
+        if item.msg_type in REFUSALS:
+            self._note_refusals()
+        if iso is None or message is None or day is None:
+            return
+        if seq in self.refused:
+            return  # refused by the counterparty (Reject 3 / j): import-fix skips it
+        builder = self.builder(day)
+        before = len(builder.rejects)
+        builder.add(message, iso)
+        self.day_of[seq] = day
+        if not replay:
+            pending.rejects.extend(builder.rejects[before:])
+
+    def _place(
+        self, seq: int, item: FixMessage
+    ) -> tuple[dt.date | None, str | None, Any, Reject | None]:
+        """(date, ISO time, fields, reject) of a message, noted for refusals as import-fix
+        notes it; time and fields are None for a message not imported."""
+        if item.msg_type not in APP_TYPES:
+            self.refusals.see(seq, item, False)
+            sent = item.first(52)
+            return (exchange_date(sent.decode("latin-1")) if sent else None), None, None, None
+        message = _Fields(item)
+        try:
+            iso, day = _when(message.values)
+        except Invalid as exc:
+            self.refusals.see(seq, item, False)
+            invalid = Reject(item.source, item.line, item.msg_type, str(exc), item.display(), None)
+            return None, None, None, invalid
+        self.refusals.see(seq, item, True, message)
+        return day, iso, message, None
+
+    def _note_refusals(self) -> None:
+        """A refusal just read: the days whose applied messages it refused need rebuilding."""
+        new = self.refusals.refused - self.refused
+        self.refused |= new
+        for seq in new:
+            day = self.day_of.get(seq)
+            if day is not None:
+                self.needs_rebuild.add(day)
+
+    def find_refusals(self, messages: Iterable[tuple[str, int, str, str, bytes]]) -> None:
+        """First pass over a journal: which of its messages were refused, so that replay()
+        skips them as they pass (import-fix reads a log twice for the same reason)."""
+        probe = Days.__new__(Days)
+        probe.count, probe.refusals, probe.refused = 0, _Refusals(), set()
+        probe.day_of, probe.needs_rebuild = {}, set()
+        for name, line, begin, msg_type, body in messages:
+            probe._place(probe.count, FixMessage(name, line, begin, msg_type, body))
+            probe.count += 1
+        self.refused = set(probe.refusals.refused)
+
+    def replay(self, messages: Iterable[tuple[str, int, str, str, bytes]]) -> int:
+        """Rebuild the days from journalled (file name, line, BeginString, MsgType, body),
+        after find_refusals(); nothing of it is to be written again."""
+        for name, line, begin, msg_type, body in messages:
+            self.apply(FixMessage(name, line, begin, msg_type, body), replay=True)
+        self.take()
+        self.needs_rebuild.clear()
+        return self.count
+
+    def all_rows(self, day: dt.date) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of the day, as DayBuilder.write() gives them (empty text as NULL):
+        for rewriting a day whole."""
+        builder = self.builders[day]
+        builder.orders.flush()
+        builder.fills.flush()
+        unsized: set[str] = set()
+        rejects = len(builder.rejects)
+        orders = [tuple(v if v != "" else None for v in r) for r in builder._order_rows(unsized)]
+        executions = [tuple(r) for r in builder._execution_rows(unsized)]
+        del builder.rejects[rejects:]  # unsized orders: rejects at the end of the day only
+        firms, accounts = builder.reference_rows()
+        self.sent_reference[day] = {*firms, *accounts}
+        return {"firms": firms, "accounts": accounts, "orders": orders, "executions": executions}
+
+    # ---- rows, as DayBuilder.write() would give them now
+
+    def reference_rows(self, day: dt.date) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        """The day's firms and accounts rows not handed out before, as they stand (an
+        account's type may be learnt later). `sent_reference` is cleared when a batch
+        fails (its rows were rolled back)."""
+        firms, accounts = self.builders[day].reference_rows()
+        sent = self.sent_reference.setdefault(day, set())
+        return [f for f in firms if f not in sent], [a for a in accounts if a not in sent]
+
+    def committed(self, applied: Applied) -> None:
+        """`applied` was committed: its reference rows need not be sent again."""
+        for day, rows in applied.reference.items():
+            self.sent_reference.setdefault(day, set()).update(rows)
+            self.partitions_ready.add(day)
+
+    def order_rows(self, day: dt.date, keys: set[str]) -> tuple[list[tuple[Any, ...]], set[str]]:
+        """Rows of the orders `keys` (and the orders replacing them, whose quantity follows
+        their predecessors' fills), and the keys of those that have no row now (unknown,
+        or unsized: import-fix rejects an order it cannot size at the end of the day)."""
+        builder = self.builders[day]
+        successors = self._successors[day]
+        todo, seen = list(keys), set()
+        rows, gone = [], set()
+        while todo:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            order = builder.orders.peek(key)
+            if order is None:
+                gone.add(key)
+                continue
+            if order.predecessor:
+                successors.setdefault(order.predecessor, set()).add(key)
+            todo.extend(successors.get(key, ()))
+            row = self._order_row(builder, order)
+            if row is None:
+                gone.add(key)
+            else:
+                rows.append(row)
+        return rows, gone
+
+    @staticmethod
+    def _order_row(builder: DayBuilder, order: Any) -> tuple[Any, ...] | None:
+        """DayBuilder._order_rows for one order; None when it cannot be sized yet."""
+        cum = sum(q for _, q, _ in order.fills)
+        quantity = order.quantity
+        if quantity is not None and order.predecessor:
+            before = builder._chain_filled(order)
+            if quantity - before >= max(cum, 1):
+                quantity -= before
+        if quantity is None:
+            quantity = cum
+        if quantity <= 0:
+            return None
+        status = _final_status(order, cum, quantity)
+        avg = None
+        if cum > 0:
+            if order.reported_cum == cum and order.reported_avg and Decimal(order.reported_avg) > 0:
+                avg = order.reported_avg
+            else:
+                avg = format(_vwap(order.fills).quantize(SIX_PLACES, ROUND_HALF_EVEN), "f")
+        cancel_time = order.closed_at if status == "4" else None
+        return (
+            order.cl_ord_id, builder.day, order.account_id, order.firm_id, order.symbol,
+            order.side, order.order_type, order.tif, quantity, order.limit_price,
+            order.transact_time, status, cum, avg, cancel_time,
+        )  # fmt: skip
+
+    def fill_rows(self, day: dt.date, keys: set[str]) -> tuple[list[tuple[Any, ...]], set[str]]:
+        """Rows of the fills `keys` as executions rows, and the keys no longer fills."""
+        builder = self.builders[day]
+        rows, gone = [], set()
+        for key in keys:
+            fill = builder.fills.peek(key)
+            if fill is None:
+                gone.add(key)
+                continue
+            _, cl_ord_id, account, symbol, side, qty, price, venue, time = fill
+            rows.append((key, day, cl_ord_id, account, symbol, side, qty, price, venue, time))
+        return rows, gone
+
+    def fills_of(self, day: dt.date, cl_ord_ids: Iterable[str]) -> set[str]:
+        """The exec ids of these orders' fills."""
+        builder = self.builders[day]
+        found: set[str] = set()
+        for key in cl_ord_ids:
+            order = builder.orders.peek(key)
+            if order is not None:
+                found.update(exec_id for exec_id, _, _ in order.fills)
+        return found

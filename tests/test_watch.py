@@ -1,0 +1,258 @@
+"""`surveil watch` (issue 23): a live FIX log into the warehouse, alerts as it goes.
+
+Every test drives the watcher step by step (poll_once, detect) over a real log file and
+the real embedded PostgreSQL; nothing waits on a clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import psycopg
+
+from surveil.detect import detect_day
+from surveil.fix import import_fix
+from surveil.lake import upload_day
+from surveil.load import load_day
+from surveil.settings import Settings
+from tests.conftest import TRADING_DAY
+from tests.watchlog import count, day_rows, generated_log, watcher
+
+
+def batch_day(settings: Settings, log: Path, day: dt.date, conn: psycopg.Connection) -> dict:
+    """The same log through import-fix, upload, load --force and detect: the batch day."""
+    import_fix(settings, [log], force=True)
+    upload_day(settings, day)
+    load_day(settings, day, force=True)
+    detect_day(settings, day)
+    return day_rows(conn, day)
+
+
+def test_a_watched_day_equals_import_fix_then_load_and_detect(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    log = generated_log(tmp_path, TRADING_DAY)
+    w, out = watcher(settings, log, batch_bytes=64 << 10)  # many batches over the day
+    with w:
+        w.poll_until_idle()
+        new = w.detect()
+    watched = day_rows(conn, TRADING_DAY)
+    assert len(watched["orders"]) == 300 and watched["executions"] and watched["alerts"]
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {a["alert_id"] for a in lines} == {a["alert_id"] for a in new}
+    assert {a["alert_id"] for a in lines} == {r[0] for r in watched["alerts"]}
+    batch = batch_day(settings, log, TRADING_DAY, conn)
+    for table in ("orders", "executions", "alerts", "accounts", "firms"):
+        assert watched[table] == batch[table], table
+
+
+JOURNAL = "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), -1) FROM watch_messages"
+
+
+def app_messages(data: bytes) -> int:
+    """Messages in a log of valid messages (each journalled: orders and reports, and the
+    session messages refusals are matched against)."""
+    return data.count(b"8=FIX")
+
+
+def assert_journal_exact(conn: psycopg.Connection, expected: int) -> None:
+    """Every message journalled once: as many rows as messages, seq 0..n-1 without a gap."""
+    row = conn.execute(JOURNAL).fetchone()
+    assert row == (expected, expected, expected - 1)
+
+
+def test_rotation_and_truncation_lose_nothing_and_read_nothing_twice(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    whole = generated_log(tmp_path, TRADING_DAY).read_bytes()
+    lines = whole.splitlines(keepends=True)
+    a, b, c = len(lines) // 3, 2 * len(lines) // 3, len(lines)
+    live = tmp_path / "live" / "fix.messages.log"
+    live.parent.mkdir()
+    live.write_bytes(b"".join(lines[:a]))
+    log_lines: list[str] = []
+    w, _ = watcher(settings, live, log_lines=log_lines)
+    with w:
+        w.poll_until_idle()
+        # logrotate's default: the log renamed, the engine writes a new file at the name.
+        live.rename(live.with_name("fix.messages.log.1"))
+        with live.with_name("fix.messages.log.1").open("ab") as old:
+            old.write(lines[a])  # the engine's last write to the old file, after the rename
+        live.write_bytes(b"".join(lines[a + 1 : b]))
+        w.poll_until_idle()
+        # copytruncate: the same file cut to nothing, then written again.
+        live.write_bytes(b"")
+        w.poll_until_idle()
+        live.write_bytes(b"".join(lines[b:c]))
+        w.poll_until_idle()
+        w.detect()
+    assert any("rotated" in line for line in log_lines)
+    assert any("truncated" in line for line in log_lines)
+    assert_journal_exact(conn, app_messages(whole))
+    watched = day_rows(conn, TRADING_DAY)
+    batch = batch_day(settings, generated_log(tmp_path / "again", TRADING_DAY), TRADING_DAY, conn)
+    for table in ("orders", "executions", "alerts"):
+        assert watched[table] == batch[table], table
+
+
+class Killed(Exception):
+    """Stands for the process dying inside the transaction, before its commit."""
+
+
+def test_a_failure_inside_the_transaction_then_a_restart_applies_each_message_once(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    log = generated_log(tmp_path, TRADING_DAY)
+    whole = log.read_bytes()
+    polls = {"n": 0}
+
+    def die_on_third_batch() -> None:
+        polls["n"] += 1
+        if polls["n"] == 3:
+            raise Killed
+
+    w, _ = watcher(settings, log, batch_bytes=32 << 10, before_commit=die_on_third_batch)
+    with w:
+        w.poll_once()
+        w.poll_once()
+        committed = count(conn, "SELECT messages FROM watch_positions")
+        orders_before = count(conn, "SELECT count(*) FROM orders")
+        try:
+            w.poll_once()
+        except Killed:
+            pass
+        else:
+            raise AssertionError("the third batch was to fail")
+        # Nothing of the failed batch is in the warehouse.
+        assert count(conn, "SELECT messages FROM watch_positions") == committed
+        assert count(conn, "SELECT count(*) FROM orders") == orders_before
+        assert_journal_exact(conn, committed)
+    # A new process: replays the journal, resumes at the committed position.
+    w2, _ = watcher(settings, log, batch_bytes=32 << 10)
+    with w2:
+        w2.poll_until_idle()
+        w2.detect()
+    assert_journal_exact(conn, app_messages(whole))
+    watched = day_rows(conn, TRADING_DAY)
+    batch = batch_day(settings, log, TRADING_DAY, conn)
+    for table in ("orders", "executions", "alerts"):
+        assert watched[table] == batch[table], table
+
+
+def test_a_message_cut_at_the_end_of_the_log_waits_for_its_rest_across_a_restart(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    whole = generated_log(tmp_path, TRADING_DAY).read_bytes()
+    live = tmp_path / "live.log"
+    cut = len(whole) // 2 + 17  # inside a message
+    live.write_bytes(whole[:cut])
+    w, _ = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+    position = count(conn, "SELECT byte_offset FROM watch_positions")
+    assert 0 < position < cut  # the cut message is not consumed
+    assert count(conn, "SELECT count(*) FROM watch_rejects") == 0
+    with live.open("ab") as fh:
+        fh.write(whole[cut:])
+    w2, _ = watcher(settings, live)
+    with w2:
+        w2.poll_until_idle()
+    assert_journal_exact(conn, app_messages(whole))
+    assert count(conn, "SELECT count(*) FROM orders") == 300
+
+
+def test_bad_messages_become_rejects_with_import_fix_reasons(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    from tests.test_import_fix import new_order, report
+
+    good = new_order("C1", seq=1)
+    fill = report("C1", "E1", "F", "2", at="20261125-15:00:01.000", seq=2,
+                  extra=[(32, "300"), (31, "10"), (14, "300"), (6, "10")])  # fmt: skip
+    bad_sum = bytearray(new_order("C2", seq=3))
+    bad_sum[-3:-1] = b"00" if bytes(bad_sum[-3:-1]) != b"00" else b"11"  # CheckSum digits
+    bad_side = new_order("C3", side="9", seq=4)
+    cut = new_order("C4", seq=5)[:-12]  # its CheckSum never written: the file ends
+    live = tmp_path / "fix.log"
+    live.write_bytes(b"\n".join([good, fill, bytes(bad_sum), bad_side, cut]))
+    w, _ = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+        assert count(conn, "SELECT count(*) FROM watch_rejects") == 2  # the cut one may end
+        live.rename(tmp_path / "fix.log.1")  # ... and it does: the log is rotated
+        live.write_bytes(b"")
+        w.poll_until_idle()
+    rejects = conn.execute(
+        "SELECT line, msg_type, reason FROM watch_rejects ORDER BY seq"
+    ).fetchall()
+    batch = import_fix(settings, [tmp_path / "fix.log.1"], skip_invalid=True)
+    assert sorted((r[0], r[2]) for r in rejects) == sorted(
+        (r.line, r.reason) for r in batch.rejects
+    )
+    reasons = " | ".join(r[2] for r in rejects)
+    assert "CheckSum(10)" in reasons and "Side(54)=9" in reasons and "truncated" in reasons
+    assert count(conn, "SELECT count(*) FROM orders") == 1
+    assert count(conn, "SELECT cum_qty FROM orders WHERE cl_ord_id = 'C1'") == 300
+
+
+TERMINATE_WATCHERS = """
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE application_name = 'surveil' AND pid <> pg_backend_pid() AND datname = current_database()
+"""
+
+
+def test_a_database_connection_lost_mid_day_is_retried_in_one_line_and_loses_nothing(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    whole = generated_log(tmp_path, TRADING_DAY).read_bytes()
+    half = whole.rfind(b"\n", 0, len(whole) // 2) + 1
+    live = tmp_path / "live.log"
+    live.write_bytes(whole[:half])
+    log_lines: list[str] = []
+    w, _ = watcher(settings, live, log_lines=log_lines)
+    with w:
+        w.poll_until_idle()
+        assert count(conn, TERMINATE_WATCHERS) == 1  # the database drops the watcher
+        with live.open("ab") as fh:
+            fh.write(whole[half:])
+        totals = w.run(once=True)
+    assert totals.recoveries == 1
+    retried = [line for line in log_lines if "database unavailable" in line]
+    assert len(retried) == 1 and "\n" not in retried[0] and "retrying in" in retried[0]
+    assert_journal_exact(conn, app_messages(whole))
+    assert count(conn, "SELECT count(*) FROM orders") == 300
+
+
+def test_a_message_refused_after_it_was_written_is_undone_as_import_fix_skips_it(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    from tests.test_import_fix import fix, new_order
+
+    refusal = fix(
+        "3", [(45, "2"), (58, "Value is incorrect")], sender="VENUE", target="CLIENT", seq=9
+    )
+    live = tmp_path / "r.log"
+    live.write_bytes(new_order("A", seq=1) + b"\n" + new_order("B", seq=2) + b"\n")
+    log_lines: list[str] = []
+    w, _ = watcher(settings, live, log_lines=log_lines)
+    with w:
+        w.poll_until_idle()
+        assert {r[0] for r in conn.execute("SELECT cl_ord_id FROM orders")} == {"A", "B"}
+        with live.open("ab") as fh:
+            fh.write(refusal + b"\n")
+        w.poll_until_idle()
+    assert [r[0] for r in conn.execute("SELECT cl_ord_id FROM orders")] == ["A"]
+    assert any("refused messages undone" in line for line in log_lines)
+    w2, _ = watcher(settings, live)  # a restart replays the journal, refusal included
+    with w2:
+        w2.poll_until_idle()
+        assert w2._days is not None and set(w2._days.refused) == {1}
+    assert_journal_exact(conn, 3)
+    watched = day_rows(conn, TRADING_DAY)
+    import_fix(settings, [live])
+    upload_day(settings, TRADING_DAY)
+    load_day(settings, TRADING_DAY, force=True)
+    batch = day_rows(conn, TRADING_DAY)
+    for table in ("orders", "executions", "accounts", "firms"):
+        assert watched[table] == batch[table], table
