@@ -88,7 +88,7 @@ class Scanner:
 class Applied:
     """What applying messages changed, to be written in the transaction that commits them."""
 
-    journal: list[tuple[dt.date, FixMessage]] = field(default_factory=list)
+    journal: list[tuple[dt.date | None, FixMessage]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     orders: dict[dt.date, set[str]] = field(default_factory=dict)
     fills: dict[dt.date, set[str]] = field(default_factory=dict)
