@@ -995,3 +995,19 @@ def test_proprietary_desks_trade_both_ways_until_the_closing_minutes(
     )  # fmt: skip
     assert all(len(sides) == 1 for sides in directions(one_way, late=False).values())
     assert one_way.manifest["source"]["without"] == ["prop_desks"]
+
+
+def test_excessive_messaging_spread_falls_back_to_one_symbol_when_no_idle_account_is_left(
+    tmp_path: Path,
+) -> None:
+    """Each spread needs a proprietary account with no other flow; with 40 cases and three
+    look-alikes each there are not enough, and the rest are planted in one symbol instead
+    of refusing the day (version 7 raised "too many scenarios")."""
+    none = dict.fromkeys(SCENARIO_TYPES, 0)
+    day = read_day(
+        make_day(tmp_path, TRADING_DAY, 20_000, seed=3, scenarios={**none, "excessive_otr": 40},
+                 lookalikes=3)
+    )  # fmt: skip
+    orders = {o["cl_ord_id"]: o for o in day.orders}
+    spread = [s for s in day.scenarios if len({orders[i]["symbol"] for i in s["cl_ord_ids"]}) > 1]
+    assert len(day.scenarios) == 160 and 0 < len(spread) < 160

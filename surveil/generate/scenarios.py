@@ -781,8 +781,11 @@ class Planner:
 
     def excessive_otr(self, label: str, variant: str) -> None:
         if variant in ("spread", "spread_filling"):
-            self._otr_spread(label, variant)
-            return
+            try:
+                self._otr_spread(label, variant)
+                return
+            except Crowded:  # no idle proprietary account or symbols left: one symbol
+                variant = "stuffing" if variant == "spread" else "filling"
         burst = self.between(5 * MINUTE, 25 * MINUTE)
         earliest, latest = self.day_window(burst + 2 * MINUTE)
         sym, t = self.place(self.symbols(60), earliest, latest, MINUTE, burst + MINUTE)
