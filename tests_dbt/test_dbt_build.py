@@ -46,6 +46,13 @@ def test_a_daily_build_passes_every_test_and_the_marts_equal_the_raw_tables(home
     assert len(rules) == 5  # every rule that ran has a row, alerts or not
     closes = query(home, "SELECT DISTINCT close_utc FROM analytics.mart_symbol_closing_volume")
     assert closes == [(dt.datetime(2026, 11, 25, 21, 0, tzinfo=dt.UTC),)]
+    auction = query(
+        home,
+        "SELECT (SELECT sum(auction_volume) FROM analytics.mart_symbol_closing_volume), "
+        "(SELECT sum(e.fill_qty) FROM executions e JOIN orders o USING (trade_date, cl_ord_id) "
+        "WHERE o.time_in_force = '7')",
+    )[0]
+    assert auction[0] == auction[1] and auction[0] > 0  # the closing prints, and only they
 
 
 def test_the_next_day_is_added_incrementally_and_an_early_close_uses_its_own_close(

@@ -1,7 +1,7 @@
 -- mart_symbol_closing_volume's volume sums, per day, to the raw executions' quantity, and
--- no symbol's closing volume exceeds its day's volume.
+-- no symbol's closing and auction volume together exceed its day's volume.
 with mart as (
-    select trade_date, sum(volume) as volume, bool_or(closing_volume > volume) as overflows
+    select trade_date, sum(volume) as volume, bool_or(closing_volume + auction_volume > volume) as overflows
     from {{ ref('mart_symbol_closing_volume') }}
     where true {{ in_scope() }}
     group by trade_date

@@ -6,8 +6,10 @@
     ],
 ) }}
 -- Per symbol and trading day: the share of the day's traded volume in the last
--- `closing_window_minutes` before the session's close (13:00 New York on early-close days,
--- seeds/nyse_early_closes.csv), marking_the_close's window.
+-- `closing_window_minutes` of continuous trading before the session's close (13:00 New
+-- York on early-close days, seeds/nyse_early_closes.csv) and in its closing auction print
+-- (fills of at-the-close orders, TimeInForce 7, from the close to five minutes after, and
+-- any fill stamped at the close itself): marking_the_close's two windows, measured apart.
 
 with days as ({{ changed_days() }}),
 
@@ -36,11 +38,18 @@ volume as (
         sum(e.fill_qty) filter (
             where e.transact_time >= c.close_utc
                 - make_interval(mins => {{ var('closing_window_minutes') }})
-              and e.transact_time <= c.close_utc
+              and e.transact_time < c.close_utc
         ) as closing_volume,
+        sum(e.fill_qty) filter (
+            where e.transact_time >= c.close_utc
+              and e.transact_time <= c.close_utc + interval '5 minutes'
+              and (o.time_in_force = '7' or e.transact_time = c.close_utc)
+        ) as auction_volume,
         count(*) as fills
     from {{ ref('stg_executions') }} as e
     join closes as c on c.trade_date = e.trade_date
+    join {{ ref('stg_orders') }} as o
+        on o.trade_date = e.trade_date and o.cl_ord_id = e.cl_ord_id
     group by e.trade_date, e.symbol
 )
 
@@ -52,6 +61,8 @@ select
     coalesce(v.volume, 0) as volume,
     coalesce(v.closing_volume, 0) as closing_volume,
     round(coalesce(v.closing_volume, 0)::numeric / nullif(v.volume, 0), 4) as closing_share,
+    coalesce(v.auction_volume, 0) as auction_volume,
+    round(coalesce(v.auction_volume, 0)::numeric / nullif(v.volume, 0), 4) as auction_share,
     r.load_run_id
 from symbols as s
 join closes as c on c.trade_date = s.trade_date
