@@ -86,7 +86,7 @@ class BadInputError(SurveilError):
 
 
 class ConflictError(BadInputError):
-    """The lake already holds a different object under the same key."""
+    """A different object is already where this would be written (a lake key, a day folder)."""
 
 
 class UnavailableError(SurveilError):

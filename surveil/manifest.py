@@ -3,6 +3,7 @@
 A day is the folder `trade_date=YYYY-MM-DD/` holding one CSV per table and `_manifest.json`,
 which lists every file with its row count, sha256 and columns. A day exists only when its
 manifest does: writers put the manifest last, readers trust nothing the manifest does not list.
+Writing a day folder (hashing writer, keep / conflict / --force, publishing) is dayfolder.py's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,11 +90,20 @@ def parse_day_dir_name(name: str) -> dt.date | None:
         return None
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(
+    path: Path, *, probe: bool = False, each_block: Callable[[bytes], object] | None = None
+) -> str:
+    """The file's sha256, streamed a block at a time (files may be gigabytes): the one file
+    hasher. Only the first block is read when `probe` (to learn early that a file cannot be
+    read); `each_block` sees every block as it is hashed."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while block := fh.read(1 << 20):
             digest.update(block)
+            if each_block is not None:
+                each_block(block)
+            if probe:
+                break
     return digest.hexdigest()
 
 
@@ -174,14 +184,16 @@ class Manifest:
 
 
 def describe_file(path: Path, columns: tuple[str, ...]) -> FileEntry:
-    """Row count and sha256 of a CSV file we wrote (one record per line, header first)."""
-    digest = hashlib.sha256()
+    """Row count and sha256 of a CSV file written elsewhere (one record per line, header
+    first); surveil's own writers take the entry from dayfolder.CsvFile instead."""
     newlines = 0
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-            newlines += block.count(b"\n")
-    return FileEntry(path.name, max(newlines - 1, 0), digest.hexdigest(), columns)
+
+    def count(block: bytes) -> None:
+        nonlocal newlines
+        newlines += block.count(b"\n")
+
+    sha256 = sha256_file(path, each_block=count)
+    return FileEntry(path.name, max(newlines - 1, 0), sha256, columns)
 
 
 def read_local_manifest(day_dir: Path) -> Manifest | None:
@@ -198,20 +210,3 @@ def verify_local_day(day_dir: Path, manifest: Manifest) -> bool:
         if not path.exists() or sha256_file(path) != entry.sha256:
             return False
     return True
-
-
-def publish_day_folder(staging: Path, final: Path) -> None:
-    """Move a completed day folder (built in `staging`, beside `final`) into place.
-
-    A day folder already there is swapped out and removed: readers may briefly find no
-    folder, never a partial one. An OSError from the last rename means another writer
-    published `final` meanwhile; the caller decides what that means.
-    """
-    if final.exists():
-        retired = final.with_name(f".{final.name}.old")
-        shutil.rmtree(retired, ignore_errors=True)
-        final.rename(retired)
-        staging.rename(final)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(final)

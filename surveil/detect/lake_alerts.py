@@ -19,10 +19,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from surveil.dayfolder import write_csv, write_manifest
 from surveil.detect import ALERT_COLUMNS, DELETE_ALERTS, INSERT_DETECT_RUN, RULES, RuleRun
 from surveil.errors import BadInputError
 from surveil.lake import Lake, open_lake
-from surveil.manifest import MANIFEST_NAME, FileEntry, Manifest, day_dir_name, sha256_file
+from surveil.manifest import MANIFEST_NAME, FileEntry, Manifest, day_dir_name
 from surveil.settings import Settings
 
 ALERTS_PREFIX = "alerts"
@@ -159,11 +160,7 @@ def write_alerts(
     alerts = sorted(alerts, key=lambda a: (a["rule"], -a["score"], a["alert_id"]))
     with tempfile.TemporaryDirectory(prefix="surveil-alerts-") as tmp:
         path = Path(tmp) / ALERTS_FILE
-        with path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(ALERT_FILE_COLUMNS)
-            writer.writerows(_alert_line(a) for a in alerts)
-        entry = FileEntry(ALERTS_FILE, len(alerts), sha256_file(path), ALERT_FILE_COLUMNS)
+        entry = write_csv(path, ALERT_FILE_COLUMNS, (_alert_line(a) for a in alerts))
         source = {
             "kind": "alerts",
             "engine": "spark",
@@ -171,12 +168,11 @@ def write_alerts(
             "rules": dict(sorted(rules.items())),
         }
         manifest = Manifest(day, {ALERTS_FILE: entry}, source)
-        manifest_path = Path(tmp) / MANIFEST_NAME
-        manifest_path.write_bytes(manifest.to_bytes())
+        write_manifest(Path(tmp), manifest)
         folder = day_dir_name(day)
         lake.put_file(f"{folder}/{ALERTS_FILE}", path, entry.sha256, overwrite=True)
         lake.put_file(
-            f"{folder}/{MANIFEST_NAME}", manifest_path, sha256_file(manifest_path), overwrite=True
+            f"{folder}/{MANIFEST_NAME}", Path(tmp) / MANIFEST_NAME, manifest.sha256, overwrite=True
         )
     return f"{lake.uri}/{day_dir_name(day)}/{ALERTS_FILE}"
 

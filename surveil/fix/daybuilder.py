@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import itertools
 import marshal
@@ -12,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
+from surveil import dayfolder
 from surveil import fix as package
 from surveil.fix.fields import (
     SIX_PLACES,
@@ -40,11 +40,7 @@ from surveil.fix.spill import (
     _Spill,
     _SpillMap,
 )
-from surveil.manifest import (
-    COLUMNS,
-    FileEntry,
-    describe_file,
-)
+from surveil.manifest import COLUMNS, FileEntry
 
 # The memory budget (HOT_ENTRIES, MIN_HOT_ENTRIES, SETTLE_EVERY) and the CSV writer are read
 # from the package at each use (`package.X`), so that a test tunes them in one place.
@@ -162,8 +158,7 @@ class DayBuilder(OrderState, Executions):
         files = {}
         for table, rows in tables.items():
             path = folder / f"{table}.csv"
-            package._write_csv(path, COLUMNS[table], rows)
-            files[path.name] = describe_file(path, COLUMNS[table])
+            files[path.name] = package._write_csv(path, COLUMNS[table], rows)
         return files
 
     def _order_rows(self, unsized: set[str]) -> Iterator[tuple[str, ...]]:
@@ -237,36 +232,8 @@ class DayBuilder(OrderState, Executions):
         return "" if self.investors else account
 
 
-CSV_BATCH = 10_000  # rows
-
-
-def _write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> None:
-    """One record per line: describe_file counts lines, so no value may hold a line break
-    (field values are checked printable; rejects go through _one_line()).
-
-    The rows are written as csv.writer writes them, a batch at a time: joined with commas
-    when no value needs quoting (none holds a comma, a double quote or a line break), which
-    is several times quicker, else by csv.writer itself."""
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        width = len(columns)
-        rows = iter(rows)
-        while batch := list(itertools.islice(rows, CSV_BATCH)):
-            try:
-                text = "\n".join(map(",".join, batch))
-            except TypeError:  # a value that is not text
-                text = ""
-            plain = (
-                text
-                and set(map(len, batch)) == {width}
-                and text.count(",") == (width - 1) * len(batch)
-                and text.count("\n") == len(batch) - 1
-                and '"' not in text
-                and "\r" not in text
-            )
-            if plain:
-                out.write(text)
-                out.write("\n")
-            else:
-                writer.writerows(batch)
+def _write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> FileEntry:
+    """The day's CSV writer (a test swaps it through the package): one record per line, so
+    no value may hold a line break (field values are checked printable; rejects go through
+    importer._one_line()); the file's manifest entry."""
+    return dayfolder.write_csv(path, columns, rows)

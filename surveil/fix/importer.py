@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import hashlib
 import itertools
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from surveil import dayfolder
 from surveil import fix as package
-from surveil.errors import BadInputError, ConflictError
+from surveil.errors import BadInputError
 from surveil.fix.daybuilder import (
     DayBuilder,
     _write_csv,
@@ -42,17 +41,13 @@ from surveil.fix.spill import (
 )
 from surveil.manifest import (
     COLUMNS,
-    MANIFEST_NAME,
     FileEntry,
     Manifest,
     day_dir_name,
-    describe_file,
-    publish_day_folder,
     read_local_manifest,
-    verify_local_day,
+    sha256_file,
 )
 from surveil.settings import Settings
-from surveil.staging import staging_dir, sweep_stale
 
 IMPORTER_VERSION = "1"
 REJECTS_FILE = "rejects.csv"
@@ -96,17 +91,11 @@ class ImportResult:
 
 
 def _sha256(path: Path, *, probe: bool = False) -> str:
-    """The file's sha256 (only its first block read when `probe`)."""
-    digest = hashlib.sha256()
+    """The log's sha256 (only its first block read when `probe`); unreadable is bad input."""
     try:
-        with path.open("rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-                if probe:
-                    break
+        return sha256_file(path, probe=probe)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    return digest.hexdigest()
 
 
 def _read(
@@ -282,8 +271,20 @@ def import_fix(
     names = _source_names(paths)
     for path in paths:
         _sha256(path, probe=True)  # an unreadable file fails here, as the digests would
-    sweep_stale(settings.data_path)
-    work = staging_dir(settings.data_path, "import-fix")
+    with dayfolder.staging(settings.data_path, "import-fix") as work:
+        return _import_in(settings, names, paths, day, work, skip_invalid, force)
+
+
+def _import_in(
+    settings: Settings,
+    names: list[str],
+    paths: list[Path],
+    day: dt.date | None,
+    work: Path,
+    skip_invalid: bool,
+    force: bool,
+) -> ImportResult:
+    """import_fix, with `work` its staging folder in the data folder."""
     # The import makes no reference cycles: the collector would only walk the day's state
     # over and over while it is built.
     collecting = gc.isenabled()
@@ -312,7 +313,6 @@ def import_fix(
         finally:
             if collecting:
                 gc.enable()
-            shutil.rmtree(work, ignore_errors=True)
 
 
 Staged = dict[dt.date, tuple[Path, dict[str, FileEntry]]]  # each day's folder and files
@@ -409,8 +409,7 @@ def _plan(
         files = {}
         for table in ("firms", "accounts", "orders", "executions"):
             path = folder / f"{table}.csv"
-            _write_csv(path, COLUMNS[table], [])
-            files[path.name] = describe_file(path, COLUMNS[table])
+            files[path.name] = _write_csv(path, COLUMNS[table], [])
         staged[when] = (folder, files)
     folder, files = staged[when]
     builder = reading.builders.get(when)
@@ -495,18 +494,14 @@ def _describe(rejects: list[Reject]) -> str:
 def _check_target(final: Path, source: dict[str, Any], force: bool) -> ImportStatus:
     """'imported' (to be written), or 'unchanged' when the folder already holds this very
     import; raises ConflictError when it holds something else and not `force`."""
-    if not final.exists():
-        return "imported"
-    existing = read_local_manifest(final)
-    if existing is None:
-        return "imported"  # a folder without a manifest is not a day
-    if existing.source == source and verify_local_day(final, existing):
-        return "unchanged"
-    if force:
-        return "imported"
-    kind = existing.source.get("kind", "elsewhere")
-    what = "a different FIX import" if kind == "fix" else f"a day from {kind}"
-    raise ConflictError(f"{final}: holds {what}; use --force to replace it")
+
+    def holds(existing: Manifest) -> str:
+        kind = existing.source.get("kind", "elsewhere")
+        what = "a different FIX import" if kind == "fix" else f"a day from {kind}"
+        return f"holds {what}; use --force to replace it"
+
+    kept = dayfolder.decide(final, source, force=force, holds=holds)
+    return "imported" if kept is None else "unchanged"
 
 
 def _write_day(
@@ -522,12 +517,12 @@ def _write_day(
     files = dict(files)
     if rejects is not None:
         path = staging / REJECTS_FILE
-        _write_csv(path, REJECT_COLUMNS, (_one_line(r.row()) for r in rejects))
-        files[path.name] = describe_file(path, REJECT_COLUMNS)
+        files[path.name] = _write_csv(path, REJECT_COLUMNS, (_one_line(r.row()) for r in rejects))
     manifest = Manifest(day, files, source)
-    (staging / MANIFEST_NAME).write_bytes(manifest.to_bytes())
-    publish_day_folder(staging, final)
-    return manifest
+    dayfolder.write_manifest(staging, manifest)
+    # The plan found `final` writable; a day another run published there meanwhile is kept
+    # when identical (this import's files are then left in the staging folder).
+    return dayfolder.publish(staging, final, source, keep_identical=False) or manifest
 
 
 def _one_line(row: tuple[str, ...]) -> tuple[str, ...]:

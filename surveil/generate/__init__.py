@@ -11,18 +11,15 @@ are written, so memory stays bounded and nothing is read back.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from surveil import calendar
-from surveil.errors import BadInputError, ConfigError, ConflictError
+from surveil import calendar, dayfolder
+from surveil.errors import BadInputError, ConfigError
 from surveil.generate.auction import AUCTION_ORDER_SHARE, closing_auction
 from surveil.generate.book import Fills, Orders
 from surveil.generate.flow import day_context, generate_chunks
@@ -31,17 +28,12 @@ from surveil.generate.reference import build_reference
 from surveil.generate.scenarios import SCENARIO_TYPES, plan_scenarios, resolve_counts
 from surveil.manifest import (
     COLUMNS,
-    MANIFEST_NAME,
     OPTIONAL_COLUMNS,
     FileEntry,
     Manifest,
     day_dir_name,
-    publish_day_folder,
-    read_local_manifest,
-    verify_local_day,
 )
 from surveil.settings import Settings
-from surveil.staging import staging_dir, sweep_stale
 
 # Bump whenever the bytes generated for the same options change.
 GENERATOR_VERSION = "7"
@@ -131,44 +123,26 @@ def generate_day(
         raise BadInputError("--orders must be at least 1")
     final = settings.data_path / day_dir_name(day)
     source = generator_source(day, orders, seed, scenarios, without, lookalikes)
-    existing = read_local_manifest(final) if final.exists() else None
-    if existing is not None and not force:
-        if existing.source.get("kind") != "generated":
-            raise ConflictError(
-                f"{final}: holds a day from {existing.source.get('kind', 'elsewhere')}, "
-                "not generated; use --force to replace it"
-            )
-        if identical := _identical_day(final, source):
-            return _skipped(day, final, identical)
-        if existing.source != source:
-            raise ConflictError(
-                f"{final}: holds {day} generated with {_differences(existing.source, source)}; "
+    if not force:
+
+        def holds(existing: Manifest) -> str:
+            kind = existing.source.get("kind", "elsewhere")
+            if kind != "generated":
+                return f"holds a day from {kind}, not generated; use --force to replace it"
+            differences = _differences(existing.source, source)
+            return (
+                f"holds {day} generated with {differences}; "
                 f"`surveil generate --date {day} --force` replaces it"
             )
-    sweep_stale(settings.data_path)
-    staging = staging_dir(settings.data_path, final.name)
-    try:
-        manifest = write_day_files(staging, day, orders, seed, source)
-        # Another run (two run-days at once) may have published this very day while we
-        # generated it: keep its folder, which that run may be uploading from.
-        if not force and (identical := _identical_day(final, source)):
-            shutil.rmtree(staging, ignore_errors=True)
-            return _skipped(day, final, identical)
-        try:
-            publish_day_folder(staging, final)
-        except OSError:  # published by another run between our check and our rename
-            identical = _identical_day(final, source)
-            if identical is None:
-                raise ConflictError(
-                    f"{final}: another run wrote a different day here meanwhile; run again"
-                ) from None
-            shutil.rmtree(staging, ignore_errors=True)
-            return _skipped(day, final, identical)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    rows = {n.removesuffix(".csv"): e.rows for n, e in manifest.files.items()}
-    return GenerateResult(day, final, "generated", rows, manifest.sha256)
+
+        if kept := dayfolder.decide(final, source, force=False, holds=holds, repair=True):
+            return _result(day, final, "skipped", kept)
+    with dayfolder.staging(settings.data_path, final.name) as staged:
+        manifest = write_day_files(staged, day, orders, seed, source)
+        # Another run (two run-days at once) may have published this very day meanwhile.
+        if kept := dayfolder.publish(staged, final, source, keep_identical=not force):
+            return _result(day, final, "skipped", kept)
+    return _result(day, final, "generated", manifest)
 
 
 def _differences(there: dict[str, Any], asked: dict[str, Any]) -> str:
@@ -177,17 +151,11 @@ def _differences(there: dict[str, Any], asked: dict[str, Any]) -> str:
     return ", ".join(f"{k} {there.get(k)} (this run: {asked.get(k)})" for k in keys)
 
 
-def _identical_day(final: Path, source: dict[str, Any]) -> Manifest | None:
-    """The manifest of the day in `final` when it was made from `source`, files intact."""
-    existing = read_local_manifest(final) if final.exists() else None
-    if existing is not None and existing.source == source and verify_local_day(final, existing):
-        return existing
-    return None
-
-
-def _skipped(day: dt.date, final: Path, manifest: Manifest) -> GenerateResult:
+def _result(
+    day: dt.date, final: Path, status: GenerateStatus, manifest: Manifest
+) -> GenerateResult:
     rows = {n.removesuffix(".csv"): e.rows for n, e in manifest.files.items()}
-    return GenerateResult(day, final, "skipped", rows, manifest.sha256)
+    return GenerateResult(day, final, status, rows, manifest.sha256)
 
 
 def write_day_files(
@@ -236,23 +204,21 @@ def write_day_files(
         ("firms", reference.firms_rows()),
         ("accounts", reference.accounts_rows()),
     ):
-        with _HashedFile(folder / f"{table}.csv", COLUMNS[table]) as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerows(rows)
-            out.rows = len(rows)
-        files[out.entry.name] = out.entry
+        entry = dayfolder.write_csv(folder / f"{table}.csv", COLUMNS[table], rows)
+        files[entry.name] = entry
 
     yyyymmdd = f"{day:%Y%m%d}"
     order_ids: dict[int, str] = {}
     exec_ids: dict[int, str] = {}
     with (
-        _HashedFile(folder / "orders.csv", COLUMNS["orders"]) as orders_out,
-        _HashedFile(folder / "executions.csv", COLUMNS["executions"]) as executions_out,
+        dayfolder.CsvFile(folder / "orders.csv", COLUMNS["orders"]) as orders_out,
+        dayfolder.CsvFile(folder / "executions.csv", COLUMNS["executions"]) as executions_out,
     ):
         chunks = generate_chunks(ctx, market, planner.constraints, scheduled, background)
         for chunk in chunks:
-            orders_out.write_bytes(chunk.orders_csv, chunk.orders)
-            executions_out.write_bytes(chunk.executions_csv, chunk.executions)
+            # memoryviews: numpy types ndarray a Buffer from Python 3.12 only
+            orders_out.write_bytes(chunk.orders_csv.data, chunk.orders)
+            executions_out.write_bytes(chunk.executions_csv.data, chunk.executions)
             for ref, number in chunk.planted_orders.tolist():
                 order_ids[ref] = f"C{yyyymmdd}{number:09d}"
             for ref, number in chunk.planted_fills.tolist():
@@ -261,13 +227,12 @@ def write_day_files(
     files[executions_out.entry.name] = executions_out.entry
 
     lines = plan.rows(day.isoformat(), reference.account_ids, universe.symbols, order_ids, exec_ids)
-    with _HashedFile(folder / "scenarios.csv", OPTIONAL_COLUMNS["scenarios"]) as out:
-        out.write("".join(line + "\n" for line in lines))
-        out.rows = len(lines)
+    with dayfolder.CsvFile(folder / "scenarios.csv", OPTIONAL_COLUMNS["scenarios"]) as out:
+        out.write_bytes("".join(line + "\n" for line in lines).encode("utf-8"), len(lines))
     files[out.entry.name] = out.entry
 
     manifest = Manifest(day, files, source)
-    (folder / MANIFEST_NAME).write_bytes(manifest.to_bytes())
+    dayfolder.write_manifest(folder, manifest)
     return manifest
 
 
@@ -275,35 +240,3 @@ def _shifted(fills: Fills, by: int) -> Fills:
     """`fills` pointing at their orders placed `by` rows further on."""
     fills.order = fills.order + by
     return fills
-
-
-class _HashedFile:
-    """A CSV file written once, header first, hashed as it is written."""
-
-    def __init__(self, path: Path, columns: tuple[str, ...]) -> None:
-        self.path = path
-        self.columns = columns
-        self.rows = 0
-        self._digest = hashlib.sha256()
-        self._file = path.open("wb")
-        self.write(",".join(columns) + "\n")
-
-    def write(self, text: str) -> int:
-        self.write_bytes(np.frombuffer(text.encode("utf-8"), dtype=np.uint8), 0)
-        return len(text)
-
-    def write_bytes(self, data: np.ndarray, rows: int) -> None:
-        view = data.data  # memoryview: numpy types ndarray a Buffer from Python 3.12 only
-        self._digest.update(view)
-        self._file.write(view)
-        self.rows += rows
-
-    @property
-    def entry(self) -> FileEntry:
-        return FileEntry(self.path.name, self.rows, self._digest.hexdigest(), self.columns)
-
-    def __enter__(self) -> _HashedFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
