@@ -21,7 +21,13 @@ from typing import Any, Literal, TypeVar
 
 from surveil import calendar, db, ledger
 from surveil.detect import RULES, detect_day, resolve_params
-from surveil.errors import ConfigError, ReportFailedError, SurveilError, ValidationFailedError
+from surveil.errors import (
+    ConfigError,
+    ConflictError,
+    ReportFailedError,
+    SurveilError,
+    ValidationFailedError,
+)
 from surveil.generate import generate_day
 from surveil.lake import open_lake, read_manifest, upload_day
 from surveil.load import load_day
@@ -91,6 +97,24 @@ def day_in_data_folder(settings: Settings, day: dt.date) -> str | None:
     return f"the day already in the data folder (from {source.get('kind', 'elsewhere')})"
 
 
+WATCHED_DAY = "SELECT EXISTS (SELECT 1 FROM watch_messages WHERE trade_date = %s)"
+
+
+def refuse_over_watched_day(settings: Settings, day: dt.date) -> None:
+    """ConflictError (exit 3) when `surveil watch` built the day in the warehouse from a live
+    log and no day folder is there to load: run-day would generate a synthetic day and
+    load it over the real one. The day's log, imported, is what run-day should take."""
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        row = conn.execute(WATCHED_DAY, (day,)).fetchone()
+    if row and row[0]:
+        raise ConflictError(
+            f"{day}: the warehouse holds the day `surveil watch` built from the live log, and "
+            f"no day folder for it: `surveil import-fix LOG --date {day}` imports the log and "
+            "run-day then takes that day; run-day never generates over a watched day"
+        )
+
+
 def run_day(
     settings: Settings,
     day: dt.date | None = None,
@@ -126,6 +150,7 @@ def run_day(
     def generate() -> tuple[str, str]:
         if orders is None and seed is None and (kept := day_in_data_folder(settings, day)):
             return "skipped", kept
+        refuse_over_watched_day(settings, day)
         r = generate_day(settings, day, orders=orders, seed=seed)
         return (
             r.status,
