@@ -168,39 +168,44 @@ class DayBuilder(OrderState, Executions):
         for (value,) in self.spill.db.execute(_ORDERS_IN_ORDER, self._ids):
             order = _Order(*marshal.loads(value))
             key = order.cl_ord_id
-            fills = order.fills
-            cum = sum(q for _, q, _ in fills)
-            quantity = order.quantity
-            if quantity is not None and order.predecessor:
-                before = self._chain_filled(order)
-                if quantity - before >= max(cum, 1):
-                    quantity -= before
-            if quantity is None:
-                quantity = cum
-            if quantity <= 0:
+            final = self.final_state(order)
+            if final is None:
                 reason = f"order {key}: no OrderQty(38), CumQty+LeavesQty or fills to size it"
                 self.rejects.append(
                     Reject(order.source, order.line, order.origin, reason, "", self.day)
                 )
                 unsized.add(key)
                 continue
-            status = _final_status(order, cum, quantity)
-            avg = None
-            if cum > 0:
-                if (
-                    order.reported_cum == cum
-                    and order.reported_avg
-                    and Decimal(order.reported_avg) > 0
-                ):
-                    avg = order.reported_avg
-                else:
-                    avg = format(_vwap(fills).quantize(SIX_PLACES, ROUND_HALF_EVEN), "f")
-            cancel_time = order.closed_at if status == "4" else None
+            quantity, cum, status, avg, cancel_time = final
             yield (
                 key, day, order.account_id, order.firm_id, order.symbol, order.side,
                 order.order_type, order.tif, str(quantity), order.limit_price or "",
                 order.transact_time, status, str(cum), avg or "", cancel_time or "",
             )  # fmt: skip
+
+    def final_state(self, order: _Order) -> tuple[int, int, str, str | None, str | None] | None:
+        """(quantity, cum_qty, ord_status, avg_px, cancel_time) of the order as its row gives
+        them, or None when nothing sizes it (no OrderQty, CumQty+LeavesQty or fills). A
+        replaced order's quantity is what is left after its predecessors' fills."""
+        fills = order.fills
+        cum = sum(q for _, q, _ in fills)
+        quantity = order.quantity
+        if quantity is not None and order.predecessor:
+            before = self._chain_filled(order)
+            if quantity - before >= max(cum, 1):
+                quantity -= before
+        if quantity is None:
+            quantity = cum
+        if quantity <= 0:
+            return None
+        status = _final_status(order, cum, quantity)
+        avg = None
+        if cum > 0:
+            if order.reported_cum == cum and order.reported_avg and Decimal(order.reported_avg) > 0:
+                avg = order.reported_avg
+            else:
+                avg = format(_vwap(fills).quantize(SIX_PLACES, ROUND_HALF_EVEN), "f")
+        return quantity, cum, status, avg, order.closed_at if status == "4" else None
 
     def _execution_rows(self, unsized: set[str]) -> Iterable[tuple[str, ...]]:
         """executions.csv rows in the order the fills were made, with their orders' final

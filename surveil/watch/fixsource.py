@@ -13,9 +13,8 @@ as public API of the package (see the report of issue 23):
 
 * the bytes a scanner has consumed (everything before its pending, incomplete message),
   and its line counter, to commit a resumable position;
-* the rows of one order or one fill *now*, and which keys a message touched, to write a
-  day as it is built instead of once at the end. `Days._order_row` is
-  DayBuilder._order_rows for one order (the same helpers make it).
+* which keys a message touched, to write a day as it is built instead of once at the end
+  (an order's row now comes from `DayBuilder.final_state`, which import-fix's own rows use).
 """
 
 from __future__ import annotations
@@ -24,23 +23,19 @@ import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
 from surveil.fix.daybuilder import DayBuilder
 from surveil.fix.fields import (
     APP_TYPES,
-    SIX_PLACES,
     Invalid,
     Reject,
     _Fields,
     _when,
     exchange_date,
 )
-from surveil.fix.fills import _vwap
 from surveil.fix.importer import REFUSALS, _Refusals
-from surveil.fix.orders import _final_status
 from surveil.fix.parser import DEFAULT_MAX_MESSAGE, BadMessage, FixMessage, LogScanner
 from surveil.fix.spill import _Spill
 
@@ -293,25 +288,12 @@ class Days:
 
     @staticmethod
     def _order_row(builder: DayBuilder, order: Any) -> tuple[Any, ...] | None:
-        """DayBuilder._order_rows for one order; None when it cannot be sized yet."""
-        cum = sum(q for _, q, _ in order.fills)
-        quantity = order.quantity
-        if quantity is not None and order.predecessor:
-            before = builder._chain_filled(order)
-            if quantity - before >= max(cum, 1):
-                quantity -= before
-        if quantity is None:
-            quantity = cum
-        if quantity <= 0:
+        """The order's warehouse row now (DayBuilder.final_state); None when it cannot be
+        sized yet."""
+        final = builder.final_state(order)
+        if final is None:
             return None
-        status = _final_status(order, cum, quantity)
-        avg = None
-        if cum > 0:
-            if order.reported_cum == cum and order.reported_avg and Decimal(order.reported_avg) > 0:
-                avg = order.reported_avg
-            else:
-                avg = format(_vwap(order.fills).quantize(SIX_PLACES, ROUND_HALF_EVEN), "f")
-        cancel_time = order.closed_at if status == "4" else None
+        quantity, cum, status, avg, cancel_time = final
         return (
             order.cl_ord_id, builder.day, order.account_id, order.firm_id, order.symbol,
             order.side, order.order_type, order.tif, quantity, order.limit_price,
