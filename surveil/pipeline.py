@@ -39,6 +39,7 @@ from surveil.manifest import (
 )
 from surveil.settings import Settings
 from surveil.validate import validate_day
+from surveil.watch import record as watch_record
 
 Progress = Callable[[str], None]
 
@@ -97,22 +98,23 @@ def day_in_data_folder(settings: Settings, day: dt.date) -> str | None:
     return f"the day already in the data folder (from {source.get('kind', 'elsewhere')})"
 
 
-WATCHED_DAY = "SELECT EXISTS (SELECT 1 FROM watch_messages WHERE trade_date = %s)"
-
-
-def refuse_over_watched_day(settings: Settings, day: dt.date) -> None:
-    """ConflictError (exit 3) when `surveil watch` built the day in the warehouse from a live
-    log and no day folder is there to load: run-day would generate a synthetic day and
-    load it over the real one. The day's log, imported, is what run-day should take."""
-    with db.connect(settings) as conn:
-        db.migrate(conn)
-        row = conn.execute(WATCHED_DAY, (day,)).fetchone()
-    if row and row[0]:
-        raise ConflictError(
-            f"{day}: the warehouse holds the day `surveil watch` built from the live log, and "
-            f"no day folder for it: `surveil import-fix LOG --date {day}` imports the log and "
-            "run-day then takes that day; run-day never generates over a watched day"
-        )
+def record_watched_day(settings: Settings, day: dt.date) -> tuple[str, str] | None:
+    """The day folder of a day `surveil watch` built, written from its journal when there
+    is no day folder for it (surveil/watch/record.py), as a step's (status, detail); None
+    when the day was not watched. Generating over a watched day would load a synthetic day
+    over the real one."""
+    sources = watch_record.watched_sources(settings, day)
+    if not sources:
+        return None
+    r, kept = watch_record.record_watched_day(settings, day, sources)
+    rejects = f", {r.rejected:,} rejects" + (
+        f" (watch kept {kept:,}: see the day's rejects.csv)" if r.rejected != kept else ""
+    )
+    return (
+        "recorded",
+        f"the day `surveil watch` built, from its journal of {', '.join(sources)}: "
+        f"{r.orders:,} orders, {r.executions:,} executions{rejects}",
+    )
 
 
 def run_day(
@@ -150,7 +152,9 @@ def run_day(
     def generate() -> tuple[str, str]:
         if orders is None and seed is None and (kept := day_in_data_folder(settings, day)):
             return "skipped", kept
-        refuse_over_watched_day(settings, day)
+        if orders is None and seed is None and (watched := record_watched_day(settings, day)):
+            return watched
+        _refuse_over_watched_day(settings, day)
         r = generate_day(settings, day, orders=orders, seed=seed)
         return (
             r.status,
@@ -221,6 +225,22 @@ def make_report(settings: Settings, result: RunDayResult, say: Progress) -> None
     result.steps.append(
         StepResult("report", "written", f"{r.bytes:,} bytes: {where}", time.perf_counter() - clock)
     )
+
+
+WATCHED_DAY = "SELECT EXISTS (SELECT 1 FROM watch_messages WHERE trade_date = %s)"
+
+
+def _refuse_over_watched_day(settings: Settings, day: dt.date) -> None:
+    """ConflictError (exit 3) for --orders/--seed over a day `surveil watch` built: a
+    synthetic day would replace the real one."""
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        row = conn.execute(WATCHED_DAY, (day,)).fetchone()
+    if row and row[0]:
+        raise ConflictError(
+            f"{day}: the warehouse holds the day `surveil watch` built from the live log; "
+            "run-day without --orders and --seed takes that day, and never generates over it"
+        )
 
 
 def _state(

@@ -134,9 +134,9 @@ def test_run_day_exits_1_and_reports_when_validation_fails(settings: Settings, c
 
 
 def test_run_day_never_generates_over_a_day_watch_built(settings: Settings, conn) -> None:
-    """A day `surveil watch` put into the warehouse from the live log, with no day folder:
-    run-day would have generated a synthetic day and loaded it over the real one. It exits 3
-    with one line naming import-fix, and writes nothing."""
+    """A day `surveil watch` put into the warehouse from the live log: run-day with --orders
+    would generate a synthetic day and load it over the real one. It exits 3 with one line,
+    and writes nothing (without --orders it records the watched day: test_watch_runday.py)."""
     from surveil import db
 
     db.migrate(conn)
@@ -145,9 +145,11 @@ def test_run_day_never_generates_over_a_day_watch_built(settings: Settings, conn
         " msg_type, body) VALUES ('log', 0, %s, 'FIX.log', 1, 'FIX.4.4', 'D', '\\x00')",
         (TRADING_DAY,),
     )
-    result = CliRunner().invoke(app, ["run-day", "--date", str(TRADING_DAY), "--no-report"])
+    result = CliRunner().invoke(
+        app, ["run-day", "--date", str(TRADING_DAY), "--orders", "500", "--no-report"]
+    )
     assert result.exit_code == 3, result.output
-    assert "surveil watch" in result.stderr and "surveil import-fix LOG" in result.stderr
+    assert "surveil watch" in result.stderr and "never generates over it" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert not settings.data_path.exists() or not any(settings.data_path.glob("trade_date=*"))
     assert count_day(conn, "orders", TRADING_DAY) == 0

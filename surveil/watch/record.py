@@ -1,0 +1,93 @@
+"""The batch record of a day `surveil watch` built: its day folder, written from the journal.
+
+`watch` journals every verified message it applied (sql/008_watch.sql), so the messages of
+a watched day are in the warehouse even when the live log has been rotated away. `run-day`
+for such a day, with no day folder for it, writes the folder from that journal: each
+source's messages of the day, in the order read, written back as FIX (BodyLength and CheckSum
+recomputed: they verified when read) into a log named after the source, and
+taken through `import-fix` — the same reader and rules, so the folder is what import-fix of
+the live log would have written, and load, validate and detect go on as for any day.
+
+Messages that failed verification are not in the journal: only their reason and a
+readable copy (`|` for SOH) were kept. Each is written as that copy, after the source's
+messages (a rejected message changes no state, so its place does not matter), and the
+import lists it among the day's rejects again. The record's reject count is returned beside
+the watch's own, and run-day names any difference. Locations in rejects.csv are lines of
+the rewritten log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from pathlib import Path
+
+from surveil import db
+from surveil.fix import ImportResult, import_fix
+from surveil.settings import Settings
+
+SOH = b"\x01"
+WATCHED_SOURCES = "SELECT DISTINCT source FROM watch_messages WHERE trade_date = %s ORDER BY 1"
+# A day's messages of one source, and the session messages without a readable date (a
+# refusal among them may name one of the day's messages).
+DAY_MESSAGES = """
+SELECT begin_string, body FROM watch_messages
+WHERE source = %s AND (trade_date = %s OR trade_date IS NULL) ORDER BY seq
+"""
+DAY_REJECTS = """
+SELECT message FROM watch_rejects
+WHERE source = %s AND (trade_date = %s OR trade_date IS NULL) ORDER BY seq
+"""
+DAY_REJECT_COUNT = """
+SELECT count(*) FROM watch_rejects WHERE source = ANY(%s) AND (trade_date = %s OR trade_date IS NULL)
+"""
+
+
+def watched_sources(settings: Settings, day: dt.date) -> list[str]:
+    """The sources `watch` journalled messages of `day` from (none: not a watched day)."""
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        return [row[0] for row in conn.execute(WATCHED_SOURCES, (day,)).fetchall()]
+
+
+def fix_message(begin_string: str, body: bytes) -> bytes:
+    """A journalled message as it was on the wire: 8, 9 and 10 around its body."""
+    head = b"8=" + begin_string.encode() + SOH + b"9=" + str(len(body) + 1).encode() + SOH
+    message = head + body + SOH
+    return message + b"10=%03d" % (sum(message) % 256) + SOH
+
+
+def log_name(source: str) -> str:
+    """The rewritten log's file name: the source's own (a topic's for Kafka), marked."""
+    base = source.removeprefix("kafka:").rstrip("/").rsplit("/", 1)[-1] or "watch"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", base) + ".watch-journal"
+
+
+def record_watched_day(
+    settings: Settings, day: dt.date, sources: list[str]
+) -> tuple[ImportResult, int]:
+    """Write the day folder of a watched day from watch's journal (module docstring); the
+    import's result and the number of the day's rejects `watch` kept."""
+    with tempfile.TemporaryDirectory(prefix=".watch-record-", dir=_scratch(settings)) as scratch:
+        logs: list[Path] = []
+        with db.connect(settings) as conn:
+            for source in sources:
+                path = Path(scratch) / log_name(source)
+                if path in logs:
+                    path = path.with_name(f"{len(logs)}-{path.name}")
+                with path.open("wb") as out:
+                    for begin, body in conn.execute(DAY_MESSAGES, (source, day)):
+                        out.write(fix_message(begin, bytes(body)) + b"\n")
+                    for (message,) in conn.execute(DAY_REJECTS, (source, day)):
+                        # one line per reject, whatever its copy holds
+                        out.write(message.replace("\n", " ").encode("latin-1") + b"\n")
+                logs.append(path)
+            row = conn.execute(DAY_REJECT_COUNT, (sources, day)).fetchone()
+        result = import_fix(settings, logs, day, skip_invalid=True)
+    return result, int(row[0]) if row else 0
+
+
+def _scratch(settings: Settings) -> Path:
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    return settings.data_path

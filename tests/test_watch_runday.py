@@ -1,0 +1,90 @@
+"""run-day on a day `surveil watch` built (issue 23 item 5): the day's record is written from
+watch's journal, then loaded, validated and detected as any day, with the same rows and
+alerts the watcher stored; a second run-day does nothing new."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from surveil.errors import ConflictError
+from surveil.manifest import day_dir_name, read_local_manifest
+from surveil.pipeline import run_day
+from surveil.settings import Settings
+from surveil.watch.record import fix_message
+from tests.conftest import TRADING_DAY
+from tests.watchlog import count, day_rows, generated_log, watcher
+
+
+def watch_day(settings: Settings, log: Path) -> None:
+    w, _ = watcher(settings, log, batch_bytes=64 << 10)
+    with w:
+        w.poll_until_idle()
+        w.detect()
+
+
+def test_run_day_records_a_watched_day_from_its_journal_then_validates_and_detects_it(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    log = generated_log(tmp_path, TRADING_DAY)
+    watch_day(settings, log)
+    watched = day_rows(conn, TRADING_DAY)
+    log.unlink()  # rotated away: the journal is all there is
+    result = run_day(settings, TRADING_DAY)
+    steps = {s.step: s for s in result.steps}
+    assert result.status == "done"
+    assert steps["generate"].status == "recorded" and "300 orders" in steps["generate"].detail
+    assert steps["load"].status == "loaded" and steps["validate"].status == "passed"
+    assert steps["detect"].status == "detected" and steps["report"].status == "written"
+    folder = settings.data_path / day_dir_name(TRADING_DAY)
+    manifest = read_local_manifest(folder)
+    assert manifest is not None and manifest.source["kind"] == "fix"
+    assert [f["name"] for f in manifest.source["files"]] == ["drop-copy.log.watch-journal"]
+    assert "scenarios.csv" not in manifest.files  # a drop copy carries no ground truth
+    recorded = day_rows(conn, TRADING_DAY)
+    for table in ("orders", "executions", "accounts", "firms", "alerts"):
+        assert recorded[table] == watched[table], table
+    again = run_day(settings, TRADING_DAY)
+    assert not again.new_work and again.alerts == result.alerts
+    assert {s.status for s in again.steps} == {"skipped"}
+
+
+def test_the_record_keeps_the_rejects_watch_kept(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    from tests.test_import_fix import new_order
+
+    bad_sum = bytearray(new_order("C2", seq=2))
+    bad_sum[-3:-1] = b"00" if bytes(bad_sum[-3:-1]) != b"00" else b"11"
+    live = tmp_path / "fix.log"
+    live.write_bytes(b"\n".join([new_order("C1", seq=1), bytes(bad_sum), b""]))
+    watch_day(settings, live)
+    assert count(conn, "SELECT count(*) FROM watch_rejects") == 1
+    result = run_day(settings, TRADING_DAY, report=False)
+    generate = result.steps[0]
+    assert generate.status == "recorded" and "1 rejects" in generate.detail
+    assert "watch kept" not in generate.detail
+    folder = settings.data_path / day_dir_name(TRADING_DAY)
+    rejects = (folder / "rejects.csv").read_text().splitlines()
+    assert len(rejects) == 2 and "CheckSum(10)" in rejects[1]
+    assert count(conn, "SELECT count(*) FROM orders WHERE trade_date = %s", TRADING_DAY) == 1
+
+
+def test_generating_over_a_watched_day_is_refused(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    watch_day(settings, generated_log(tmp_path, TRADING_DAY))
+    with pytest.raises(ConflictError, match="never generates over it"):
+        run_day(settings, TRADING_DAY, orders=500, report=False)
+    assert count(conn, "SELECT count(*) FROM orders WHERE trade_date = %s", TRADING_DAY) == 300
+
+
+def test_a_journalled_message_is_written_back_with_its_wire_bodylength_and_checksum() -> None:
+    from tests.test_import_fix import new_order
+
+    wire = new_order("C1", seq=1)
+    begin, rest = wire.split(b"\x01", 1)
+    body = rest.split(b"\x01", 1)[1].rsplit(b"\x0110=", 1)[0]
+    assert fix_message(begin.removeprefix(b"8=").decode(), body) == wire
