@@ -118,12 +118,18 @@ class KafkaSource:
         return items, bool(records) or not self._caught_up(), used
 
     def _caught_up(self) -> bool:
-        """Whether every partition has been read to its end (its high watermark now)."""
+        """Whether every partition has been read to its end (its high watermark now). A
+        broker that cannot say (away, restarting) is a transient error: logged once, and
+        taken as caught up, so the watcher idles and asks again."""
         kafka = self._kafka
         for partition, offset in self.offsets.items():
-            low, high = self._consumer.get_watermark_offsets(
-                kafka.TopicPartition(self.topic, int(partition)), timeout=10
-            )
+            try:
+                low, high = self._consumer.get_watermark_offsets(
+                    kafka.TopicPartition(self.topic, int(partition)), timeout=10
+                )
+            except kafka.KafkaException as exc:
+                self._transient(exc.args[0])
+                return True
             if (offset if offset >= 0 else low) < high:
                 return False
         return True
