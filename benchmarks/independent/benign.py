@@ -41,21 +41,24 @@ def market_makers(c: Ctx, book: Book, n: int) -> None:
             qty = int(c.rng.choice([100, 100, 200, 300, 500]))
             life = float(c.rng.exponential(15.0)) + 0.2
             reps = int(c.rng.geometric(0.4)) - 1
+            end = min(float(t) + life, CLOSE_S - 1)
+            moves = np.sort(c.rng.uniform(float(t) + 0.01, end, reps)) if end > t + 0.02 else []
+            offset = int(c.rng.random() < 0.25)
             for side in ("1", "2"):
                 o = passive(
                     c,
                     mm,
                     sym,
-                    side,
+                    short_sell(c, side),
                     qty,
                     float(t),
                     life,
                     fill_prob=0.07,
-                    replaces=reps,
-                    offset_ticks=int(c.rng.random() < 0.25),
+                    times=moves,
+                    offset_ticks=offset,
                 )
                 if o.cum and c.rng.random() < 0.6:  # offload the inventory: the round trip
-                    back = "2" if side == "1" else "1"
+                    back = short_sell(c, "2") if side == "1" else "1"
                     t2 = min(float(t) + life + c.rng.exponential(4.0), CLOSE_S - 2)
                     passive(
                         c,
@@ -76,10 +79,10 @@ def hft(c: Ctx, book: Book, n: int) -> None:
     acct = book.add("H", "BRKC", "P", ("INV-HFT01",), account_type="1")
     syms = [s for s in c.mkt.symbols if c.mkt.info[s][4] >= 3]
     for t in session_time(c.rng, n):
-        sym, side = str(c.rng.choice(syms)), str(c.rng.choice(["1", "2"]))
+        sym, side = str(c.rng.choice(syms)), short_sell(c, str(c.rng.choice(["1", "2"])))
         qty = int(c.rng.choice([100, 100, 100, 200, 300]))
-        if c.rng.random() < 0.55:
-            marketable(c, acct, sym, side, qty, float(t), ioc=True, fill_prob=0.5)
+        if c.rng.random() < 0.3:
+            marketable(c, acct, sym, side, qty, float(t), ioc=True, fill_prob=0.4)
         else:
             passive(
                 c,
@@ -89,9 +92,15 @@ def hft(c: Ctx, book: Book, n: int) -> None:
                 qty,
                 float(t),
                 float(c.rng.exponential(1.5)) + 0.05,
-                fill_prob=0.05,
-                replaces=int(c.rng.random() < 0.3),
+                fill_prob=0.03,
+                replaces=int(c.rng.geometric(0.4)) - 1,
             )
+
+
+def short_sell(c: Ctx, side: str, share: float = 0.35) -> str:
+    """Side 5 (sell short) for a share of the sells of principal accounts: market makers and
+    HFTs sell short routinely (Reg SHO marks every sale long or short) [R]."""
+    return "5" if side == "2" and c.rng.random() < share else side
 
 
 def _funds(book: Book, rng: np.random.Generator):
@@ -202,7 +211,8 @@ def prop_desks(c: Ctx, book: Book, n: int) -> list:
     desks = [book.prop("ARB"), book.prop("ARB"), book.prop("IDX"), book.prop("SWG")]
     for t in session_time(c.rng, n):
         acct = desks[int(c.rng.integers(len(desks)))]
-        sym, side = str(c.mkt.pick(c.rng, thin_ok=False)), str(c.rng.choice(["1", "2"]))
+        sym = str(c.mkt.pick(c.rng, thin_ok=False))
+        side = short_sell(c, str(c.rng.choice(["1", "2"])), 0.2)
         qty = round_lot(c.rng, 400) if c.rng.random() > 0.03 else int(c.rng.integers(5, 20)) * 1000
         if c.rng.random() < 0.6:
             passive(
@@ -271,9 +281,11 @@ def closing_orders(c: Ctx, book: Book, n: int, funds: list) -> None:
     mostly in the last half hour; ~10% of the day's volume trades in the close."""
     index_funds = [book.client("BRKA", "INV-IDX01"), book.client("BRKC", "INV-IDX02")]
     pool = index_funds * 3 + funds
+    sides: dict[tuple[str, str], str] = {}  # a fund is a buyer or a seller of a name, not both
     for _ in range(n):
         acct = pool[int(c.rng.integers(len(pool)))]
-        sym, side = str(c.mkt.pick(c.rng)), str(c.rng.choice(["1", "2"]))
+        sym = str(c.mkt.pick(c.rng))
+        side = sides.setdefault((acct.account_id, sym), str(c.rng.choice(["1", "2"])))
         cut = c.mkt.moc_cutoff(sym)
         t = float(max(cut - c.rng.exponential(1200), CLOSE_S - 3 * 3600))
         qty = round_lot(c.rng, 2000)

@@ -69,14 +69,20 @@ def passive(
     replaces: int = 0,
     partial: float = 0.3,
     offset_ticks: int = 0,
+    times=None,
     **kw,
 ) -> Order:
-    """Rest at the touch (offset_ticks away from it), follow it, then fill or cancel."""
+    """Rest at the touch (offset_ticks away from it), follow it, then fill or cancel.
+
+    `times`: the re-pricing times, when a quoter moves both sides of its quote together."""
     sign = -1 if side == "1" else 1
     price = round(c.touch(sym, side, t) + sign * offset_ticks * 0.01, 2)
     o = c.new(acct, sym, side, qty, t, max(price, 0.01), **kw)
     end = min(t + life, CLOSE_S - 1)
-    times = np.sort(c.rng.uniform(t + 0.01, end, replaces)) if replaces else []
+    if end <= t + 0.02:
+        replaces = 0
+    if times is None:
+        times = np.sort(c.rng.uniform(t + 0.01, end, replaces)) if replaces else []
     for tr in times:
         new_px = max(round(c.touch(sym, side, tr) + sign * offset_ticks * 0.01, 2), 0.01)
         if new_px != o.price or c.rng.random() < 0.3:
@@ -85,7 +91,7 @@ def passive(
         if c.rng.random() < partial and o.leaves > 1:
             c.fill(o, end, max(1, o.leaves // int(c.rng.integers(2, 5))))
             if c.rng.random() < 0.5:
-                c.fill(o, end + c.rng.exponential(5))
+                c.fill(o, min(end + c.rng.exponential(5), CLOSE_S - 0.5))
         else:
             c.fill(o, end)
     if o.open and end < CLOSE_S - 1 and c.rng.random() < 0.9:
