@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             days.append(result)
             if not args.json:
                 print(
-                    f"{day} seed {seed}: {result['import']['messages']} messages, "
+                    f"{day} seed {seed}: {sum(result['import']['messages'].values())} messages, "
                     f"{len(result['alerts'])} alerts, validation {result['validation']}, "
                     + ", ".join(f"{k} {v:.1f}s" for k, v in result["timings"].items()),
                     file=sys.stderr,

@@ -44,33 +44,20 @@ def market_makers(c: Ctx, book: Book, n: int) -> None:
             end = min(float(t) + life, CLOSE_S - 1)
             moves = np.sort(c.rng.uniform(float(t) + 0.01, end, reps)) if end > t + 0.02 else []
             offset = int(c.rng.random() < 0.25)
+            net = 0
             for side in ("1", "2"):
                 o = passive(
-                    c,
-                    mm,
-                    sym,
-                    short_sell(c, side),
-                    qty,
-                    float(t),
-                    life,
-                    fill_prob=0.07,
-                    times=moves,
-                    offset_ticks=offset,
-                )
-                if o.cum and c.rng.random() < 0.6:  # offload the inventory: the round trip
-                    back = short_sell(c, "2") if side == "1" else "1"
-                    t2 = min(float(t) + life + c.rng.exponential(4.0), CLOSE_S - 2)
-                    passive(
-                        c,
-                        mm,
-                        sym,
-                        back,
-                        o.cum,
-                        t2,
-                        float(c.rng.exponential(3.0)),
-                        fill_prob=0.85,
-                        partial=0.2,
-                    )
+                    c, mm, sym, short_sell(c, side), qty, float(t), life,
+                    fill_prob=0.07, times=moves, offset_ticks=offset,
+                )  # fmt: skip
+                net += o.cum if side == "1" else -o.cum
+            if net and c.rng.random() < 0.6:  # offload the inventory: the round trip
+                back = short_sell(c, "2") if net > 0 else "1"
+                t2 = min(float(t) + life + c.rng.exponential(4.0), CLOSE_S - 2)
+                passive(
+                    c, mm, sym, back, abs(net), t2, float(c.rng.exponential(3.0)),
+                    fill_prob=0.85, partial=0.2,
+                )  # fmt: skip
 
 
 def hft(c: Ctx, book: Book, n: int) -> None:

@@ -187,15 +187,13 @@ def spoof(c: Ctx, book: Book, sym: str, variant: str, k: int) -> dict:
             px = round(base + sign * lv * 0.01 * (1 + (variant == "trillium")), 2)
             spoofs.append(c.new(acct, sym, s_side, qty, ts + 0.02 * lv, max(px, 0.01)))
         fill_t = ts + 0.02 * levels + float(c.rng.uniform(0.2, 2.5))
-        if variant == "sarao":
+        if variant == "sarao":  # modified again and again, kept at its level as prices move
             for rep in range(int(c.rng.integers(2, 5))):
-                for o in spoofs:
-                    new_px = round(o.price - sign * 0.01, 2)
-                    c.log.replace(
-                        o,
-                        c.us(ts + 0.1 + 0.15 * rep + 0.001 * spoofs.index(o)),
-                        price=max(new_px, 0.01),
-                    )
+                tr = ts + 0.1 + 0.15 * rep
+                for lv, o in enumerate(spoofs):
+                    px = round(c.touch(sym, s_side, tr) + sign * lv * 0.01, 2)
+                    qty = int(o.qty * c.rng.uniform(0.8, 1.25) / 100) * 100 or 100
+                    c.log.replace(o, c.us(tr + 0.001 * lv), price=max(px, 0.01), qty=qty)
                 fill_t += 0.15
         c.fill(g, fill_t)
         if variant == "partial":

@@ -87,7 +87,13 @@ def passive(
         new_px = max(round(c.touch(sym, side, tr) + sign * offset_ticks * 0.01, 2), 0.01)
         if new_px != o.price or c.rng.random() < 0.3:
             c.log.replace(o, c.us(tr), price=new_px)
-    if c.rng.random() < fill_prob:
+    fills = c.rng.random() < fill_prob
+    if fills and offset_ticks:  # away from the touch: the market must come to it
+        start = float(times[-1]) if len(times) else t
+        reached = c.mkt.reaches(sym, side, o.price, start, end)
+        end = end if reached is None else min(end, reached + float(c.rng.uniform(0.01, 1.0)))
+        fills = reached is not None
+    if fills:
         if c.rng.random() < partial and o.leaves > 1:
             c.fill(o, end, max(1, o.leaves // int(c.rng.integers(2, 5))))
             if c.rng.random() < 0.5:

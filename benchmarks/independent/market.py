@@ -103,6 +103,16 @@ class Market:
     def tick(self, sym: str) -> float:
         return 0.01
 
+    def reaches(self, sym: str, side: str, price: float, t0: float, t1: float) -> float | None:
+        """First second in [t0, t1] at which the market comes to a resting order's price
+        (the bid down to a buy's limit, the ask up to a sell's), None if it never does."""
+        a, b = self._i(t0), self._i(t1) + 1
+        if side == "1":
+            hit = np.nonzero(self._bid[sym][a:b] <= price + 1e-9)[0]
+        else:
+            hit = np.nonzero(self._ask[sym][a:b] >= price - 1e-9)[0]
+        return None if hit.size == 0 else float(max(t0, OPEN_S + a + int(hit[0])))
+
     def close_price(self, sym: str) -> float:
         mid = (self.bid(sym, CLOSE_S) + self.ask(sym, CLOSE_S)) / 2
         return round(mid * (1 + self.close_push.get(sym, 0.0)), 2)
