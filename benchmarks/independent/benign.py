@@ -268,11 +268,11 @@ def closing_orders(c: Ctx, book: Book, n: int, funds: list) -> None:
     mostly in the last half hour; ~10% of the day's volume trades in the close."""
     index_funds = [book.client("BRKA", "INV-IDX01"), book.client("BRKC", "INV-IDX02")]
     pool = index_funds * 3 + funds
-    sides: dict[tuple[str, str], str] = {}  # a fund is a buyer or a seller of a name, not both
+    sides: dict[tuple[str, str], str] = {}  # an investor buys or sells a name, not both
     for _ in range(n):
         acct = pool[int(c.rng.integers(len(pool)))]
         sym = str(c.mkt.pick(c.rng))
-        side = sides.setdefault((acct.account_id, sym), str(c.rng.choice(["1", "2"])))
+        side = sides.setdefault((acct.owners[0], sym), str(c.rng.choice(["1", "2"])))
         cut = c.mkt.moc_cutoff(sym)
         t = float(max(cut - c.rng.exponential(1200), CLOSE_S - 3 * 3600))
         qty = round_lot(c.rng, 2000)

@@ -231,8 +231,9 @@ def front(c: Ctx, book: Book, sym: str, variant: str, k: int, plan: dict) -> dic
     else:
         trader = book.prop("FLOW")
     size = int(c.rng.integers(40, 150)) * 1000
-    if variant == "prop_parent":
-        client_orders = work_parent(c, client, sym, side, size, t0, t1, int(c.rng.integers(40, 90)))
+    if variant == "prop_parent":  # told by phone: the first child order follows the desk's trades
+        kids = int(c.rng.integers(40, 90))
+        client_orders = work_parent(c, client, sym, side, size, t0 + 100.0, t1, kids)
     else:
         client_orders = [
             held_order(c, client, sym, side, size, t0, t1, int(c.rng.integers(20, 50)))
