@@ -63,6 +63,19 @@ def _cross(c: Ctx, buyer, seller, sym, qty, t, gap, px=None, sell_qty=None, buy_
     return [b, s]
 
 
+def _near_cross(c: Ctx, buyer, seller, sym, qty, t):
+    """Matched orders of 'substantially the same size, time and price': a buy and a sell of
+    one owner a few seconds apart, a tick apart in price, sizes within ~10%."""
+    px = round((c.mkt.bid(sym, t) + c.mkt.ask(sym, t)) / 2, 2)
+    gap = float(c.rng.uniform(2.0, 8.0))
+    sell_qty = max(100, qty + int(c.rng.integers(-3, 4)) * 100 * (qty >= 1000))
+    b = c.new(buyer, sym, "1", qty, t, px)
+    s = c.new(seller, sym, "2", sell_qty, t + gap, round(px + 0.01 * c.rng.choice([-1, 1]), 2))
+    c.fill(b, t + gap + 0.002)
+    c.fill(s, t + gap + 0.003)
+    return [b, s]
+
+
 def wash(c: Ctx, book: Book, sym: str, variant: str, k: int) -> dict:
     owner = f"INV-W{k:03d}"
     t = float(c.rng.uniform(OPEN_S + 1800, CLOSE_S - 3600))
@@ -77,6 +90,9 @@ def wash(c: Ctx, book: Book, sym: str, variant: str, k: int) -> dict:
     elif variant == "unequal":
         buyer, seller = book.client("BRKB", owner), book.client("BRKB", owner)
         desc = "two accounts of one owner; unequal orders, the buy filled in two pieces"
+    elif variant == "near_match":
+        buyer, seller = book.client("BRKA", owner), book.client("BRKA", owner)
+        desc = "two accounts of one owner: a buy and a sell 2-8 s apart, a tick apart, ~same size"
     else:  # related desks
         buyer, seller = book.prop("MOM"), book.prop("MOM")
         desc = "two accounts of one prop desk self-trade repeatedly (FINRA 5210.02 pattern)"
@@ -84,7 +100,9 @@ def wash(c: Ctx, book: Book, sym: str, variant: str, k: int) -> dict:
     for _ in range(reps):
         qty = int(c.rng.integers(5, 40)) * 100
         gap = float(c.rng.uniform(0.05, 1.5))
-        if variant == "unequal":
+        if variant == "near_match":
+            orders += _near_cross(c, buyer, seller, sym, qty, t)
+        elif variant == "unequal":
             orders += _cross(
                 c,
                 buyer,

@@ -30,7 +30,7 @@ from fixlog import FixLog  # noqa: E402
 from flow import Ctx  # noqa: E402
 from market import THIN, Book, Market  # noqa: E402
 
-WASH = ["same_account", "two_firms", "unequal", "related_desks"]
+WASH = ["same_account", "two_firms", "unequal", "near_match", "related_desks"]
 WASH_LIKE = ["mm_round_trips", "unrelated_clients", "omnibus", "unrelated_desks"]
 SPOOF = ["coscia", "trillium", "partial", "sarao"]
 CLOSE = ["last_minutes", "auction", "sell"]
