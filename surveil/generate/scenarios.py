@@ -134,7 +134,14 @@ ABUSE, LOOKALIKE = "abuse", "lookalike"
 # The intended detection parameters (see the module docstring), named like the detection
 # rules' parameters.
 RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
-    "wash_trade": {"window_s": 0.5, "qty_tolerance_pct": 0.0},
+    "wash_trade": {
+        "window_s": 0.5,
+        "qty_tolerance_pct": 0.0,
+        "match_window_s": 10.0,
+        "match_qty_pct": 10.0,
+        "match_price_ticks": 1,
+        "min_matched_pairs": 2,
+    },
     "spoofing": {
         "layer_multiple": 3.0,
         "size_multiple": 5.0,
@@ -154,13 +161,13 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
     "excessive_otr": {"min_orders": 20, "min_ratio": 20.0, "peer_multiple": 5.0, "min_symbols": 2},
     "front_running": {
         "lead_minutes": 5,
-        "unwind_minutes": 30,
+        "unwind_minutes": 390,
         "client_size_multiple": 10.0,
         "max_child_gap_minutes": 30.0,
         "same_firm": True,
         "min_ahead_multiple": 8.0,
         "min_usual_fills": 20,
-        "min_unwind_share": 0.5,
+        "min_unwind_share": 0.75,
     },
 }
 
