@@ -102,40 +102,6 @@ def test_wash_trade_look_alikes_do_not_fire(settings: Settings) -> None:
     assert run(settings, day, "wash_trade") == []
 
 
-def _near_matches(day: DayBuilder, seller: str, times: int, gap: str = "10.01") -> None:
-    """A1 buys 1,000 WSH at 10.00; `seller` sells 1,050 at `gap` three seconds later."""
-    for k in range(times):
-        day.filled("A1", "WSH", "buy", 1000, "10.00", f"15:{10 * k:02d}:00")
-        day.filled(seller, "WSH", "sell", 1050, gap, f"15:{10 * k:02d}:03")
-
-
-def test_wash_trade_matched_orders_of_two_linked_accounts_fire_as_one_alert(
-    settings: Settings,
-) -> None:
-    """Version 4: a buy in A1 and a sell in A2 (one owner) of about the same size, seconds
-    and a cent apart, twice: matched orders, though they never print against each other."""
-    day = DayBuilder()
-    _near_matches(day, "A2", 2)
-    (alert,) = run(settings, day, "wash_trade")
-    assert alert["account_ids"] == ["A1", "A2"] and len(alert["cl_ord_ids"]) == 4
-    assert len(alert["exec_ids"]) == 4
-    assert (
-        "matched a buy in one account with a sell in another 2 times in WSH"
-        in (alert["explanation"])
-    )
-    assert "2000 bought, 2100 sold" in alert["explanation"]
-
-
-def test_wash_trade_near_matches_need_a_pattern_two_accounts_and_a_cent(
-    settings: Settings,
-) -> None:
-    for seller, times, gap in (("A2", 1, "10.01"), ("A1", 3, "10.01"), ("A2", 3, "10.03"),
-                               ("A3", 3, "10.01")):  # fmt: skip
-        day = DayBuilder()
-        _near_matches(day, seller, times, gap)
-        assert run(settings, day, "wash_trade") == [], (seller, times, gap)
-
-
 def test_a_market_maker_round_trip_at_bid_and_offer_is_not_a_wash(settings: Settings) -> None:
     """Buying at the bid and selling at the offer, seconds apart, in equal size: what a
     market maker does all day. Version 1 (60 s, a tick apart, equal size) fired on it."""

@@ -162,36 +162,6 @@ def wash_trades(day: Day) -> list[Alert]:
             sold = sum(f["fill_qty"] for f in run if not _is_buy(f["side"]))
             if bought and bought == sold:
                 alerts.append(_alert(symbol, run, run))
-    return alerts + _matched_orders(day, {o for a in alerts for o in a["orders"]})
-
-
-def _matched_orders(day: Day, crossed: set[str]) -> list[Alert]:
-    """Version 4: per owner and symbol, at least min_matched_pairs pairs of a filled buy in
-    one of its accounts and a filled sell in another, entered within match_window_s, filled
-    quantities within match_qty_pct %, average prices within match_price_ticks cents."""
-    owner = {a: r["beneficial_owner_id"] for a, r in day.accounts.items()}
-    window = dt.timedelta(seconds=float(WASH["match_window_s"]))
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for o in day.orders:
-        if owner[o["account_id"]] and o["cum_qty"] > 0 and o["cl_ord_id"] not in crossed:
-            groups[owner[o["account_id"]], o["symbol"]].append(o)
-    alerts = []
-    for (_, symbol), orders in groups.items():
-        pairs = [
-            (b, s)
-            for b in orders if _is_buy(b["side"])
-            for s in orders if not _is_buy(s["side"])
-            if s["account_id"] != b["account_id"]
-            and abs(s["transact_time"] - b["transact_time"]) <= window
-            and abs(b["cum_qty"] - s["cum_qty"])
-            <= WASH["match_qty_pct"] / 100 * max(b["cum_qty"], s["cum_qty"])
-            and abs(b["avg_px"] - s["avg_px"]) <= Decimal("0.01") * WASH["match_price_ticks"]
-        ]  # fmt: skip
-        if len(pairs) >= WASH["min_matched_pairs"]:
-            members = list({o["cl_ord_id"]: o for pair in pairs for o in pair}.values())
-            ids = {o["cl_ord_id"] for o in members}
-            fills = [e for e in day.executions if e["cl_ord_id"] in ids]
-            alerts.append(_alert(symbol, members, fills))
     return alerts
 
 
@@ -375,8 +345,7 @@ def excessive_otr(day: Day, peers_min_orders: int = 1) -> list[Alert]:
 def front_running(day: Day) -> list[Alert]:
     """Version 4: a proprietary account of the firm trades the parent's way within
     lead_minutes of its first child and before half of it has filled, one-way, and back
-    after (between min_unwind_share and 1 / min_unwind_share of it), until unwind_minutes
-    past the parent's last fill."""
+    later that day (between min_unwind_share and 1 / min_unwind_share of it)."""
     quantities: dict[str, list[int]] = defaultdict(list)
     for o in day.orders:
         quantities[o["symbol"]].append(o["quantity"])
@@ -408,24 +377,21 @@ def front_running(day: Day) -> list[Alert]:
         return qty >= AHEAD["min_ahead_multiple"] * statistics.median(usual)
 
     lead = _seconds(60 * AHEAD["lead_minutes"])
-    unwind_within = _seconds(60 * AHEAD["unwind_minutes"])
     found = []
     for parent in _parents(day):
-        first, last = parent[0], parent[-1]
+        first = parent[0]
         symbol, buy, client = first["symbol"], _is_buy(first["side"]), first["account_id"]
         quantity = sum(o["quantity"] for o in parent)
         if quantity < AHEAD["client_size_multiple"] * typical[symbol]:
             continue
         own = sorted((e for o in parent for e in by_order[o["cl_ord_id"]]),
                      key=lambda e: (e["transact_time"], e["exec_id"]))  # fmt: skip
-        worked_until = max([last["transact_time"], *(e["transact_time"] for e in own)])
-        ahead_until, running = worked_until, 0
+        ahead_until, running = first["transact_time"] + lead, 0
         for e in own:
             running += e["fill_qty"]
             if 2 * running >= quantity:
-                ahead_until = e["transact_time"]
+                ahead_until = min(ahead_until, e["transact_time"])
                 break
-        ahead_until = min(ahead_until, first["transact_time"] + lead)
         start = first["transact_time"] - lead
         by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for p in fills_of[symbol]:
@@ -439,9 +405,8 @@ def front_running(day: Day) -> list[Alert]:
             last_ahead = max(p["transact_time"] for p in ahead)
             against = [p for p in fills if _is_buy(p["side"]) != buy
                        and start <= p["transact_time"] <= last_ahead]  # fmt: skip
-            end = worked_until + unwind_within
-            unwind = [p for p in fills if _is_buy(p["side"]) != buy
-                      and last_ahead < p["transact_time"] <= end]  # fmt: skip
+            unwind = [p for p in fills
+                      if _is_buy(p["side"]) != buy and last_ahead < p["transact_time"]]  # fmt: skip
             if unwind:
                 found.append((symbol, parent, ahead, unwind, not against))
     suspects = {(ahead[0]["account_id"], symbol) for symbol, _, ahead, _, _ in found}

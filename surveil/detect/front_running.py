@@ -47,9 +47,10 @@ only after that is hedging or has a view: the client has mostly traded; one trad
 after a resting order came in is not acting on its arrival: on our own generated days that
 was a desk's ordinary afternoon trade ahead of a limit-on-close order). One-way means no
 fill the other way from the window's start to its last fill ahead. The unwind is the other
-way after that, over the rest of the day by default (`unwind_minutes` after the parent's
-last fill: enforcement cases unwind over the afternoon), and it must be the position coming
-back: between `min_unwind_share` (now 3/4) and its inverse of what was bought ahead. With
+way after that, any time later that day (enforcement cases unwind over the afternoon;
+version 3's `unwind_minutes` after the last child is gone), and it must be the position
+coming back: between `min_unwind_share` (now 3/4) and its inverse of what was bought ahead.
+With
 the wider windows, a desk or an institution running a program the other way later (selling
 several times what it bought) and benign desks that sold back about half of a block were
 most of the false alerts on the independent day. An account that is a candidate in nearly
@@ -72,7 +73,6 @@ NAME = "front_running"
 VERSION = "4"
 PARAMS = {
     "lead_minutes": 5.0,
-    "unwind_minutes": 390.0,
     "client_size_multiple": 10.0,
     "max_child_gap_minutes": 30.0,
     "same_firm": True,
@@ -127,52 +127,66 @@ SQL = (
     FROM parents p JOIN typical t USING (symbol)
     GROUP BY p.first_child, p.account_id, p.firm_id, p.owner, p.symbol, p.is_buy, t.median_qty
     HAVING sum(p.quantity) >= %(client_size_multiple)s * t.median_qty
-), parent_fills AS (
-    -- The large parents' own fills, running: when half the parent had filled.
-    SELECT l.cl_ord_id, l.quantity, e.transact_time,
-           sum(e.fill_qty) OVER (PARTITION BY l.cl_ord_id
-                                 ORDER BY e.transact_time, e.exec_id) AS running
-    FROM large_client l
-    JOIN parents p ON p.first_child = l.cl_ord_id
-    JOIN executions e ON e.trade_date = %(trade_date)s AND e.cl_ord_id = p.cl_ord_id
-), worked AS (
-    SELECT cl_ord_id, max(transact_time) AS last_fill,
-           min(transact_time) FILTER (WHERE 2 * running >= quantity) AS half_filled
-    FROM parent_fills GROUP BY cl_ord_id
-), held AS (
-    -- The firm holds the parent from its first child until its last fill (or last child);
-    -- trading ahead is trading its way within `lead_minutes` of the first child, before
-    -- half of the parent has filled.
-    SELECT l.*,
-           least(l.transact_time + make_interval(secs => %(lead_minutes)s * 60),
-                 coalesce(w.half_filled, greatest(l.last_time, w.last_fill))) AS ahead_until,
-           greatest(l.last_time, w.last_fill) AS worked_until
-    FROM large_client l LEFT JOIN worked w USING (cl_ord_id)
-), ahead AS (
-    SELECT c.cl_ord_id AS client_order, c.account_id AS client_account, c.symbol, c.is_buy,
-           c.quantity, c.median_qty, c.transact_time AS client_time, c.ahead_until,
-           c.worked_until, c.child_orders, c.child_ids, p.account_id AS prop_account,
-           pa.account_type AS prop_type,
-           array_agg(p.exec_id ORDER BY p.exec_id) AS ahead_execs,
-           array_agg(DISTINCT p.cl_ord_id ORDER BY p.cl_ord_id) AS ahead_orders,
-           sum(p.fill_qty) AS ahead_qty,
-           min(p.transact_time) AS first_ahead, max(p.transact_time) AS last_ahead
-    FROM held c
+), near_fills AS (
+    -- Proprietary fills of the parent's firm its way within `lead_minutes` of its first
+    -- child, by the (symbol, transact_time) index: the candidates, before the parent's own
+    -- fills say when half of it had traded.
+    SELECT c.cl_ord_id AS client_order, p.exec_id, p.cl_ord_id, p.account_id, p.fill_qty,
+           p.transact_time
+    FROM large_client c
     CROSS JOIN LATERAL (
         SELECT e.exec_id, e.cl_ord_id, e.account_id, e.fill_qty, e.transact_time
         FROM executions e
         WHERE e.trade_date = %(trade_date)s AND e.symbol = c.symbol
           AND e.transact_time >= c.transact_time - make_interval(secs => %(lead_minutes)s * 60)
-          AND e.transact_time < c.ahead_until
+          AND e.transact_time < c.transact_time + make_interval(secs => %(lead_minutes)s * 60)
           AND (e.side = '1') = c.is_buy
           AND e.account_id <> c.account_id
     ) p
     JOIN accounts pa ON pa.trade_date = %(trade_date)s AND pa.account_id = p.account_id
      AND pa.account_type = 'proprietary'
      AND (NOT %(same_firm)s OR pa.firm_id = c.firm_id)
+), early_fills AS (
+    -- The own fills of each parent with candidates within `lead_minutes` of its first
+    -- child (by the (account_id, symbol, transact_time) index), running: whether half of
+    -- it had traded before the window's end, and when.
+    SELECT l.cl_ord_id, l.quantity, f.transact_time,
+           sum(f.fill_qty) OVER (PARTITION BY l.cl_ord_id
+                                 ORDER BY f.transact_time, f.exec_id) AS running
+    FROM large_client l
+    JOIN (SELECT DISTINCT client_order FROM near_fills) n ON n.client_order = l.cl_ord_id
+    CROSS JOIN LATERAL (
+        SELECT e.exec_id, e.cl_ord_id, e.fill_qty, e.transact_time
+        FROM executions e
+        WHERE e.trade_date = %(trade_date)s AND e.account_id = l.account_id
+          AND e.symbol = l.symbol AND e.transact_time >= l.transact_time
+          AND e.transact_time < l.transact_time + make_interval(secs => %(lead_minutes)s * 60)
+    ) f
+    JOIN parents p ON p.cl_ord_id = f.cl_ord_id AND p.first_child = l.cl_ord_id
+), half_filled AS (
+    SELECT cl_ord_id, min(transact_time) FILTER (WHERE 2 * running >= quantity) AS at
+    FROM early_fills GROUP BY cl_ord_id
+), held AS (
+    -- Trading ahead is trading the parent's way within `lead_minutes` of its first child,
+    -- before half of the parent has filled.
+    SELECT l.*,
+           coalesce(h.at, l.transact_time + make_interval(secs => %(lead_minutes)s * 60))
+               AS ahead_until
+    FROM large_client l
+    JOIN (SELECT DISTINCT client_order FROM near_fills) n ON n.client_order = l.cl_ord_id
+    LEFT JOIN half_filled h USING (cl_ord_id)
+), ahead AS (
+    SELECT c.cl_ord_id AS client_order, c.account_id AS client_account, c.symbol, c.is_buy,
+           c.quantity, c.median_qty, c.transact_time AS client_time, c.ahead_until,
+           c.child_orders, c.child_ids, p.account_id AS prop_account,
+           array_agg(p.exec_id ORDER BY p.exec_id) AS ahead_execs,
+           array_agg(DISTINCT p.cl_ord_id ORDER BY p.cl_ord_id) AS ahead_orders,
+           sum(p.fill_qty) AS ahead_qty,
+           min(p.transact_time) AS first_ahead, max(p.transact_time) AS last_ahead
+    FROM held c
+    JOIN near_fills p ON p.client_order = c.cl_ord_id AND p.transact_time < c.ahead_until
     GROUP BY c.cl_ord_id, c.account_id, c.symbol, c.is_buy, c.quantity, c.median_qty,
-             c.transact_time, c.ahead_until, c.worked_until, c.child_orders, c.child_ids,
-             p.account_id, pa.account_type
+             c.transact_time, c.ahead_until, c.child_orders, c.child_ids, p.account_id
 ), unwound AS (
     SELECT a.*, array_agg(u.exec_id ORDER BY u.exec_id) AS unwind_execs,
            array_agg(DISTINCT u.cl_ord_id ORDER BY u.cl_ord_id) AS unwind_orders,
@@ -184,12 +198,11 @@ SQL = (
         WHERE e.trade_date = %(trade_date)s AND e.symbol = a.symbol
           AND e.account_id = a.prop_account
           AND e.transact_time > a.last_ahead
-          AND e.transact_time <= a.worked_until + make_interval(secs => %(unwind_minutes)s * 60)
           AND (e.side = '1') <> a.is_buy
     ) u
     GROUP BY a.client_order, a.client_account, a.symbol, a.is_buy, a.quantity, a.median_qty,
-             a.client_time, a.ahead_until, a.worked_until, a.child_orders, a.child_ids,
-             a.prop_account, a.prop_type, a.ahead_execs, a.ahead_orders, a.ahead_qty,
+             a.client_time, a.ahead_until, a.child_orders, a.child_ids,
+             a.prop_account, a.ahead_execs, a.ahead_orders, a.ahead_qty,
              a.first_ahead, a.last_ahead
 ), usual_sizes AS (
     -- Each candidate account's fills in the day's symbols where it is no candidate,
@@ -208,8 +221,11 @@ SQL = (
     -- (one that trades every symbol all day in small fills has no "other symbols").
     SELECT c.prop_account, e.fill_qty, count(*) AS fills
     FROM (SELECT DISTINCT prop_account FROM unwound) c
+    LEFT JOIN (SELECT prop_account FROM usual_sizes GROUP BY prop_account
+               HAVING sum(fills) >= %(min_usual_fills)s) enough USING (prop_account)
     JOIN executions e ON e.trade_date = %(trade_date)s AND e.account_id = c.prop_account
      AND e.transact_time < %(close_utc)s
+    WHERE enough.prop_account IS NULL
     GROUP BY c.prop_account, e.fill_qty
 ), usual_ranked AS (
     SELECT 'other' AS scope, prop_account, fill_qty,
@@ -259,11 +275,10 @@ SELECT prop_account || '/' || client_order AS key,
                                                   + %(lead_minutes)s * 60)
                                       / greatest(1, extract(epoch FROM ahead_until - client_time)
                                                     + %(lead_minutes)s * 60)))) AS score,
-       format('%%s account %%s %%s %%s %%s from %%s s %%s client order %%s to %%s s %%s it, '
+       format('Proprietary account %%s %%s %%s %%s from %%s s %%s client order %%s to %%s s %%s it, '
               || 'before half of it had filled (the first of %%s, %%s shares in all, %%sx the '
-              || 'median order), %%s, and unwound %%s while it was worked or within %%s '
-              || 'minutes after its last fill.',
-              initcap(prop_type), prop_account, CASE WHEN is_buy THEN 'bought' ELSE 'sold' END,
+              || 'median order), %%s, and unwound %%s later that day.',
+              prop_account, CASE WHEN is_buy THEN 'bought' ELSE 'sold' END,
               ahead_qty, symbol,
               round(abs(extract(epoch FROM first_ahead - client_time))::numeric),
               CASE WHEN first_ahead < client_time THEN 'before' ELSE 'after' END,
@@ -276,7 +291,7 @@ SELECT prop_account || '/' || client_order AS key,
                         || round(usual_fill::numeric)
                         || CASE WHEN elsewhere THEN ' in other symbols' ELSE '' END
               END,
-              unwind_qty, %(unwind_minutes)s)
+              unwind_qty)
            AS explanation
 FROM judged
 WHERE opposite_fills = 0

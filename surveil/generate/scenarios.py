@@ -134,14 +134,7 @@ ABUSE, LOOKALIKE = "abuse", "lookalike"
 # The intended detection parameters (see the module docstring), named like the detection
 # rules' parameters.
 RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
-    "wash_trade": {
-        "window_s": 0.5,
-        "qty_tolerance_pct": 0.0,
-        "match_window_s": 10.0,
-        "match_qty_pct": 10.0,
-        "match_price_ticks": 1,
-        "min_matched_pairs": 2,
-    },
+    "wash_trade": {"window_s": 0.5, "qty_tolerance_pct": 0.0},
     "spoofing": {
         "layer_multiple": 3.0,
         "size_multiple": 5.0,
@@ -161,7 +154,6 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
     "excessive_otr": {"min_orders": 20, "min_ratio": 20.0, "peer_multiple": 5.0, "min_symbols": 2},
     "front_running": {
         "lead_minutes": 5,
-        "unwind_minutes": 390,
         "client_size_multiple": 10.0,
         "max_child_gap_minutes": 30.0,
         "same_firm": True,
