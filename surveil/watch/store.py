@@ -231,6 +231,33 @@ def _blank(value: Any) -> Any:
     return None if value == "" else value
 
 
+@dataclass
+class DayRows:
+    """A day's rows touched by a batch, built from the day builders when the batch is
+    taken (so that a writer thread never reads builders the reader is changing)."""
+
+    firms: list[tuple[str, ...]]
+    accounts: list[tuple[str, ...]]
+    orders: list[tuple[Any, ...]]
+    orders_gone: set[str]
+    fills: list[tuple[Any, ...]]
+    fills_gone: set[str]
+
+
+def batch_rows(days: Days, applied: Applied) -> dict[dt.date, DayRows]:
+    """The rows `applied` touched, day by day: the day's reference rows not sent before,
+    the touched orders (and their successors) and fills (and those orders' fills)."""
+    rows = {}
+    for day in sorted(set(applied.orders) | set(applied.fills)):
+        firms, accounts = days.reference_rows(day)
+        applied.reference[day] = [*firms, *accounts]
+        orders, orders_gone = days.order_rows(day, applied.orders.get(day, set()))
+        fill_keys = applied.fills.get(day, set()) | days.fills_of(day, (r[0] for r in orders))
+        fills, fills_gone = days.fill_rows(day, fill_keys)
+        rows[day] = DayRows(firms, accounts, orders, orders_gone, fills, fills_gone)
+    return rows
+
+
 def write_batch(
     conn: psycopg.Connection,
     source: str,
@@ -241,11 +268,26 @@ def write_batch(
 ) -> None:
     """In the caller's transaction: the rows `applied` touched, its journal and rejects,
     and the new position."""
-    for day in sorted(set(applied.orders) | set(applied.fills)):
+    rows = batch_rows(days, applied)
+    write_rows(conn, source, rows, applied, position, lock_timeout_s, days.partitions_ready)
+
+
+def write_rows(
+    conn: psycopg.Connection,
+    source: str,
+    rows: dict[dt.date, DayRows],
+    applied: Applied,
+    position: Position,
+    lock_timeout_s: float,
+    partitions_ready: set[dt.date],
+) -> None:
+    """In the caller's transaction: `rows` (batch_rows of `applied`), its journal and
+    rejects, and the new position. Reads nothing of the day builders."""
+    for day, day_rows in rows.items():
         db.lock_day(conn, day, lock_timeout_s, shared=True)  # as detection; load waits
-        if day not in days.partitions_ready:
+        if day not in partitions_ready:
             ensure_day(conn, day)
-        _write_day(conn, days, day, applied)
+        _write_day(conn, day, day_rows)
     first = position.messages - len(applied.journal)
     with conn.cursor() as cur:
         _copy(
@@ -280,18 +322,19 @@ def write_batch(
     )
 
 
-def _write_day(conn: psycopg.Connection, days: Days, day: dt.date, applied: Applied) -> None:
+def _write_day(conn: psycopg.Connection, day: dt.date, rows: DayRows) -> None:
     """Upsert the day's reference rows, then the touched orders and fills (parents first),
     then delete what is no longer there (children first)."""
-    firms, accounts = days.reference_rows(day)
-    applied.reference[day] = [*firms, *accounts]
-    orders, orders_gone = days.order_rows(day, applied.orders.get(day, set()))
-    fill_keys = applied.fills.get(day, set()) | days.fills_of(day, (r[0] for r in orders))
-    fills, fills_gone = days.fill_rows(day, fill_keys)
+    orders, orders_gone, fills, fills_gone = (
+        rows.orders,
+        rows.orders_gone,
+        rows.fills,
+        rows.fills_gone,
+    )
     live = ({r[0] for r in orders} | _present(conn, day, {r[2] for r in fills})) - orders_gone
     with conn.cursor() as cur:
-        cur.executemany(UPSERT_FIRM, [(day, *map(_blank, f)) for f in firms])
-        cur.executemany(UPSERT_ACCOUNT, [(day, *map(_blank, a)) for a in accounts])
+        cur.executemany(UPSERT_FIRM, [(day, *map(_blank, f)) for f in rows.firms])
+        cur.executemany(UPSERT_ACCOUNT, [(day, *map(_blank, a)) for a in rows.accounts])
         if orders:
             _copy(cur, COPY_ORDERS, [tuple(map(_blank, r)) for r in orders])
             cur.execute(UPSERT_ORDER)
