@@ -37,15 +37,18 @@ CALLS: dict[str, int] = defaultdict(int)
 MAIN = threading.main_thread()
 
 
-def timed(owner: Any, name: str, label: str, by_statement: bool = False) -> None:
+def timed(
+    owner: Any, name: str, label: str, by_statement: bool = False, thread: str | None = None
+) -> None:
     """Wrap owner.name so that its wall time on the main thread adds to SPENT[label]
     (`by_statement`: per the statement's first words, its first text argument)."""
     original: Callable[..., Any] = getattr(owner, name)
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread() is not MAIN:
+        current = threading.current_thread()
+        if current is not MAIN and current.name != thread:
             return original(*args, **kwargs)
-        key = label
+        key = label if current is MAIN else f"[{current.name}] {label}"
         if by_statement:
             text = next((str(a) for a in args if isinstance(a, str)), "")
             key = f"{label} {' '.join(text.split()[:3])[:30]}"
@@ -63,7 +66,7 @@ def instrument() -> None:
     import psycopg
 
     from surveil import db
-    from surveil.watch import fixsource, store, tail, watcher
+    from surveil.watch import fixsource, store, tail, watcher, writer
 
     timed(tail.FileTail, "read", "read + frame (FileTail.read)")
     timed(fixsource.Days, "apply", "apply (DayBuilder.add, _Fields)")
@@ -79,6 +82,17 @@ def instrument() -> None:
     timed(psycopg.Connection, "execute", "conn:", True)
     timed(store, "write_batch", "write_batch (total)")
     timed(watcher.Watcher, "poll_once", "poll_once (total)")
+    timed(watcher.Watcher, "_loop", "run's loop (total)")
+    timed(watcher.Watcher, "_read", "read + apply (total)")
+    timed(watcher.Watcher, "_take", "take + build rows (total)")
+    timed(writer.Writer, "submit", "hand over (waiting for the writer)")
+    timed(writer.Writer, "wait_idle", "waiting for the writer to finish")
+    for owner, name, label in (
+        (writer.Writer, "_commit", "commit (total)"),
+        (store, "_copy", "COPY"),
+        (psycopg.Cursor, "execute", "cursor:"),
+    ):
+        timed(owner, name, label, label != "commit (total)", thread="surveil-watch-write")
     # the commit: Transaction.__exit__
     from psycopg import transaction
 
@@ -105,6 +119,7 @@ def main() -> None:
     parser.add_argument("--detect-every", type=float, default=2.0)
     parser.add_argument("--no-detect", action="store_true")
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--sync", action="store_true", help="poll_once: commit on this thread")
     parser.add_argument("--rules", action="store_true", help="time a last pass per rule")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="surveil-watch-prof-") as tmp:
@@ -119,13 +134,17 @@ def main() -> None:
 
         w = Watcher(settings, log, alerts_out=io.StringIO(), log=lambda _: None)
         with w:
-            if not args.no_detect:
-                w.detector.start(args.detect_every)
+            w.detect_every_s = args.detect_every
+            if args.no_detect:
+                w.detector.pass_now = lambda: []  # type: ignore[method-assign]
             profile = cProfile.Profile() if args.cprofile else None
             cpu0, start = time.process_time(), time.perf_counter()
             if profile:
                 profile.enable()
-            w.poll_until_idle()
+            if args.sync:
+                w.poll_until_idle()
+            else:
+                w.run(once=True)  # as the CLI: batches committed on the writer thread
             if profile:
                 profile.disable()
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu0

@@ -59,7 +59,9 @@ WHERE (accounts.firm_id, accounts.account_type, accounts.beneficial_owner_id)
       IS DISTINCT FROM (excluded.firm_id, excluded.account_type, excluded.beneficial_owner_id)
 """
 # Each batch's orders and executions are copied into these (COPY is several times quicker
-# than row-by-row inserts), then upserted into the day in one statement each.
+# than row-by-row inserts), then upserted into the day in one statement each; a row that
+# is already as it stands (the fills of an order a batch touched, mostly) is left alone
+# rather than written again as a new row version, with its indexes and key checks.
 STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS watch_orders_in (LIKE orders) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS watch_executions_in (LIKE executions) ON COMMIT DELETE ROWS",
@@ -73,10 +75,13 @@ COPY_EXECUTIONS = """
 COPY watch_executions_in (exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty,
                           fill_price, venue, transact_time) FROM STDIN
 """
+# Binary: a message's body goes as its bytes, not as hex text to encode here and decode
+# there (half the time of a text COPY of the journal, on both sides).
 COPY_JOURNAL = """
 COPY watch_messages (source, seq, trade_date, file_name, line, begin_string, msg_type, body)
-FROM STDIN
+FROM STDIN (FORMAT BINARY)
 """
+JOURNAL_TYPES = ("text", "int8", "date", "text", "int8", "text", "text", "bytea")
 UPSERT_ORDER = """
 INSERT INTO orders (cl_ord_id, trade_date, account_id, firm_id, symbol, side, order_type,
                     time_in_force, quantity, limit_price, transact_time, ord_status, cum_qty,
@@ -90,6 +95,14 @@ ON CONFLICT (trade_date, cl_ord_id) DO UPDATE SET account_id = excluded.account_
     quantity = excluded.quantity, limit_price = excluded.limit_price,
     transact_time = excluded.transact_time, ord_status = excluded.ord_status,
     cum_qty = excluded.cum_qty, avg_px = excluded.avg_px, cancel_time = excluded.cancel_time
+WHERE (orders.account_id, orders.firm_id, orders.symbol, orders.side, orders.order_type,
+       orders.time_in_force, orders.quantity, orders.limit_price, orders.transact_time,
+       orders.ord_status, orders.cum_qty, orders.avg_px, orders.cancel_time)
+      IS DISTINCT FROM
+      (excluded.account_id, excluded.firm_id, excluded.symbol, excluded.side,
+       excluded.order_type, excluded.time_in_force, excluded.quantity, excluded.limit_price,
+       excluded.transact_time, excluded.ord_status, excluded.cum_qty, excluded.avg_px,
+       excluded.cancel_time)
 """
 UPSERT_EXECUTION = """
 INSERT INTO executions (exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty,
@@ -101,6 +114,11 @@ ON CONFLICT (trade_date, exec_id) DO UPDATE SET cl_ord_id = excluded.cl_ord_id,
     account_id = excluded.account_id, symbol = excluded.symbol, side = excluded.side,
     fill_qty = excluded.fill_qty, fill_price = excluded.fill_price, venue = excluded.venue,
     transact_time = excluded.transact_time
+WHERE (executions.cl_ord_id, executions.account_id, executions.symbol, executions.side,
+       executions.fill_qty, executions.fill_price, executions.venue, executions.transact_time)
+      IS DISTINCT FROM
+      (excluded.cl_ord_id, excluded.account_id, excluded.symbol, excluded.side,
+       excluded.fill_qty, excluded.fill_price, excluded.venue, excluded.transact_time)
 """
 DELETE_EXECUTIONS = "DELETE FROM executions WHERE trade_date = %s AND exec_id = ANY(%s)"
 DELETE_EXECUTIONS_OF = "DELETE FROM executions WHERE trade_date = %s AND cl_ord_id = ANY(%s)"
@@ -123,10 +141,17 @@ def prepare(conn: psycopg.Connection) -> None:
         conn.execute(statement)
 
 
-def _copy(cur: psycopg.Cursor[Any], statement: str, rows: list[tuple[Any, ...]]) -> None:
+def _copy(
+    cur: psycopg.Cursor[Any],
+    statement: str,
+    rows: list[tuple[Any, ...]],
+    types: tuple[str, ...] | None = None,
+) -> None:
     if not rows:
         return
     with cur.copy(statement) as copy:
+        if types is not None:
+            copy.set_types(types)
         for row in rows:
             copy.write_row(row)
 
@@ -297,6 +322,7 @@ def write_rows(
                 (source, first + i, day, m.source, m.line, m.begin_string, m.msg_type, m.body)
                 for i, (day, m) in enumerate(applied.journal)
             ],
+            JOURNAL_TYPES,
         )
         if applied.rejects:
             row = conn.execute(REJECTS_SO_FAR, (source,)).fetchone()
