@@ -42,7 +42,9 @@ def timed(
 ) -> None:
     """Wrap owner.name so that its wall time on the main thread adds to SPENT[label]
     (`by_statement`: per the statement's first words, its first text argument)."""
-    original: Callable[..., Any] = getattr(owner, name)
+    original: Callable[..., Any] | None = getattr(owner, name, None)
+    if original is None:
+        return  # an older watcher (the baseline) has no such step
 
     def call(*args: Any, **kwargs: Any) -> Any:
         current = threading.current_thread()
@@ -66,7 +68,12 @@ def instrument() -> None:
     import psycopg
 
     from surveil import db
-    from surveil.watch import fixsource, store, tail, watcher, writer
+    from surveil.watch import fixsource, store, tail, watcher
+
+    try:
+        from surveil.watch import writer
+    except ImportError:  # the baseline: no writer thread
+        writer = None
 
     timed(tail.FileTail, "read", "read + frame (FileTail.read)")
     timed(fixsource.Days, "apply", "apply (DayBuilder.add, _Fields)")
@@ -85,10 +92,11 @@ def instrument() -> None:
     timed(watcher.Watcher, "_loop", "run's loop (total)")
     timed(watcher.Watcher, "_read", "read + apply (total)")
     timed(watcher.Watcher, "_take", "take + build rows (total)")
-    timed(writer.Writer, "submit", "hand over (waiting for the writer)")
-    timed(writer.Writer, "wait_idle", "waiting for the writer to finish")
+    Writer = getattr(writer, "Writer", None)
+    timed(Writer, "submit", "hand over (waiting for the writer)")
+    timed(Writer, "wait_idle", "waiting for the writer to finish")
     for owner, name, label in (
-        (writer.Writer, "_commit", "commit (total)"),
+        (Writer, "_commit", "commit (total)"),
         (store, "_copy", "COPY"),
         (psycopg.Cursor, "execute", "cursor:"),
     ):
@@ -97,6 +105,22 @@ def instrument() -> None:
     from psycopg import transaction
 
     timed(transaction.Transaction, "__exit__", "server: COMMIT")
+
+
+BACKENDS = "SELECT pid FROM pg_stat_activity WHERE application_name = 'surveil'"
+
+
+def backends_cpu(conn: Any) -> float:
+    """CPU seconds used so far by this process's PostgreSQL backends (the watcher's and the
+    detector's connections; the embedded server runs on this machine: /proc)."""
+    ticks = 0
+    for (pid,) in conn.execute(BACKENDS).fetchall():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def time_rules(w: Any) -> dict[str, float]:
@@ -148,11 +172,14 @@ def main() -> None:
             if profile:
                 profile.disable()
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+            server_cpu = backends_cpu(w.conn)
             w.detector.stop()
             rules = time_rules(w) if args.rules else {}
         n = w.totals.messages
         print(f"{n:,} messages in {wall:.2f} s: {n / wall:,.0f} msgs/s; batches "
               f"{w.totals.batches}; process CPU {cpu:.2f} s (all threads)")  # fmt: skip
+        print(f"CPU per message: this process {cpu / n * 1e6:.1f} µs (all threads), its "
+              f"PostgreSQL backends {server_cpu / n * 1e6:.1f} µs (ingest and detection)")  # fmt: skip
         for label, spent in sorted(SPENT.items(), key=lambda kv: -kv[1])[:24]:
             print(f"  {label:45s} {spent:7.2f} s {spent / n * 1e6:7.1f} µs/msg  "
                   f"calls {CALLS[label]:,}")  # fmt: skip
