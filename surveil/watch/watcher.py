@@ -314,9 +314,8 @@ class Watcher:
                         self.recover()
                     if writer is None:
                         writer, pending = self._writer(), PollResult()
-                    more = self._step(writer, pending, idle_wait_s)
+                    more = self._step(writer, pending)
                     if once and not more:
-                        self._hand_over(writer, pending)
                         writer.wait_idle()
                         self._settle(writer)
                         break
@@ -329,6 +328,9 @@ class Watcher:
                     first = text.splitlines()[0] if text else type(exc).__name__
                     self.log(f"database unavailable ({first}); retrying in {wait:g}s")
                     self.stop.wait(wait)
+                    continue
+                if not more:
+                    self.stop.wait(idle_wait_s)
             if writer is not None and self.stop.is_set() and not failures:
                 self._hand_over(writer, pending)  # SIGTERM: commit what was read
                 writer.wait_idle()
@@ -347,7 +349,7 @@ class Watcher:
             self.before_commit,
         )
 
-    def _step(self, writer: Writer, pending: PollResult, idle_wait_s: float) -> bool:
+    def _step(self, writer: Writer, pending: PollResult) -> bool:
         """Read and apply the next part of the log into `pending`; hand it to the writer
         when it is idle, when it is a full batch, or when the log is read to its end
         (batches grow while the writer is busy: fewer commits, each order upserted fewer
@@ -358,8 +360,6 @@ class Watcher:
         self._settle(writer)
         if pending.used >= self.batch_bytes or not result.more or writer.idle:
             self._hand_over(writer, pending)
-        if not result.more:
-            self.stop.wait(idle_wait_s)
         return result.more
 
     def _hand_over(self, writer: Writer, pending: PollResult) -> None:
