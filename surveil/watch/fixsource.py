@@ -97,9 +97,12 @@ class Applied:
         return found
 
 
-def _recording(original: Callable[..., Any], keys: Callable[[], set[str]]) -> Callable[..., Any]:
+def _recording(original: Callable[..., Any], box: list[set[str]]) -> Callable[..., Any]:
+    """`original`, noting each key it is called with in box[0] (the keys touched since the
+    last take; a one-element list, swapped by Days.take: one call per map access)."""
+
     def call(key: str, *rest: Any) -> Any:
-        keys().add(key)
+        box[0].add(key)
         return original(key, *rest)
 
     return call
@@ -115,6 +118,7 @@ class Days:
         self.builders: dict[dt.date, DayBuilder] = {}
         self.pending = Applied()
         self._successors: dict[dt.date, dict[str, set[str]]] = {}
+        self._boxes: list[tuple[str, dt.date, list[set[str]]]] = []  # keys touched, per map
         self.sent_reference: dict[dt.date, set[tuple[str, ...]]] = {}
         self.partitions_ready: set[dt.date] = set()  # days whose partitions exist
         self.count = 0  # verified messages numbered (journalled) so far
@@ -133,18 +137,20 @@ class Days:
             found = self.builders[day] = DayBuilder(day, self._spill)
             self._successors[day] = {}
             for kind, spill_map in (("orders", found.orders), ("fills", found.fills)):
-                keys = self._keys(kind, day)
-                spill_map.get = _recording(spill_map.get, keys)  # type: ignore[method-assign]
-                spill_map.set = _recording(spill_map.set, keys)
-                spill_map.pop = _recording(spill_map.pop, keys)  # type: ignore[method-assign]
+                box: list[set[str]] = [set()]
+                self._boxes.append((kind, day, box))
+                spill_map.get = _recording(spill_map.get, box)  # type: ignore[method-assign]
+                spill_map.set = _recording(spill_map.set, box)
+                spill_map.pop = _recording(spill_map.pop, box)  # type: ignore[method-assign]
         return found
-
-    def _keys(self, kind: str, day: dt.date) -> Callable[[], set[str]]:
-        return lambda: self.pending.touched(kind, day)
 
     def take(self) -> Applied:
         """What changed since the last take()."""
         done, self.pending = self.pending, Applied()
+        for kind, day, box in self._boxes:
+            if box[0]:
+                (done.orders if kind == "orders" else done.fills)[day] = box[0]
+                box[0] = set()
         return done
 
     def apply(self, item: FixMessage | BadMessage, *, replay: bool = False) -> None:

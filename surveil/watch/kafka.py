@@ -158,12 +158,12 @@ class KafkaSource:
             self._errors.add(kind)
             self.log(f"kafka: {error.str()} (retrying)")
 
-    def committed(self) -> None:
-        """Tell the group where watch is (after the PostgreSQL commit; monitoring only)."""
+    def committed(self, done: dict[str, int] | None = None) -> None:
+        """Tell the group where watch is (after the PostgreSQL commit; monitoring only):
+        `done`, the offsets of the batch just committed (the reader may be further)."""
         kafka = self._kafka
-        offsets = [
-            kafka.TopicPartition(self.topic, int(p), o) for p, o in self.offsets.items() if o >= 0
-        ]
+        at = self.offsets if done is None else done
+        offsets = [kafka.TopicPartition(self.topic, int(p), o) for p, o in at.items() if o >= 0]
         if offsets:
             try:
                 self._consumer.commit(offsets=offsets, asynchronous=True)

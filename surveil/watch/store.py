@@ -59,7 +59,9 @@ WHERE (accounts.firm_id, accounts.account_type, accounts.beneficial_owner_id)
       IS DISTINCT FROM (excluded.firm_id, excluded.account_type, excluded.beneficial_owner_id)
 """
 # Each batch's orders and executions are copied into these (COPY is several times quicker
-# than row-by-row inserts), then upserted into the day in one statement each.
+# than row-by-row inserts), then upserted into the day in one statement each; a row that
+# is already as it stands (the fills of an order a batch touched, mostly) is left alone
+# rather than written again as a new row version, with its indexes and key checks.
 STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS watch_orders_in (LIKE orders) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS watch_executions_in (LIKE executions) ON COMMIT DELETE ROWS",
@@ -73,10 +75,13 @@ COPY_EXECUTIONS = """
 COPY watch_executions_in (exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty,
                           fill_price, venue, transact_time) FROM STDIN
 """
+# Binary: a message's body goes as its bytes, not as hex text to encode here and decode
+# there (half the time of a text COPY of the journal, on both sides).
 COPY_JOURNAL = """
 COPY watch_messages (source, seq, trade_date, file_name, line, begin_string, msg_type, body)
-FROM STDIN
+FROM STDIN (FORMAT BINARY)
 """
+JOURNAL_TYPES = ("text", "int8", "date", "text", "int8", "text", "text", "bytea")
 UPSERT_ORDER = """
 INSERT INTO orders (cl_ord_id, trade_date, account_id, firm_id, symbol, side, order_type,
                     time_in_force, quantity, limit_price, transact_time, ord_status, cum_qty,
@@ -90,6 +95,14 @@ ON CONFLICT (trade_date, cl_ord_id) DO UPDATE SET account_id = excluded.account_
     quantity = excluded.quantity, limit_price = excluded.limit_price,
     transact_time = excluded.transact_time, ord_status = excluded.ord_status,
     cum_qty = excluded.cum_qty, avg_px = excluded.avg_px, cancel_time = excluded.cancel_time
+WHERE (orders.account_id, orders.firm_id, orders.symbol, orders.side, orders.order_type,
+       orders.time_in_force, orders.quantity, orders.limit_price, orders.transact_time,
+       orders.ord_status, orders.cum_qty, orders.avg_px, orders.cancel_time)
+      IS DISTINCT FROM
+      (excluded.account_id, excluded.firm_id, excluded.symbol, excluded.side,
+       excluded.order_type, excluded.time_in_force, excluded.quantity, excluded.limit_price,
+       excluded.transact_time, excluded.ord_status, excluded.cum_qty, excluded.avg_px,
+       excluded.cancel_time)
 """
 UPSERT_EXECUTION = """
 INSERT INTO executions (exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty,
@@ -101,6 +114,11 @@ ON CONFLICT (trade_date, exec_id) DO UPDATE SET cl_ord_id = excluded.cl_ord_id,
     account_id = excluded.account_id, symbol = excluded.symbol, side = excluded.side,
     fill_qty = excluded.fill_qty, fill_price = excluded.fill_price, venue = excluded.venue,
     transact_time = excluded.transact_time
+WHERE (executions.cl_ord_id, executions.account_id, executions.symbol, executions.side,
+       executions.fill_qty, executions.fill_price, executions.venue, executions.transact_time)
+      IS DISTINCT FROM
+      (excluded.cl_ord_id, excluded.account_id, excluded.symbol, excluded.side,
+       excluded.fill_qty, excluded.fill_price, excluded.venue, excluded.transact_time)
 """
 DELETE_EXECUTIONS = "DELETE FROM executions WHERE trade_date = %s AND exec_id = ANY(%s)"
 DELETE_EXECUTIONS_OF = "DELETE FROM executions WHERE trade_date = %s AND cl_ord_id = ANY(%s)"
@@ -123,10 +141,17 @@ def prepare(conn: psycopg.Connection) -> None:
         conn.execute(statement)
 
 
-def _copy(cur: psycopg.Cursor[Any], statement: str, rows: list[tuple[Any, ...]]) -> None:
+def _copy(
+    cur: psycopg.Cursor[Any],
+    statement: str,
+    rows: list[tuple[Any, ...]],
+    types: tuple[str, ...] | None = None,
+) -> None:
     if not rows:
         return
     with cur.copy(statement) as copy:
+        if types is not None:
+            copy.set_types(types)
         for row in rows:
             copy.write_row(row)
 
@@ -231,6 +256,33 @@ def _blank(value: Any) -> Any:
     return None if value == "" else value
 
 
+@dataclass
+class DayRows:
+    """A day's rows touched by a batch, built from the day builders when the batch is
+    taken (so that a writer thread never reads builders the reader is changing)."""
+
+    firms: list[tuple[str, ...]]
+    accounts: list[tuple[str, ...]]
+    orders: list[tuple[Any, ...]]
+    orders_gone: set[str]
+    fills: list[tuple[Any, ...]]
+    fills_gone: set[str]
+
+
+def batch_rows(days: Days, applied: Applied) -> dict[dt.date, DayRows]:
+    """The rows `applied` touched, day by day: the day's reference rows not sent before,
+    the touched orders (and their successors) and fills (and those orders' fills)."""
+    rows = {}
+    for day in sorted(set(applied.orders) | set(applied.fills)):
+        firms, accounts = days.reference_rows(day)
+        applied.reference[day] = [*firms, *accounts]
+        orders, orders_gone = days.order_rows(day, applied.orders.get(day, set()))
+        fill_keys = applied.fills.get(day, set()) | days.fills_of(day, (r[0] for r in orders))
+        fills, fills_gone = days.fill_rows(day, fill_keys)
+        rows[day] = DayRows(firms, accounts, orders, orders_gone, fills, fills_gone)
+    return rows
+
+
 def write_batch(
     conn: psycopg.Connection,
     source: str,
@@ -241,11 +293,26 @@ def write_batch(
 ) -> None:
     """In the caller's transaction: the rows `applied` touched, its journal and rejects,
     and the new position."""
-    for day in sorted(set(applied.orders) | set(applied.fills)):
+    rows = batch_rows(days, applied)
+    write_rows(conn, source, rows, applied, position, lock_timeout_s, days.partitions_ready)
+
+
+def write_rows(
+    conn: psycopg.Connection,
+    source: str,
+    rows: dict[dt.date, DayRows],
+    applied: Applied,
+    position: Position,
+    lock_timeout_s: float,
+    partitions_ready: set[dt.date],
+) -> None:
+    """In the caller's transaction: `rows` (batch_rows of `applied`), its journal and
+    rejects, and the new position. Reads nothing of the day builders."""
+    for day, day_rows in rows.items():
         db.lock_day(conn, day, lock_timeout_s, shared=True)  # as detection; load waits
-        if day not in days.partitions_ready:
+        if day not in partitions_ready:
             ensure_day(conn, day)
-        _write_day(conn, days, day, applied)
+        _write_day(conn, day, day_rows)
     first = position.messages - len(applied.journal)
     with conn.cursor() as cur:
         _copy(
@@ -255,6 +322,7 @@ def write_batch(
                 (source, first + i, day, m.source, m.line, m.begin_string, m.msg_type, m.body)
                 for i, (day, m) in enumerate(applied.journal)
             ],
+            JOURNAL_TYPES,
         )
         if applied.rejects:
             row = conn.execute(REJECTS_SO_FAR, (source,)).fetchone()
@@ -280,18 +348,19 @@ def write_batch(
     )
 
 
-def _write_day(conn: psycopg.Connection, days: Days, day: dt.date, applied: Applied) -> None:
+def _write_day(conn: psycopg.Connection, day: dt.date, rows: DayRows) -> None:
     """Upsert the day's reference rows, then the touched orders and fills (parents first),
     then delete what is no longer there (children first)."""
-    firms, accounts = days.reference_rows(day)
-    applied.reference[day] = [*firms, *accounts]
-    orders, orders_gone = days.order_rows(day, applied.orders.get(day, set()))
-    fill_keys = applied.fills.get(day, set()) | days.fills_of(day, (r[0] for r in orders))
-    fills, fills_gone = days.fill_rows(day, fill_keys)
+    orders, orders_gone, fills, fills_gone = (
+        rows.orders,
+        rows.orders_gone,
+        rows.fills,
+        rows.fills_gone,
+    )
     live = ({r[0] for r in orders} | _present(conn, day, {r[2] for r in fills})) - orders_gone
     with conn.cursor() as cur:
-        cur.executemany(UPSERT_FIRM, [(day, *map(_blank, f)) for f in firms])
-        cur.executemany(UPSERT_ACCOUNT, [(day, *map(_blank, a)) for a in accounts])
+        cur.executemany(UPSERT_FIRM, [(day, *map(_blank, f)) for f in rows.firms])
+        cur.executemany(UPSERT_ACCOUNT, [(day, *map(_blank, a)) for a in rows.accounts])
         if orders:
             _copy(cur, COPY_ORDERS, [tuple(map(_blank, r)) for r in orders])
             cur.execute(UPSERT_ORDER)

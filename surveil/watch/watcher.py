@@ -7,6 +7,10 @@ that transaction (the database gone, a bug, a kill) leaves the previous commit a
 truth: the watcher then rebuilds its in-memory days from the journal and reopens the log
 at the committed position (`recover`), exactly as a restarted process does. So every
 message is applied once, whatever stops it where.
+
+`run()` (the CLI) commits each batch on a writer thread (watch/writer.py) while it reads
+and applies the next, on the same connection and in the same order; a batch grows while
+the writer is busy, up to `batch_bytes`. `poll_once()` commits on the calling thread.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from surveil.watch import store
 from surveil.watch.detector import Detector
 from surveil.watch.fixsource import Days
 from surveil.watch.tail import Source, SourceSpec, file_source
+from surveil.watch.writer import Batch, Writer
 
 DEFAULT_DETECT_EVERY_S = 5.0
 DEFAULT_BATCH_BYTES = 4 << 20
@@ -54,6 +59,7 @@ class PollResult:
     journalled: int = 0
     rejects: int = 0
     more: bool = False  # the log had more than one batch: poll again at once
+    used: int = 0  # bytes read
 
 
 @dataclass
@@ -160,34 +166,56 @@ class Watcher:
 
     def poll_once(self) -> PollResult:
         """Read what is there (up to a batch), apply it and commit it with the position."""
+        result = self._read(self.batch_bytes)
+        batch = self._take(result)
+        if batch is not None:
+            self._commit_here(batch, result)
+        return result
+
+    def _read(self, budget: int) -> PollResult:
+        """Read and apply up to `budget` bytes of what the log holds (into the pending
+        batch, not yet taken)."""
         assert self._days is not None and self._tail is not None
         result = PollResult()
-        budget = self.batch_bytes
         while budget > 0:
             items, more, used = self._tail.read(budget)
             for item in items:
                 self._days.apply(item)
             result.items += len(items)
+            result.used += used
             budget -= max(used, 1)
             result.more = more
             if not more or not items:
                 break
+        return result
+
+    def _take(self, result: PollResult) -> Batch | None:
+        """What was applied since the last take, with its rows and position; None when
+        nothing was read."""
+        assert self._days is not None and self._tail is not None
         applied = self._days.take()
         if not applied.journal and not applied.rejects and not result.items:
-            return result
+            return None
         self._messages += len(applied.journal)
         position = self._tail.position(self._messages)
+        return Batch(applied, store.batch_rows(self._days, applied), position, result.items)
+
+    def _commit_here(self, batch: Batch, result: PollResult) -> None:
+        """Commit the batch on this thread's connection (and undo refused messages)."""
+        assert self._days is not None
+        applied = batch.applied
         fresh: Days | None = None
         rebuilt = set(self._days.needs_rebuild)
         try:
             with self.conn.transaction():
-                store.write_batch(
+                store.write_rows(
                     self.conn,
                     self.source,
-                    self._days,
+                    batch.rows,
                     applied,
-                    position,
+                    batch.position,
                     self.settings.lock_timeout_s,
+                    self._days.partitions_ready,
                 )
                 if rebuilt:
                     fresh = self._rebuilt(rebuilt)
@@ -198,23 +226,34 @@ class Watcher:
             if fresh is not None:
                 fresh.close()
             raise
-        self._days.committed(applied)
-        self.detector.mark(Counter(day for day, _ in applied.journal if day is not None))
+        self._counted(batch)
+        self._settled(batch)
         if fresh is not None:
             self._days.close()
             self._days = fresh
             self.detector.mark(dict.fromkeys(rebuilt, 0))
             self.log(f"refused messages undone: {', '.join(map(str, sorted(rebuilt)))} rewritten")
-        committed = getattr(self._tail, "committed", None)
-        if committed is not None:
-            committed()  # a Kafka source tells its group, for lag monitors
         result.journalled = len(applied.journal)
         result.rejects = len(applied.rejects)
-        self.totals.messages += result.journalled
-        self.totals.rejects += result.rejects
+
+    def _counted(self, batch: Batch) -> None:
+        """After a batch's commit (on the thread that committed it): detection told, the
+        totals counted."""
+        applied = batch.applied
+        self.detector.mark(Counter(day for day, _ in applied.journal if day is not None))
+        self.totals.messages += len(applied.journal)
+        self.totals.rejects += len(applied.rejects)
         self.totals.batches += 1
         self.totals.days |= set(applied.orders) | set(applied.fills)
-        return result
+
+    def _settled(self, batch: Batch) -> None:
+        """After a batch's commit, on the reading thread: its reference rows need not be
+        sent again, and a Kafka source tells its group (for lag monitors)."""
+        assert self._days is not None
+        self._days.committed(batch.applied)
+        committed = getattr(self._tail, "committed", None)
+        if committed is not None:
+            committed(batch.position.offsets)
 
     def _rebuilt(self, days: set[dt.date]) -> Days:
         """A refusal undid messages already applied: the state rebuilt from the journal
@@ -261,23 +300,83 @@ class Watcher:
 
     def _loop(self, once: bool, idle_wait_s: float) -> None:
         failures = 0
-        while not self.stop.is_set():
-            if self.detector.failure is not None:
-                raise self.detector.failure
-            try:
-                if failures:
-                    self.recover()
-                result = self.poll_once()
-                if once and not result.more:
-                    break
-                failures = 0
-            except (psycopg.OperationalError, UnavailableError) as exc:
-                failures += 1
-                self.totals.recoveries += 1
-                wait = min(0.5 * 2 ** (failures - 1), MAX_BACKOFF_S)
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                self.log(f"database unavailable ({first}); retrying in {wait:g}s")
-                self.stop.wait(wait)
-                continue
-            if not result.more:
-                self.stop.wait(idle_wait_s)
+        writer: Writer | None = None
+        pending = PollResult()
+        try:
+            while not self.stop.is_set():
+                if self.detector.failure is not None:
+                    raise self.detector.failure
+                try:
+                    if failures:
+                        if writer is not None:
+                            writer.close()  # its thread stopped at the failure
+                            writer = None
+                        self.recover()
+                    if writer is None:
+                        writer, pending = self._writer(), PollResult()
+                    more = self._step(writer, pending)
+                    if once and not more:
+                        writer.wait_idle()
+                        self._settle(writer)
+                        break
+                    failures = 0
+                except (psycopg.OperationalError, UnavailableError) as exc:
+                    failures += 1
+                    self.totals.recoveries += 1
+                    wait = min(0.5 * 2 ** (failures - 1), MAX_BACKOFF_S)
+                    text = str(exc).strip()
+                    first = text.splitlines()[0] if text else type(exc).__name__
+                    self.log(f"database unavailable ({first}); retrying in {wait:g}s")
+                    self.stop.wait(wait)
+                    continue
+                if not more:
+                    self.stop.wait(idle_wait_s)
+            if writer is not None and self.stop.is_set() and not failures:
+                self._hand_over(writer, pending)  # SIGTERM: commit what was read
+                writer.wait_idle()
+                self._settle(writer)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def _writer(self) -> Writer:
+        return Writer(
+            lambda: self.conn,
+            self.source,
+            self.settings.lock_timeout_s,
+            lambda: self._days.partitions_ready if self._days is not None else set(),
+            self._counted,
+            self.before_commit,
+        )
+
+    def _step(self, writer: Writer, pending: PollResult) -> bool:
+        """Read and apply the next part of the log into `pending`; hand it to the writer
+        when it is idle, when it is a full batch, or when the log is read to its end
+        (batches grow while the writer is busy: fewer commits, each order upserted fewer
+        times). Whether the log may hold more."""
+        result = self._read(self.batch_bytes - pending.used)
+        pending.items += result.items
+        pending.used += result.used
+        self._settle(writer)
+        if pending.used >= self.batch_bytes or not result.more or writer.idle:
+            self._hand_over(writer, pending)
+        return result.more
+
+    def _hand_over(self, writer: Writer, pending: PollResult) -> None:
+        """The pending batch to the writer (a refusal that undoes messages already applied
+        is committed here instead, once the writer has committed everything before it)."""
+        assert self._days is not None
+        batch = self._take(pending)
+        pending.items = pending.used = 0
+        if batch is None:
+            return
+        if self._days.needs_rebuild:
+            writer.wait_idle()
+            self._settle(writer)
+            self._commit_here(batch, PollResult())
+        else:
+            writer.submit(batch)
+
+    def _settle(self, writer: Writer) -> None:
+        for batch in writer.committed():
+            self._settled(batch)
