@@ -187,6 +187,8 @@ def test_marking_the_close_fires_for_a_dominant_push(settings: Settings) -> None
     assert alert["account_ids"] == ["A1"]
     assert alert["cl_ord_ids"] == pushes
     assert "net buying" in alert["explanation"]
+    # One trade before the window: no typical move to compare, the fixed 0.5% decides.
+    assert "too few trades earlier in the day for a typical move" in alert["explanation"]
 
 
 def test_marking_the_close_ignores_a_small_share_or_a_move_against(settings: Settings) -> None:
