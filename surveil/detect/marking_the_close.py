@@ -53,7 +53,7 @@ PARAMS = {
     "min_auction_share": 0.25,
     "min_price_move_pct": 0.5,
     "min_executions": 2,
-    "min_move_multiple": 3.0,
+    "min_move_multiple": 2.5,
 }
 
 SQL = """
@@ -140,7 +140,8 @@ WITH bounds AS (
     -- Bucket to bucket (those with a trade), scaled to one window's length like a random
     -- walk's: a move over k windows counts as move / sqrt(k).
     SELECT symbol,
-           abs(fill_price / lag(fill_price) OVER (PARTITION BY symbol ORDER BY bucket DESC) - 1)
+           abs(fill_price::float8
+               / lag(fill_price::float8) OVER (PARTITION BY symbol ORDER BY bucket DESC) - 1)
                * 100 / sqrt(lag(bucket) OVER (PARTITION BY symbol ORDER BY bucket DESC) - bucket)
                AS step_pct
     FROM bucket_last

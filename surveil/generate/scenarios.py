@@ -44,7 +44,7 @@ marking_the_close (version 3: continuous session and closing auction)
     window that way and its continuous trading there net that way, trades ≥ 25% of the
     symbol's continuous volume in the window or ≥ 25% of its closing print, and the closing
     price (the print, else the last trade) is ≥ 0.5% from the symbol's first execution in the
-    window, the account's way, and ≥ 3 times the symbol's typical move over 10 minutes earlier
+    window, the account's way, and ≥ 2.5 times the symbol's typical move over 10 minutes earlier
     that day (the median absolute change between the last prices of successive 10-minute
     buckets before the window, a change over k buckets divided by √k; with fewer than three
     changes, the 0.5% alone). (Measuring from the last execution before
@@ -155,7 +155,7 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
         "min_auction_share": 0.25,
         "min_price_move_pct": 0.5,
         "min_executions": 2,
-        "min_move_multiple": 3.0,
+        "min_move_multiple": 2.5,
     },
     "excessive_otr": {"min_orders": 20, "min_ratio": 20.0, "peer_multiple": 5.0, "min_symbols": 2},
     "front_running": {
