@@ -464,14 +464,79 @@ def test_front_running_a_desk_taking_a_position_far_above_its_usual_size_fires(
     assert "13.3x its usual fill of 150 in other symbols" in alert["explanation"]
 
 
-def test_front_running_needs_the_unwind_in_time(settings: Settings) -> None:
+def _held_order_day(trader: str, ahead_at: str, first_fill: int = 2000) -> tuple[DayBuilder, str]:
+    """Client C1's 20,000-share buy arrives at 15:22 and fills from 15:22:30 (`first_fill`
+    shares, then pieces of 2,000 every four minutes); `trader` buys 2,000 at `ahead_at`
+    and sells them at 16:20."""
     day = DayBuilder()
     for k in range(10):
         day.filled("A3", "FRN", "buy", 100, "40.00", f"15:0{k}:00")
-    day.filled("P1", "FRN", "buy", 300, "40.00", "15:20:00")
-    day.order("C1", "FRN", "buy", 20000, "15:22:00", "40.20", [(20000, "40.15", "15:23:00")])
-    day.filled("P1", "FRN", "sell", 300, "40.15", "16:10:00")  # 48 minutes later
+    fills = [(first_fill, "40.05", "15:22:30")]
+    for k in range(1, 20):
+        if sum(q for q, _, _ in fills) < 20000:
+            fills.append((2000, "40.05", f"{15 + (22 + 4 * k) // 60}:{(22 + 4 * k) % 60:02d}:30"))
+    day.order("C1", "FRN", "buy", 20000, "15:22:00", "40.30", fills)
+    ahead = day.filled(trader, "FRN", "buy", 2000, "40.00", ahead_at)
+    day.filled(trader, "FRN", "sell", 2000, "40.25", "16:20:00")
+    return day, ahead
+
+
+def test_front_running_trading_ahead_of_a_held_order_after_it_arrived_fires(
+    settings: Settings,
+) -> None:
+    """Version 4: FINRA 5320 is trading ahead of a customer order the firm holds, so the
+    desk buying a minute after the order came in, while it is worked, is the case."""
+    day, ahead = _held_order_day("P1", "15:23:00")
+    (alert,) = run(settings, day, "front_running")
+    assert ahead in alert["cl_ord_ids"] and alert["account_ids"] == ["P1", "C1"]
+    assert (
+        "Proprietary account P1 bought 2000 FRN from 60 s after client order"
+        in (alert["explanation"])
+    )
+
+
+def test_front_running_an_account_trading_far_more_the_other_way_is_not_unwinding(
+    settings: Settings,
+) -> None:
+    """Version 4: selling three times what it bought ahead is the desk's own business,
+    not a position coming back (on the independent drop copy, institutions' and desks'
+    later programs the other way were most of version 4's first false alerts)."""
+    day, _ = _held_order_day("P1", "15:23:00")
+    day.filled("P1", "FRN", "sell", 4000, "40.25", "16:30:00")
     assert run(settings, day, "front_running") == []
+
+
+def test_front_running_trading_once_half_the_order_has_filled_is_not_ahead_of_it(
+    settings: Settings,
+) -> None:
+    """12,000 of the client's 20,000 traded at 15:22:30: a desk buying at 15:23 is not ahead
+    of it (a hedge, or its own view); nor is one buying at 15:40, long after it came in."""
+    day, _ = _held_order_day("P1", "15:23:00", first_fill=12000)
+    assert run(settings, day, "front_running") == []
+    day, _ = _held_order_day("P1", "15:40:00")
+    assert run(settings, day, "front_running") == []
+
+
+def test_front_running_another_firm_s_account_is_not_the_firm_trading_ahead(
+    settings: Settings,
+) -> None:
+    day, _ = _held_order_day("A3", "15:23:00")
+    assert run(settings, day, "front_running") == []
+
+
+def test_front_running_needs_most_of_the_position_back_any_time_that_day(
+    settings: Settings,
+) -> None:
+    """Version 4: the unwind may come over the rest of the day (48 minutes after, here),
+    but at least `min_unwind_share` (3/4) of the position must come back."""
+    for unwound, alerts in ((300, 1), (200, 0)):
+        day = DayBuilder()
+        for k in range(10):
+            day.filled("A3", "FRN", "buy", 100, "40.00", f"15:0{k}:00")
+        day.filled("P1", "FRN", "buy", 300, "40.00", "15:20:00")
+        day.order("C1", "FRN", "buy", 20000, "15:22:00", "40.20", [(20000, "40.15", "15:23:00")])
+        day.filled("P1", "FRN", "sell", unwound, "40.15", "16:10:00")
+        assert len(run(settings, day, "front_running")) == alerts, unwound
 
 
 def test_rerunning_detect_gives_the_same_alerts_and_no_duplicates(settings: Settings, conn) -> None:

@@ -387,52 +387,72 @@ def excessive_otr(day: Day, peers_min_orders: int = 1) -> list[Alert]:
 
 
 def front_running(day: Day) -> list[Alert]:
+    """Version 4: a proprietary account of the firm trades the parent's way within
+    lead_minutes of its first child and before half of it has filled, one-way, and back
+    later that day (between min_unwind_share and 1 / min_unwind_share of it)."""
     quantities: dict[str, list[int]] = defaultdict(list)
     for o in day.orders:
         quantities[o["symbol"]].append(o["quantity"])
     typical = {s: statistics.median(q) for s, q in quantities.items()}
-    kind = {a: r["account_type"] for a, r in day.accounts.items()}
-    firm = {a: r["firm_id"] for a, r in day.accounts.items()}
-    prop_fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    accounts = day.accounts
+    by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    fills_of: dict[str, list[dict[str, Any]]] = defaultdict(list)  # symbol -> fills
     sizes: dict[str, list[tuple[str, int]]] = defaultdict(list)  # account -> (symbol, qty)
     for e in day.executions:
-        if kind[e["account_id"]] == "proprietary":
-            prop_fills[e["symbol"]].append(e)
-            if e["transact_time"] < day.session.close_utc:  # not the closing prints
-                sizes[e["account_id"]].append((e["symbol"], e["fill_qty"]))
+        by_order[e["cl_ord_id"]].append(e)
+        fills_of[e["symbol"]].append(e)
+        if e["transact_time"] < day.session.close_utc:  # not the closing prints
+            sizes[e["account_id"]].append((e["symbol"], e["fill_qty"]))
+
+    def can_trade_ahead(account: str, client: str) -> bool:
+        a, c = accounts[account], accounts[client]
+        same_firm = not AHEAD["same_firm"] or a["firm_id"] == c["firm_id"]
+        return a["account_type"] == "proprietary" and same_firm
 
     def stands_out(account: str, qty: int) -> bool:
-        """Version 3: the fills ahead >= min_ahead_multiple x the account's median
-        continuous fill in the symbols where it is no candidate (not measured with fewer
-        than min_usual_fills of those)."""
+        """Versions 3-4: the fills ahead >= min_ahead_multiple x the account's median
+        continuous fill in the symbols where it is no candidate, else in all its symbols
+        (not measured with fewer than min_usual_fills of those)."""
         usual = [q for s, q in sizes[account] if (account, s) not in suspects]
         if len(usual) < AHEAD["min_usual_fills"]:
-            return True
+            usual = [q for _, q in sizes[account]]
+            if len(usual) < AHEAD["min_usual_fills"]:
+                return True
         return qty >= AHEAD["min_ahead_multiple"] * statistics.median(usual)
 
     lead = _seconds(60 * AHEAD["lead_minutes"])
-    unwind_within = _seconds(60 * AHEAD["unwind_minutes"])
     found = []
     for parent in _parents(day):
-        first, last = parent[0], parent[-1]
-        symbol, buy = first["symbol"], _is_buy(first["side"])
-        if sum(o["quantity"] for o in parent) < AHEAD["client_size_multiple"] * typical[symbol]:
+        first = parent[0]
+        symbol, buy, client = first["symbol"], _is_buy(first["side"]), first["account_id"]
+        quantity = sum(o["quantity"] for o in parent)
+        if quantity < AHEAD["client_size_multiple"] * typical[symbol]:
             continue
-        t = first["transact_time"]
-        by_prop: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for p in prop_fills[symbol]:
-            if not AHEAD["same_firm"] or firm[p["account_id"]] == firm[first["account_id"]]:
-                by_prop[p["account_id"]].append(p)
-        for fills in by_prop.values():
-            lead_fills = [p for p in fills if t - lead <= p["transact_time"] < t]
-            ahead = [p for p in lead_fills if _is_buy(p["side"]) == buy]
-            one_way = len(ahead) == len(lead_fills)
-            end = last["transact_time"] + unwind_within
-            unwind = [
-                p for p in fills if _is_buy(p["side"]) != buy and t < p["transact_time"] <= end
-            ]
-            if ahead and unwind:
-                found.append((symbol, parent, ahead, unwind, one_way))
+        own = sorted((e for o in parent for e in by_order[o["cl_ord_id"]]),
+                     key=lambda e: (e["transact_time"], e["exec_id"]))  # fmt: skip
+        ahead_until, running = first["transact_time"] + lead, 0
+        for e in own:
+            running += e["fill_qty"]
+            if 2 * running >= quantity:
+                ahead_until = min(ahead_until, e["transact_time"])
+                break
+        start = first["transact_time"] - lead
+        by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for p in fills_of[symbol]:
+            if can_trade_ahead(p["account_id"], client):
+                by_account[p["account_id"]].append(p)
+        for fills in by_account.values():
+            ahead = [p for p in fills if _is_buy(p["side"]) == buy
+                     and start <= p["transact_time"] < ahead_until]  # fmt: skip
+            if not ahead:
+                continue
+            last_ahead = max(p["transact_time"] for p in ahead)
+            against = [p for p in fills if _is_buy(p["side"]) != buy
+                       and start <= p["transact_time"] <= last_ahead]  # fmt: skip
+            unwind = [p for p in fills
+                      if _is_buy(p["side"]) != buy and last_ahead < p["transact_time"]]  # fmt: skip
+            if unwind:
+                found.append((symbol, parent, ahead, unwind, not against))
     suspects = {(ahead[0]["account_id"], symbol) for symbol, _, ahead, _, _ in found}
     alerts = []
     for symbol, parent, ahead, unwind, one_way in found:
@@ -442,6 +462,7 @@ def front_running(day: Day) -> list[Alert]:
             one_way
             and stands_out(ahead[0]["account_id"], qty)
             and back >= (AHEAD["min_unwind_share"] * qty)
+            and back * AHEAD["min_unwind_share"] <= qty
         ):
             alerts.append(_alert(symbol, [*ahead, *unwind, *parent], [*ahead, *unwind]))
     return alerts

@@ -160,13 +160,12 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
     "excessive_otr": {"min_orders": 20, "min_ratio": 20.0, "peer_multiple": 5.0, "min_symbols": 2},
     "front_running": {
         "lead_minutes": 5,
-        "unwind_minutes": 30,
         "client_size_multiple": 10.0,
         "max_child_gap_minutes": 30.0,
         "same_firm": True,
         "min_ahead_multiple": 8.0,
         "min_usual_fills": 20,
-        "min_unwind_share": 0.5,
+        "min_unwind_share": 0.75,
     },
 }
 
