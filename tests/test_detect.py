@@ -187,6 +187,8 @@ def test_marking_the_close_fires_for_a_dominant_push(settings: Settings) -> None
     assert alert["account_ids"] == ["A1"]
     assert alert["cl_ord_ids"] == pushes
     assert "net buying" in alert["explanation"]
+    # One trade before the window: no typical move to compare, the fixed 0.5% decides.
+    assert "too few trades earlier in the day for a typical move" in alert["explanation"]
 
 
 def test_marking_the_close_ignores_a_small_share_or_a_move_against(settings: Settings) -> None:
@@ -204,19 +206,69 @@ def test_marking_the_close_ignores_a_small_share_or_a_move_against(settings: Set
 
 
 def test_marking_the_close_fires_through_the_closing_auction(settings: Settings) -> None:
-    """Athena's pattern: a large at-the-close order and a late buy the same way, and the
-    print 1.2% above the continuous price; a seller in the same print is not alerted."""
+    """Athena's pattern: a large at-the-close order and late buys the same way in the last
+    seconds, and the print 1.2% above the continuous price; a seller in the same print is
+    not alerted."""
     day = DayBuilder()
     day.filled("A4", "AUC", "buy", 100, "50.00", "20:52:00")
     day.filled("A4", "AUC", "sell", 100, "50.00", "20:54:00")
     moc = day.at_close("A1", "AUC", "buy", 5000, "50.60", "20:30:00", "21:00:00.300")
-    late = day.filled("A1", "AUC", "buy", 100, "50.02", "20:58:00")
+    late = [day.filled("A1", "AUC", "buy", 100, p, t)
+            for p, t in [("50.02", "20:59:40"), ("50.05", "20:59:55")]]  # fmt: skip
     day.at_close("A3", "AUC", "sell", 1000, "50.60", "20:40:00", "21:00:00.300")
     (alert,) = run(settings, day, "marking_the_close")
     assert alert["account_ids"] == ["A1"]
-    assert alert["cl_ord_ids"] == sorted([moc, late])
-    assert "83.3% of its closing auction, net buying" in alert["explanation"]
+    assert alert["cl_ord_ids"] == sorted([moc, *late])
+    assert "(2 fills its way) and 83.3% of its closing auction, net buying" in alert["explanation"]
     assert "(50.0000 to 50.6000)" in alert["explanation"]
+
+
+def test_marking_the_close_needs_continuous_fills_beside_an_at_the_close_order(
+    settings: Settings,
+) -> None:
+    """An index fund's market-on-close sell takes whatever the close is: with no continuous
+    fill, or one, its way, its large share of a print another account pushed down is not
+    marking (version 2 alerted it, counting the print's fills as executions)."""
+    day = DayBuilder()
+    day.filled("A4", "IDX", "buy", 100, "30.00", "20:51:00")
+    pushes = [day.filled("A1", "IDX", "sell", 300, p, t)
+              for p, t in [("29.90", "20:58:00"), ("29.80", "20:59:30")]]  # fmt: skip
+    moc = day.at_close("A1", "IDX", "sell", 3000, "29.40", "20:40:00", "21:00:00.200")
+    for account in ("A3", "A5"):  # index funds, each a fifth of the print in two fills
+        day.order(account, "IDX", "sell", 2000, "20:30:00", None,
+                  [(1000, "29.40", "21:00:00.200"), (1000, "29.40", "21:00:00.200")],
+                  time_in_force="7")  # fmt: skip
+    day.filled("A5", "IDX", "sell", 100, "29.95", "20:55:00")  # one continuous fill its way
+    (alert,) = run(settings, day, "marking_the_close")
+    assert alert["account_ids"] == ["A1"]
+    assert alert["cl_ord_ids"] == sorted([*pushes, moc])
+
+
+def _history(day: DayBuilder, symbol: str, prices: tuple[str, str]) -> None:
+    """A symbol trading every ten minutes from 14:35 to 20:45 UTC, between two prices."""
+    for k in range(38):
+        at = f"{14 + (35 + 10 * k) // 60:02d}:{(35 + 10 * k) % 60:02d}:00"
+        day.filled("A4" if k % 2 else "A5", symbol, "buy" if k % 2 else "sell", 100,
+                   prices[k % 2], at)  # fmt: skip
+
+
+def test_marking_the_close_needs_a_move_beyond_the_symbol_s_own(settings: Settings) -> None:
+    """The same push, 10.00 to 9.93 (0.70%), in a symbol that moves 0.5% every ten minutes
+    (not alerted) and in one that moves 0.1% (alerted, 7 times its typical move)."""
+    day = DayBuilder()
+    _history(day, "NOI", ("10.00", "10.05"))
+    _history(day, "CLM", ("10.00", "10.01"))
+    pushed = {}
+    for symbol in ("NOI", "CLM"):
+        day.filled("A3", symbol, "buy", 100, "10.00", "20:51:00")
+        pushed[symbol] = [day.filled("A1", symbol, "sell", 500, p, t)
+                          for p, t in [("9.97", "20:56:00"), ("9.93", "20:59:00")]]  # fmt: skip
+    (alert,) = run(settings, day, "marking_the_close")
+    assert alert["symbol"] == "CLM" and alert["cl_ord_ids"] == pushed["CLM"]
+    assert "moved 0.70% its way into the close (10.0000 to 9.9300)" in alert["explanation"]
+    assert "7.0 times its typical 10-minute move earlier that day (0.100%)" in alert["explanation"]
+    looser = run(settings, day, "marking_the_close", min_move_multiple=1.0)
+    assert sorted(a["symbol"] for a in looser) == ["CLM", "NOI"]  # NOI's typical: 0.50%
 
 
 def test_marking_the_close_ignores_large_benign_auction_flow(settings: Settings) -> None:

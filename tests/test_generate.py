@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -231,12 +232,39 @@ def spoofing(day: Day) -> list[Alert]:
     ]
 
 
+def typical_moves(day: Day, start: dt.datetime) -> dict[str, float]:
+    """Per symbol, the median absolute move (in %) between the last trade prices of
+    consecutive window-length buckets (those with a trade) before the window, the buckets
+    counted back from the window's start, a move over k windows scaled by 1/sqrt(k) (a
+    random walk's); symbols with fewer than three such moves have none."""
+    width = _seconds(60 * MARK["window_minutes"])
+    last: dict[str, dict[int, tuple[dt.datetime, str, Decimal]]] = defaultdict(dict)
+    for e in day.executions:
+        if e["transact_time"] < start:
+            bucket = (start - e["transact_time"]) // width
+            seen = last[e["symbol"]].get(bucket)
+            if seen is None or seen[:2] < (e["transact_time"], e["exec_id"]):
+                last[e["symbol"]][bucket] = (e["transact_time"], e["exec_id"], e["fill_price"])
+    typical = {}
+    for symbol, buckets in last.items():
+        ks = sorted(buckets, reverse=True)  # oldest first
+        moves = [
+            abs(float(buckets[k][2]) / float(buckets[j][2]) - 1) * 100 / math.sqrt(j - k)
+            for j, k in zip(ks, ks[1:], strict=False)
+        ]
+        if len(moves) >= 3:  # fewer: no typical move, the fixed floor alone
+            typical[symbol] = statistics.median(moves)
+    return typical
+
+
 def marking_the_close(day: Day, reference: str = "first in window") -> list[Alert]:
-    """Version 2: continuous fills of the last window_minutes and the closing auction print
+    """Version 3: continuous fills of the last window_minutes and the closing auction print
     (fills of at-the-close orders, TimeInForce 7), their shares measured apart, the move to
-    the closing print. With reference="last before window" the move is measured from the
-    symbol's last trade before the window, a variant the generator also keeps clean at
-    realistic sizes."""
+    the closing print. The account needs min_executions continuous fills its way in the
+    window, its continuous trading net its way, and the move must also be min_move_multiple
+    times the symbol's typical move of the day (when it has one). With reference="last
+    before window" the move is measured from the symbol's last trade before the window, a
+    variant the generator also keeps clean at realistic sizes."""
     close = day.session.close_utc
     start = close - dt.timedelta(minutes=float(MARK["window_minutes"]))
     moc_loc = {o["cl_ord_id"] for o in day.orders if o["time_in_force"] == "7"}
@@ -257,6 +285,7 @@ def marking_the_close(day: Day, reference: str = "first in window") -> list[Aler
     for e in late:
         by_symbol[e["symbol"]].append(e)
     before = {e["symbol"]: e["fill_price"] for e in ordered if e["transact_time"] < start}
+    typical = typical_moves(day, start)
     alerts = []
     for symbol, fills in by_symbol.items():
         opening = fills[0]["fill_price"] if reference == "first in window" else before.get(symbol)
@@ -265,33 +294,48 @@ def marking_the_close(day: Day, reference: str = "first in window") -> list[Aler
         prints = [f for f in fills if f["cl_ord_id"] in at_close]
         closing = (prints or fills)[-1]["fill_price"]
         move = (closing - opening) / opening * 100
-        continuous = sum(f["fill_qty"] for f in fills if f["cl_ord_id"] not in at_close)
-        auction = sum(f["fill_qty"] for f in prints)
         per_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for f in fills:
             per_account[f["account_id"]].append(f)
         for mine in per_account.values():
-            net = sum(f["fill_qty"] * (1 if _is_buy(f["side"]) else -1) for f in mine)
-            way = 1 if net > 0 else -1  # volume counts net, in the account's direction
-
-            def net_of(part: list[dict[str, Any]], way: int = way) -> int:
-                return max(way * sum(f["fill_qty"] * (1 if _is_buy(f["side"]) else -1)
-                                     for f in part), 0)  # fmt: skip
-
-            in_auction = net_of([f for f in mine if f["cl_ord_id"] in at_close])
-            in_continuous = net_of([f for f in mine if f["cl_ord_id"] not in at_close])
-            share = in_continuous / continuous if continuous else 0
-            auction_share = in_auction / auction if auction else 0
-            if (
-                net != 0
-                and (
-                    share >= MARK["min_volume_share"] or auction_share >= MARK["min_auction_share"]
-                )
-                and len(mine) >= MARK["min_executions"]
-                and (move if net > 0 else -move) >= Decimal(str(MARK["min_price_move_pct"]))
+            way_move = _marked(mine, fills, at_close, move)
+            if way_move is not None and (
+                symbol not in typical or way_move >= MARK["min_move_multiple"] * typical[symbol]
             ):
                 alerts.append(_alert(symbol, mine, mine))
     return alerts
+
+
+def _marked(
+    mine: list[dict[str, Any]], fills: list[dict[str, Any]], at_close: set[str], move: Decimal
+) -> float | None:
+    """The account's fills meet version 3's conditions but the typical move: its closing
+    move (its way, in %) if they do, else None."""
+
+    def signed(part: list[dict[str, Any]]) -> int:
+        return sum(f["fill_qty"] * (1 if _is_buy(f["side"]) else -1) for f in part)
+
+    net = signed(mine)
+    if net == 0:
+        return None
+    way = 1 if net > 0 else -1  # volume counts net, in the account's direction
+    continuous = [f for f in fills if f["cl_ord_id"] not in at_close]
+    auction = sum(f["fill_qty"] for f in fills if f["cl_ord_id"] in at_close)
+    own_continuous = [f for f in mine if f["cl_ord_id"] not in at_close]
+    in_continuous = way * signed(own_continuous)
+    in_auction = max(way * signed([f for f in mine if f["cl_ord_id"] in at_close]), 0)
+    its_way = [f for f in own_continuous if (1 if _is_buy(f["side"]) else -1) == way]
+    share = in_continuous / sum(f["fill_qty"] for f in continuous) if continuous else 0
+    auction_share = in_auction / auction if auction else 0
+    way_move = move if way > 0 else -move
+    if (
+        in_continuous > 0  # an at-the-close order alone is not marking
+        and len(its_way) >= MARK["min_executions"]
+        and (share >= MARK["min_volume_share"] or auction_share >= MARK["min_auction_share"])
+        and way_move >= Decimal(str(MARK["min_price_move_pct"]))
+    ):
+        return float(way_move)
+    return None
 
 
 def excessive_otr(day: Day, peers_min_orders: int = 1) -> list[Alert]:

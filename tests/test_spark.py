@@ -162,7 +162,19 @@ def edge_day() -> DayBuilder:
     day.filled("A4", "AUC", "sell", 100, "50.02", "21:00:00")
     day.at_close("A5", "AUC", "buy", 5000, "50.60", "20:30:00", "21:00:00.3")
     day.filled("A5", "AUC", "buy", 100, "50.02", "20:58:00")
+    day.filled("A5", "AUC", "buy", 100, "50.03", "20:59:50")
     day.at_close("A3", "AUC", "sell", 1000, "50.60", "20:40:00", "21:00:00.3")
+    # Marking against the symbol's own moves: earlier trades every ten minutes with an
+    # hour's gap (a change across seven buckets counts / sqrt(7)), a push of 0.7% that is
+    # several typical moves in TYP (fired) and about one in NOI (not).
+    for symbol, prices in (("TYP", ("10.00", "10.01", "10.03")), ("NOI", ("10.00", "10.06"))):
+        for k, minute in enumerate([*range(0, 60, 10), *range(120, 165, 10)]):
+            at = f"{18 + minute // 60:02d}:{minute % 60:02d}:30"
+            day.filled("A4" if k % 2 else "A5", symbol, "buy" if k % 2 else "sell", 100,
+                       prices[k % len(prices)], at)  # fmt: skip
+        day.filled("A3", symbol, "buy", 100, "10.00", "20:51:00")
+        day.filled("A1", symbol, "sell", 500, "9.97", "20:56:00")
+        day.filled("A1", symbol, "sell", 500, "9.93", "20:59:00")
     # Front running, with a fractional lead.
     for k in range(10):
         day.filled("A3", "FRN", "buy", 100, "40.00", f"15:0{k}:00")
@@ -207,7 +219,9 @@ def test_edge_cases_agree_through_the_command_line(
     assert sorted(len(a["exec_ids"]) for a in wash) == [2, 2, 4]  # two crosses; unequal fills
     assert all(isinstance(a["score"], Decimal) for a in postgres)
     marked = {a["symbol"]: a["account_ids"] for a in postgres if a["rule"] == "marking_the_close"}
-    assert marked == {"MTC": ["A1"], "AUC": ["A5"]}
+    assert marked == {"MTC": ["A1"], "AUC": ["A5"], "TYP": ["A1"]}
+    typ = next(a for a in postgres if a["rule"] == "marking_the_close" and a["symbol"] == "TYP")
+    assert "times its typical 10-minute move earlier that day (0." in typ["explanation"]
 
 
 def test_backfill_on_spark_detects_loads_alerts_and_then_has_nothing_to_do(

@@ -36,7 +36,7 @@ from surveil.manifest import (
 from surveil.settings import Settings
 
 # Bump whenever the bytes generated for the same options change.
-GENERATOR_VERSION = "7"
+GENERATOR_VERSION = "8"
 
 # The benign populations `generate --without` can leave out (docs/generator.md).
 POPULATIONS = ("closing_auction", "market_makers", "omnibus", "prop_desks", "worked_parents")

@@ -37,21 +37,26 @@ spoofing (layering)
     large orders filled instead of cancelled; the opposite orders only 100–200 shares;
     large orders cancelled but the genuine order never filled.
 
-marking_the_close (version 2: continuous session and closing auction)
+marking_the_close (version 3: continuous session and closing auction)
     In the last 10 minutes of continuous trading before the session's close (13:00 ET on
     early-close days) and the closing auction print (fills of at-the-close orders,
-    TimeInForce 7), an account with ≥ 2 fills, on balance in one direction, trades ≥ 25% of
-    the symbol's continuous volume in the window or ≥ 25% of its closing print, and the
-    closing price (the print, else the last trade) is ≥ 0.5% from the symbol's first
-    execution in the window, the account's way. (Measuring from the last execution before
+    TimeInForce 7), an account on balance in one direction, with ≥ 2 continuous fills in the
+    window that way and its continuous trading there net that way, trades ≥ 25% of the
+    symbol's continuous volume in the window or ≥ 25% of its closing print, and the closing
+    price (the print, else the last trade) is ≥ 0.5% from the symbol's first execution in the
+    window, the account's way, and ≥ 2.5 times the symbol's typical move over 10 minutes earlier
+    that day (the median absolute change between the last prices of successive 10-minute
+    buckets before the window, a change over k buckets divided by √k; with fewer than three
+    changes, the 0.5% alone). (Measuring from the last execution before
     the window gives the same answer on planted scenarios, which trade just before the
     window, and from about 10,000 orders a day on the background too; on smaller days a thin
     symbol's previous trade can be hours old.) Planted: a small trade 10.5–13 minutes before
-    the close, then 3–6 aggressive orders in the last 8 minutes pushing the price 1–2%, sized
-    to about half or more of the symbol's closing volume ("push"); or 1–2 at-the-close
-    orders entered in the hour before the cut-off, together at least the rest of the
-    symbol's auction volume, and 1–2 small marketable orders the same way in the last 8
-    minutes, the print 1–2% from the continuous price ("auction", SEC v. Athena, 2014).
+    the close, then 3–6 aggressive orders in the last 8 minutes pushing the price 1–2% and at
+    least 5–7 times the symbol's 10-minute volatility, sized to about half or more of the
+    symbol's closing volume ("push"); or 1–2 at-the-close orders entered in the hour before
+    the cut-off, together at least the rest of the symbol's auction volume, and 2–3 small
+    marketable orders the same way in the last 2 minutes, the print moved as far from the
+    continuous price ("auction", SEC v. Athena, 2014).
     Look-alikes: the same volume bought passively without moving the price; the same push
     25–40 minutes before the close; the same at-the-close orders with the print at the
     continuous price ("auction_flat"). The benign closing-auction population (auction.py)
@@ -119,7 +124,7 @@ from surveil.generate.book import (
     Orders,
 )
 from surveil.generate.flow import MM_SHARE, Constraints, DayContext
-from surveil.generate.market import US_PER_S, Market, Ramp
+from surveil.generate.market import FULL_DAY_S, US_PER_S, Market, Ramp
 from surveil.generate.reference import CLIENT, PROPRIETARY
 
 SCENARIO_TYPES = (
@@ -150,6 +155,7 @@ RULE_PARAMETERS: dict[str, dict[str, float | int | bool]] = {
         "min_auction_share": 0.25,
         "min_price_move_pct": 0.5,
         "min_executions": 2,
+        "min_move_multiple": 2.5,
     },
     "excessive_otr": {"min_orders": 20, "min_ratio": 20.0, "peer_multiple": 5.0, "min_symbols": 2},
     "front_running": {
@@ -336,6 +342,14 @@ class Planner:
 
     def uniform(self, lo: float, hi: float) -> float:
         return float(self.rng.uniform(lo, hi))
+
+    def closing_move(self, sym: int, buys: bool) -> float:
+        """A marked close's log move: 1-2%, and at least 5-7 times the symbol's typical
+        10-minute move (its daily volatility scaled to 10 minutes), so that it stands out
+        against the symbol's own moves that day (marking_the_close version 3)."""
+        ten_minutes = float(self.ctx.universe.daily_volatility[sym]) * math.sqrt(600 / FULL_DAY_S)
+        move = max(self.uniform(0.010, 0.020), self.uniform(5.0, 7.0) * ten_minutes)
+        return move if buys else -move
 
     def lots(self, lo: int, hi: int) -> int:
         return int(self.rng.integers(lo, hi + 1)) * 100
@@ -685,8 +699,7 @@ class Planner:
             if variant == "push":
                 self.constraints.one_way.append((*closing, buys))
         if variant in ("push", "early"):
-            move = self.uniform(0.010, 0.020) * (1 if buys else -1)
-            self.ramps.append(Ramp(sym, times[0], times[-1], move))
+            self.ramps.append(Ramp(sym, times[0], times[-1], self.closing_move(sym, buys)))
         anchor_at = self.between(
             self.close_us - 13 * MINUTE, self.close_us - 10 * MINUTE - 30 * SECOND
         )
@@ -737,10 +750,10 @@ class Planner:
         self, label: str, variant: str, sym: int, account: int, side: int
     ) -> None:
         """Marking the close through the closing auction (Athena, SEC 2014: a large
-        auction-only order, then continuous orders the same way near the close): 1-2
+        auction-only order, then continuous orders the same way in the last seconds): 1-2
         at-the-close orders entered in the hour before the cut-off, together at least the
-        rest of the symbol's auction volume, and 1-2 small marketable orders the same way
-        in the last 8 minutes; the print comes 1-2% from the continuous price, the
+        rest of the symbol's auction volume, and 2-3 small marketable orders the same way
+        in the last 2 minutes; the print comes `closing_move` from the continuous price, the
         account's way ("auction"), or at it ("auction_flat", big benign close flow)."""
         buys = side == BUY
         expected = expected_orders(self.background_orders, float(self.ctx.universe.weights[sym]))
@@ -749,13 +762,15 @@ class Planner:
         self.constraints.caps.append((*closing, CAP_SHARES))
         self.constraints.one_way.append((*closing, buys))
         if variant == "auction":
-            self.closing_moves[sym] = self.uniform(0.010, 0.020) * (1 if buys else -1)
+            self.closing_moves[sym] = self.closing_move(sym, buys)
         sizes = _split_lots(total, int(self.rng.integers(1, 3)), self.rng)
         moc = [bool(self.rng.random() < 0.6) for _ in sizes]
         cutoff = [int(cutoffs(self.ctx, np.array([sym]), np.array([m]))[0]) for m in moc]
         entries = [self.between(c - 60 * MINUTE, c - SECOND) for c in cutoff]
-        late = [self.between(self.close_us - 8 * MINUTE, self.close_us - 15 * SECOND)
-                for _ in range(int(self.rng.integers(1, 3)))]  # fmt: skip
+        # Athena's push: 2-3 marketable orders the same way in the last two minutes (one
+        # continuous fill beside an at-the-close order is not marking, version 3).
+        late = [self.between(self.close_us - 2 * MINUTE, self.close_us - 5 * SECOND)
+                for _ in range(int(self.rng.integers(2, 4)))]  # fmt: skip
         late_qty = [self.lots(1, 3) for _ in late]
 
         def build(m: Market) -> Scenario:
