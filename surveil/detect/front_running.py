@@ -81,6 +81,11 @@ PARAMS = {
     "min_unwind_share": 0.75,
 }
 
+# The fills near each parent are a range in time per (symbol, proprietary account): left to
+# itself PostgreSQL merge-joins them, sorting the day's every execution (on disk at 1M
+# orders); hash joins read the executions once (11.4 s -> 6.2 s at 1M orders, same run).
+PLANNER_SETTINGS = {"enable_mergejoin": "off"}
+
 # Large parents are few, and each is paired only with the fills of its symbol while the
 # firm held it, so the cost grows with the parents' working windows, not with every client
 # order paired with every fill in its symbol. Only (account, symbol, direction) groups
