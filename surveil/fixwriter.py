@@ -167,7 +167,13 @@ def _encode(
         fix_time(when),
     )
     body += b"".join(b"%d=%s\x01" % (tag, value) for tag, value in fields)
-    head = b"8=%s\x019=%d\x01" % (BEGIN_STRING, len(body))
+    return frame(BEGIN_STRING, body)
+
+
+def frame(begin_string: bytes, body: bytes) -> bytes:
+    """A message from its body (MsgType(35) on, ending in SOH): BeginString and BodyLength
+    before it, CheckSum after."""
+    head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
     return b"%s%s10=%03d\x01" % (head, body, (sum(head) + sum(body)) & 0xFF)
 
 

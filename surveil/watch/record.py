@@ -25,6 +25,7 @@ from pathlib import Path
 
 from surveil import db
 from surveil.fix import ImportResult, import_fix
+from surveil.fixwriter import frame
 from surveil.settings import Settings
 
 SOH = b"\x01"
@@ -52,10 +53,9 @@ def watched_sources(settings: Settings, day: dt.date) -> list[str]:
 
 
 def fix_message(begin_string: str, body: bytes) -> bytes:
-    """A journalled message as it was on the wire: 8, 9 and 10 around its body."""
-    head = b"8=" + begin_string.encode() + SOH + b"9=" + str(len(body) + 1).encode() + SOH
-    message = head + body + SOH
-    return message + b"10=%03d" % (sum(message) % 256) + SOH
+    """A journalled message as it was on the wire (the journal keeps its body without the
+    SOH before CheckSum)."""
+    return frame(begin_string.encode(), body + SOH)
 
 
 def log_name(source: str) -> str:
