@@ -179,21 +179,6 @@ DELETE_DAY = (
     "DELETE FROM accounts WHERE trade_date = %s",
     "DELETE FROM firms WHERE trade_date = %s",
 )
-INSERT_ORDERS = """
-INSERT INTO orders (cl_ord_id, trade_date, account_id, firm_id, symbol, side, order_type,
-                    time_in_force, quantity, limit_price, transact_time, ord_status, cum_qty,
-                    avg_px, cancel_time)
-SELECT cl_ord_id, trade_date, account_id, firm_id, symbol, side, order_type, time_in_force,
-       quantity, limit_price, transact_time, ord_status, cum_qty, avg_px, cancel_time
-FROM watch_orders_in
-"""
-INSERT_EXECUTIONS = """
-INSERT INTO executions (exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty,
-                        fill_price, venue, transact_time)
-SELECT exec_id, trade_date, cl_ord_id, account_id, symbol, side, fill_qty, fill_price, venue,
-       transact_time
-FROM watch_executions_in
-"""
 
 
 def rewrite_day(conn: psycopg.Connection, days: Days, day: dt.date, lock_timeout_s: float) -> None:
@@ -208,9 +193,9 @@ def rewrite_day(conn: psycopg.Connection, days: Days, day: dt.date, lock_timeout
         cur.executemany(UPSERT_FIRM, [(day, *map(_blank, f)) for f in rows["firms"]])
         cur.executemany(UPSERT_ACCOUNT, [(day, *map(_blank, a)) for a in rows["accounts"]])
         _copy(cur, COPY_ORDERS, [(r[0], day, *r[2:]) for r in rows["orders"]])
-        cur.execute(INSERT_ORDERS)
+        cur.execute(UPSERT_ORDER)  # the day emptied above: every row is new
         _copy(cur, COPY_EXECUTIONS, [(r[0], day, *r[2:]) for r in rows["executions"]])
-        cur.execute(INSERT_EXECUTIONS)
+        cur.execute(UPSERT_EXECUTION)
 
 
 def ensure_day(conn: psycopg.Connection, day: dt.date) -> None:
