@@ -231,16 +231,15 @@ SQL = (
      AND e.transact_time < %(close_utc)s
     WHERE enough.prop_account IS NULL
     GROUP BY c.prop_account, e.fill_qty
-), usual_ranked AS (
-    SELECT 'other' AS scope, prop_account, fill_qty,
-           sum(fills) OVER (PARTITION BY prop_account ORDER BY fill_qty) AS running,
-           sum(fills) OVER (PARTITION BY prop_account) AS total
-    FROM usual_sizes
+), scoped_sizes AS (
+    SELECT 'other' AS scope, prop_account, fill_qty, fills FROM usual_sizes
     UNION ALL
-    SELECT 'all', prop_account, fill_qty,
-           sum(fills) OVER (PARTITION BY prop_account ORDER BY fill_qty),
-           sum(fills) OVER (PARTITION BY prop_account)
-    FROM all_sizes
+    SELECT 'all', prop_account, fill_qty, fills FROM all_sizes
+), usual_ranked AS (
+    SELECT scope, prop_account, fill_qty,
+           sum(fills) OVER (PARTITION BY scope, prop_account ORDER BY fill_qty) AS running,
+           sum(fills) OVER (PARTITION BY scope, prop_account) AS total
+    FROM scoped_sizes
 ), usual_by_scope AS (
     SELECT scope, prop_account, max(total) AS usual_fills,
            (min(fill_qty) FILTER (WHERE 2 * running >= total)
