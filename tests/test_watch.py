@@ -224,9 +224,9 @@ def test_a_database_connection_lost_mid_day_is_retried_in_one_line_and_loses_not
     assert count(conn, "SELECT count(*) FROM orders") == 300
 
 
-def test_a_message_refused_after_it_was_written_is_undone_as_import_fix_skips_it(
-    settings: Settings, conn: psycopg.Connection, tmp_path: Path
-) -> None:
+def refused_later(tmp_path: Path) -> tuple[Path, bytes]:
+    """A live log of two orders A and B, and the venue's session Reject of B (RefSeqNum 2)
+    to append to it later."""
     from tests.test_import_fix import fix, new_order
 
     refusal = fix(
@@ -234,6 +234,13 @@ def test_a_message_refused_after_it_was_written_is_undone_as_import_fix_skips_it
     )
     live = tmp_path / "r.log"
     live.write_bytes(new_order("A", seq=1) + b"\n" + new_order("B", seq=2) + b"\n")
+    return live, refusal
+
+
+def test_a_message_refused_after_it_was_written_is_undone_as_import_fix_skips_it(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    live, refusal = refused_later(tmp_path)
     log_lines: list[str] = []
     w, _ = watcher(settings, live, log_lines=log_lines)
     with w:

