@@ -227,16 +227,10 @@ def make_report(settings: Settings, result: RunDayResult, say: Progress) -> None
     )
 
 
-WATCHED_DAY = "SELECT EXISTS (SELECT 1 FROM watch_messages WHERE trade_date = %s)"
-
-
 def _refuse_over_watched_day(settings: Settings, day: dt.date) -> None:
     """ConflictError (exit 3) for --orders/--seed over a day `surveil watch` built: a
     synthetic day would replace the real one."""
-    with db.connect(settings) as conn:
-        db.migrate(conn)
-        row = conn.execute(WATCHED_DAY, (day,)).fetchone()
-    if row and row[0]:
+    if watch_record.watched_sources(settings, day):
         raise ConflictError(
             f"{day}: the warehouse holds the day `surveil watch` built from the live log; "
             "run-day without --orders and --seed takes that day, and never generates over it"
