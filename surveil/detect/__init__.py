@@ -250,20 +250,7 @@ def _detect(
         for name in names:
             module = RULES[name]
             clock = time.perf_counter()
-            conn.execute(DELETE_ALERTS, (day, name))
-            query = sql.SQL(INSERT_ALERTS).format(rule_sql=sql.SQL(module.SQL))
-            values = {
-                **params[name],
-                "trade_date": day,
-                "close_utc": close_utc,
-                "rule": name,
-                "rule_version": module.VERSION,
-                "params_json": Jsonb(params[name]),
-            }
-            planner = getattr(module, "PLANNER_SETTINGS", {})
-            with _local_settings(conn, planner), conn.cursor() as cur:
-                cur.execute(query, values)
-                count = cur.rowcount
+            count = replace_rule_alerts(conn, day, name, params[name], close_utc)
             seconds = time.perf_counter() - clock
             conn.execute(
                 INSERT_DETECT_RUN,
@@ -282,6 +269,33 @@ def _detect(
         # New alerts open review cases; those a suppression covers are closed as suppressed.
         result.suppressed = suppressions.apply_to_day(conn, day, names)
     return result
+
+
+def replace_rule_alerts(
+    conn: psycopg.Connection,
+    day: dt.date,
+    name: str,
+    params: dict[str, Any],
+    close_utc: dt.datetime,
+) -> int:
+    """In the caller's transaction: the rule's alerts of the day replaced by what its SQL
+    finds now, with its planner settings (detect and watch's passes both run rules so); the
+    number of alerts."""
+    module = RULES[name]
+    conn.execute(DELETE_ALERTS, (day, name))
+    query = sql.SQL(INSERT_ALERTS).format(rule_sql=sql.SQL(module.SQL))
+    values = {
+        **params,
+        "trade_date": day,
+        "close_utc": close_utc,
+        "rule": name,
+        "rule_version": module.VERSION,
+        "params_json": Jsonb(params),
+    }
+    planner = getattr(module, "PLANNER_SETTINGS", {})
+    with _local_settings(conn, planner), conn.cursor() as cur:
+        cur.execute(query, values)
+        return cur.rowcount
 
 
 @contextmanager

@@ -18,10 +18,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from surveil import calendar, db
-from surveil.detect import DELETE_ALERTS, DETECT_SESSION_SETTINGS, INSERT_ALERTS, RULES
+from surveil.detect import DETECT_SESSION_SETTINGS, replace_rule_alerts
 from surveil.load import partition_name
 from surveil.review import suppressions
 
@@ -34,6 +33,10 @@ WHERE a.trade_date = %s AND a.rule = ANY(%s)
 ORDER BY a.rule, a.alert_id
 """
 MARK_SENT = "INSERT INTO watch_alerts_sent (alert_id, trade_date) VALUES (%s, %s)"
+# A pass runs beside the day's ingestion, which needs a core of its own to keep up: the
+# rules' parallel workers would take it (a pass is the same plan on one core, a little
+# longer; the ingestion is what the alerts wait for).
+ONE_CORE = "SET LOCAL max_parallel_workers_per_gather = 0"
 
 
 ANALYZE_DAY = "ANALYZE {}, {}, {}, {}"
@@ -60,19 +63,10 @@ def detect_pass(
     db.lock_day(conn, day, lock_s, shared=True)
     db.lock_day(conn, day, lock_s, namespace=db.DETECT_LOCK_NAMESPACE)
     conn.execute(DETECT_SESSION_SETTINGS)
+    conn.execute(ONE_CORE)
     close_utc = calendar.session(day).close_utc
     for name in names:
-        module = RULES[name]
-        conn.execute(DELETE_ALERTS, (day, name))
-        values = {
-            **params[name],
-            "trade_date": day,
-            "close_utc": close_utc,
-            "rule": name,
-            "rule_version": module.VERSION,
-            "params_json": Jsonb(params[name]),
-        }
-        conn.execute(sql.SQL(INSERT_ALERTS).format(rule_sql=sql.SQL(module.SQL)), values)
+        replace_rule_alerts(conn, day, name, params[name], close_utc)
     suppressions.apply_to_day(conn, day, names, by="watch")
     new = []
     with conn.cursor() as cur:
