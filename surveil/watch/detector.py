@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, TextIO
@@ -83,18 +84,23 @@ class Detector:
             return found
 
     def _day(self, day: dt.date, messages: int) -> list[dict[str, Any]]:
+        """The rules over the day, one transaction each: a rule's new alerts are written
+        as soon as it has run, not after the slowest of the others."""
         conn = self._connection()
         if messages >= ANALYZE_GROWTH * self._analyzed.get(day, 0) + ANALYZE_MIN_GROWTH:
             alerts.analyze_day(conn, day)
             self._analyzed[day] = messages
-        with conn.transaction():
-            new = alerts.detect_pass(
-                conn, day, self.params, self.rules, self.settings.lock_timeout_s
-            )
-            for alert in new:
-                self.out.write(json.dumps(alerts.as_json(alert)) + "\n")
-            self.out.flush()
-        return new
+        found: list[dict[str, Any]] = []
+        for rule in self.rules:
+            with conn.transaction():
+                new = alerts.detect_pass(
+                    conn, day, self.params, [rule], self.settings.lock_timeout_s
+                )
+                for alert in new:
+                    self.out.write(json.dumps(alerts.as_json(alert)) + "\n")
+                self.out.flush()
+            found.extend(new)
+        return found
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -113,7 +119,11 @@ class Detector:
         self._thread.start()
 
     def _loop(self, every_s: float) -> None:
-        while not self._stop.wait(every_s):
+        """A pass every `every_s` seconds, start to start (a pass longer than that is
+        followed by the next at once)."""
+        due = time.monotonic() + every_s
+        while not self._stop.wait(max(0.0, due - time.monotonic())):
+            due = time.monotonic() + every_s
             try:
                 self.pass_now()
             except (psycopg.OperationalError, UnavailableError, DayLockedError) as exc:
