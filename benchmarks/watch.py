@@ -4,12 +4,13 @@ A generated day (with its planted abuse) is written as a FIX log; a producer app
 messages to a live log file at a fixed rate, in bursts every 10 ms, while the real CLI
 (`surveil watch --log … --detect-every S`) follows it in a subprocess. Each alert's latency
 is the time from the write of the last message its pattern names (the newest of its
-orders' and fills' messages in the log) to its `detected_at` (the server clock of the
-detection that first found it; same machine). Per rate: p50/p99/max latency, whether the
+orders' and fills' messages in the log) to the moment its JSON line appears in the alerts
+file (what pages the desk; the file is polled every 10 ms). `p99_stored_s` is the same
+to its `detected_at` (the server clock when the pass stored it, before the pass ends). Per rate: p50/p99/max latency, whether the
 watcher kept up (the rows committed when the producer finished, and how long it took to
 drain the rest), and the rate the producer actually held.
 
-    python benchmarks/watch.py --orders 100000 --rates 5000,10000,20000
+    python benchmarks/watch.py --orders 100000 --rates 5000,10000,20000 [--repeat 3]
 
 Each rate gets a fresh database (the embedded server under a temporary SURVEIL_HOME unless
 SURVEIL_DATABASE_URL is set). Prints one JSON object per rate and a summary line.
@@ -26,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -71,23 +73,61 @@ def completion_times(lines: list[bytes], written: list[float]) -> dict[str, floa
     return last
 
 
+class AlertLines:
+    """Follows the alerts file as the watcher writes it: when each alert's JSON line was first
+    seen (what the desk's pager sees; polled every 10 ms, so up to 10 ms late)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen: dict[str, float] = {}
+        self.stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        offset, pending = 0, b""
+        while True:
+            stopping = self.stop.is_set()
+            with self.path.open("rb") as f:
+                f.seek(offset)
+                data = f.read()
+            now = time.time()
+            offset += len(data)
+            *lines, pending = (pending + data).split(b"\n")
+            for line in lines:
+                self.seen.setdefault(json.loads(line)["alert_id"], now)
+            if stopping:
+                return
+            self.stop.wait(0.01)
+
+    def close(self) -> dict[str, float]:
+        self.stop.set()
+        self._thread.join()
+        return self.seen
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_rate(lines: list[bytes], rate: int, detect_every: float, scratch: Path) -> dict:
-    home = scratch / f"home-{rate}"
+def run_rate(lines: list[bytes], rate: int, detect_every: float, run_dir: Path) -> dict:
+    """One run at `rate` in a folder of its own (its own database: a second run at the same
+    rate must not find the first one's position and journal)."""
+    run_dir.mkdir()
+    home = run_dir / "home"
     env = {**os.environ, "SURVEIL_HOME": str(home)}
-    live = scratch / f"live-{rate}.log"
+    live = run_dir / "live.log"
     live.write_bytes(b"")
-    alerts = scratch / f"alerts-{rate}.jsonl"
+    alerts = run_dir / "alerts.jsonl"
+    alerts.write_bytes(b"")
     settings = Settings(home=home)
     total = sum(line.count(b"8=FIX") for line in lines)  # every message is journalled
     cmd = [sys.executable, "-m", "surveil", "watch", "--log", str(live), "--alerts-out",
            str(alerts), "--detect-every", str(detect_every)]  # fmt: skip
     url = _database_url(settings)
     watcher = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    lines_seen = AlertLines(alerts)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             written, held = produce(lines, live, rate)
@@ -104,14 +144,16 @@ def run_rate(lines: list[bytes], rate: int, detect_every: float, scratch: Path) 
     finally:
         watcher.terminate()
         watcher.wait(timeout=120)
+        seen = lines_seen.close()
     done = completion_times(lines, written)
-    latencies = []
+    latencies, stored = [], []
     for line in alerts.read_text().splitlines():
         alert = json.loads(line)
         keys = [*alert["cl_ord_ids"], *alert["exec_ids"]]
         completed = max(done.get(k, 0.0) for k in keys)
         detected = dt.datetime.fromisoformat(alert["detected_at"]).timestamp()
-        latencies.append(max(0.0, detected - completed))
+        stored.append(max(0.0, detected - completed))
+        latencies.append(max(0.0, seen[alert["alert_id"]] - completed))
     return {
         "rate": rate,
         "rate_held": round(held),
@@ -123,6 +165,7 @@ def run_rate(lines: list[bytes], rate: int, detect_every: float, scratch: Path) 
         "p99_s": round(percentile(latencies, 0.99), 2) if latencies else None,
         "max_s": round(max(latencies), 2) if latencies else None,
         "within_5s": sum(1 for x in latencies if x <= 5.0),
+        "p99_stored_s": round(percentile(stored, 0.99), 2) if stored else None,
     }
 
 
@@ -146,6 +189,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--rates", default="5000,10000,20000")
     parser.add_argument("--detect-every", type=float, default=2.0)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each rate, in turn")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="surveil-watch-bench-") as tmp:
         scratch = Path(tmp)
@@ -153,14 +197,26 @@ def main() -> None:
         log = scratch / "day.log"
         write_fix_log(made.path, log)
         lines = log.read_bytes().splitlines(keepends=True)
-        results = []
-        for rate in (int(r) for r in args.rates.split(",")):
-            result = run_rate(lines, rate, args.detect_every, scratch)
-            results.append(result)
-            print(json.dumps(result), flush=True)
-        kept = [r["rate_held"] for r in results if r["drain_s"] <= KEPT_UP_S]
-        print(f"orders {args.orders:,}: highest rate kept up with (drained within "
-              f"{KEPT_UP_S:g} s): {max(kept) if kept else 'none'} msgs/s")  # fmt: skip
+        rates = [int(r) for r in args.rates.split(",")]
+        results: dict[int, list[dict]] = {rate: [] for rate in rates}
+        for run in range(args.repeat):
+            for rate in rates:
+                result = run_rate(lines, rate, args.detect_every, scratch / f"run-{run}-{rate}")
+                results[rate].append(result)
+                print(json.dumps(result), flush=True)
+        for rate, runs in results.items():
+            met = sum(1 for r in runs if r["alerts"] and r["within_5s"] == r["alerts"])
+            kept = sum(1 for r in runs if r["drain_s"] <= KEPT_UP_S)
+            worst = max((r["p99_s"] for r in runs if r["p99_s"] is not None), default=None)
+            print(
+                f"{rate} msgs/s: every alert within 5 s in {met} of {len(runs)} runs, kept up "
+                f"(drained within {KEPT_UP_S:g} s) in {kept}, worst p99 {worst} s"
+            )
+        held = [
+            r["rate_held"] for runs in results.values() for r in runs if r["drain_s"] <= KEPT_UP_S
+        ]
+        print(f"orders {args.orders:,}: highest rate kept up with: "
+              f"{max(held) if held else 'none'} msgs/s")  # fmt: skip
 
 
 if __name__ == "__main__":
