@@ -47,6 +47,38 @@ def test_a_watched_day_equals_import_fix_then_load_and_detect(
         assert watched[table] == batch[table], table
 
 
+def test_each_rule_s_alerts_are_written_as_soon_as_that_rule_has_run(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path, monkeypatch
+) -> None:
+    """A pass runs the rules one after the other; a rule's new alerts are paged when it is
+    done, not after the slowest of the others has run."""
+    from surveil.watch import alerts
+
+    started: list[str] = []
+    original = alerts.detect_pass
+
+    def detect_pass(conn, day, params, names, lock_s):  # type: ignore[no-untyped-def]
+        started.extend(names)
+        return original(conn, day, params, names, lock_s)
+
+    monkeypatch.setattr(alerts, "detect_pass", detect_pass)
+    log = generated_log(tmp_path, TRADING_DAY)
+    w, out = watcher(settings, log)
+    written: list[tuple[str, list[str]]] = []  # (rule of the line, rules started by then)
+    write = out.write
+    out.write = lambda text: (  # type: ignore[method-assign]
+        written.extend((json.loads(t)["rule"], list(started)) for t in text.splitlines()),
+        write(text),
+    )[1]
+    with w:
+        w.poll_until_idle()
+        w.detect()
+    assert len({rule for rule, _ in written}) >= 2, written
+    for rule, by_then in written:
+        assert by_then[-1] == rule  # no later rule had started when its lines were written
+    assert started == w.rules
+
+
 JOURNAL = "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), -1) FROM watch_messages"
 
 
