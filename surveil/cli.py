@@ -881,9 +881,12 @@ def watch(
     detect_every: Annotated[
         float,
         typer.Option(
-            "--detect-every", metavar="SECONDS", min=0.0, help="Seconds between detections."
+            "--detect-every",
+            metavar="SECONDS",
+            min=0.0,
+            help="Seconds from the start of one detection pass to the next.",
         ),
-    ] = 5.0,
+    ] = 2.0,
     batch_bytes: Annotated[
         int,
         typer.Option(
