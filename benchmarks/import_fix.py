@@ -14,7 +14,7 @@ peak RSS is its own, best of --repeat (messages per second, higher is better):
 * parser: read_log() over the file (every message framed and verified, BodyLength and
   CheckSum), counting messages by MsgType;
 * decode: the parser, and each application message's fields decoded to text with its
-  time and header read (fields._Fields, _when): the stateless part of import-fix, which a
+  time and header read (fields.MessageFields, message_time): the stateless part of import-fix, which a
   second core could take over at most;
 * import-fix: import_fix() of the day into a fresh data folder, every check on (BodyLength,
   CheckSum, sequence and state checks), CSVs and manifest written.
@@ -97,15 +97,15 @@ def decode(log: Path) -> int:
     """The stateless part of import-fix: the parser, each application message's fields as
     text and its time and date; no order state, no rows. What a second process could take
     off the import, at most."""
-    from surveil.fix.fields import APP_TYPES, _Fields, _when
+    from surveil.fix.fields import APP_TYPES, MessageFields, message_time
     from surveil.fix.parser import read_log
 
     count = 0
     for item in read_log(log):
         count += 1
         if getattr(item, "msg_type", None) in APP_TYPES:
-            fields = _Fields(item)
-            _when(fields.values)
+            fields = MessageFields(item)
+            message_time(fields.values)
             fields.header()
     return count
 

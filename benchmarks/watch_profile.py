@@ -76,7 +76,7 @@ def instrument() -> None:
         writer = None
 
     timed(tail.FileTail, "read", "read + frame (FileTail.read)")
-    timed(fixsource.Days, "apply", "apply (DayBuilder.add, _Fields)")
+    timed(fixsource.Days, "apply", "apply (DayBuilder.add, MessageFields)")
     timed(fixsource.Days, "reference_rows", "rows: reference")
     timed(fixsource.Days, "order_rows", "rows: orders")
     timed(fixsource.Days, "fill_rows", "rows: fills")

@@ -16,8 +16,8 @@ from surveil import fix as package
 from surveil.fix.fields import (
     SIX_PLACES,
     Invalid,
+    MessageFields,
     Reject,
-    _Fields,
 )
 from surveil.fix.fills import Executions, _vwap
 from surveil.fix.orders import (
@@ -37,7 +37,7 @@ from surveil.fix.spill import (
     _ORDERS,
     _ORDERS_IN_ORDER,
     _TRADES,
-    _Spill,
+    Spill,
     _SpillMap,
 )
 from surveil.manifest import COLUMNS, FileEntry
@@ -51,7 +51,7 @@ class DayBuilder(OrderState, Executions):
     log order, with its per-key state in `spill` beyond `cap` entries per map (see "How a
     day is built without holding it")."""
 
-    def __init__(self, day: dt.date, spill: _Spill, cap: int | None = None) -> None:
+    def __init__(self, day: dt.date, spill: Spill, cap: int | None = None) -> None:
         if cap is None:
             cap = package.HOT_ENTRIES
         self.day = day
@@ -104,8 +104,8 @@ class DayBuilder(OrderState, Executions):
 
     # ---- entry point
 
-    def add(self, m: _Fields, when: str) -> None:
-        """Apply one message; `when` is its time, ISO UTC (see _when())."""
+    def add(self, m: MessageFields, when: str) -> None:
+        """Apply one message; `when` is its time, ISO UTC (see message_time())."""
         msg_type = m.msg_type
         try:
             self._now = when
@@ -152,8 +152,8 @@ class DayBuilder(OrderState, Executions):
         tables: dict[str, Iterable[tuple[str, ...]]] = {
             "firms": firms,
             "accounts": accounts,
-            "orders": self._order_rows(unsized),
-            "executions": self._execution_rows(unsized),
+            "orders": self.order_rows(unsized),
+            "executions": self.execution_rows(unsized),
         }
         files = {}
         for table, rows in tables.items():
@@ -161,7 +161,7 @@ class DayBuilder(OrderState, Executions):
             files[path.name] = package._write_csv(path, COLUMNS[table], rows)
         return files
 
-    def _order_rows(self, unsized: set[str]) -> Iterator[tuple[str, ...]]:
+    def order_rows(self, unsized: set[str]) -> Iterator[tuple[str, ...]]:
         """orders.csv rows in the order orders were first seen; the keys of orders that
         cannot be sized (rejects, not written) go to `unsized`."""
         day = self.day.isoformat()
@@ -207,7 +207,7 @@ class DayBuilder(OrderState, Executions):
                 avg = format(_vwap(fills).quantize(SIX_PLACES, ROUND_HALF_EVEN), "f")
         return quantity, cum, status, avg, order.closed_at if status == "4" else None
 
-    def _execution_rows(self, unsized: set[str]) -> Iterable[tuple[str, ...]]:
+    def execution_rows(self, unsized: set[str]) -> Iterable[tuple[str, ...]]:
         """executions.csv rows in the order the fills were made, with their orders' final
         account, symbol and side; none of orders in `unsized` (not written)."""
         rows = self.spill.db.execute(_EXECUTIONS_IN_ORDER, (self.day.isoformat(), *self._ids))

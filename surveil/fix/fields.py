@@ -132,9 +132,9 @@ def utc_time(stamp: str) -> tuple[str, dt.date] | None:
     return f"{head}.{micro}Z", new_date
 
 
-def _when(values: dict[str, str]) -> tuple[str, dt.date]:
+def message_time(values: dict[str, str]) -> tuple[str, dt.date]:
     """(ISO UTC time, New York date) of a message's TransactTime(60), else its SendingTime(52);
-    `values` is its _Fields.values."""
+    `values` is its MessageFields.values."""
     stamp = values.get("60")
     if stamp and (found := utc_time(stamp)) is not None:
         return found  # the usual case
@@ -256,7 +256,7 @@ def _decode(value: bytes) -> str:
     return value.decode("utf-8", "surrogateescape")
 
 
-class _Fields:
+class MessageFields:
     """The fields of one message as text, split once: the importer reads a dozen fields of
     most messages, and FixMessage.text() maps bytes and decodes on every call.
 
@@ -360,7 +360,7 @@ def _first(body: bytes, field: bytes) -> str | None:
 
 
 def _header(body: bytes) -> tuple[str, str, str]:
-    """_Fields.header() of any message body."""
+    """MessageFields.header() of any message body."""
     return (
         _first(body, b"\x0149=") or "",
         _first(body, b"\x0156=") or "",

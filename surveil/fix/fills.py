@@ -19,8 +19,8 @@ from surveil.fix.fields import (
     STATUS_ONLY_EXEC_TYPES,
     TRADE_EXEC_TYPES,
     Invalid,
+    MessageFields,
     _account_type,
-    _Fields,
     _fits,
     _parties,
     _party,
@@ -65,12 +65,12 @@ class Executions(_DayState):
 
     if TYPE_CHECKING:  # OrderState's, which DayBuilder also inherits
 
-        def _resolve(self, m: _Fields) -> tuple[str, str | None]: ...
-        def _synthesise(self, m: _Fields, key: str, base: _Order | None) -> _Order: ...
+        def _resolve(self, m: MessageFields) -> tuple[str, str | None]: ...
+        def _synthesise(self, m: MessageFields, key: str, base: _Order | None) -> _Order: ...
         def _register(self, ident: _Identity) -> None: ...
         def _put(self, key: str, order: _Order, known: _Order | None) -> None: ...
 
-    def _report(self, m: _Fields) -> None:
+    def _report(self, m: MessageFields) -> None:
         get = m.values.get
         # Everything that can make the report invalid is read before anything is recorded.
         key, replaced = self._resolve(m)
@@ -170,12 +170,12 @@ class Executions(_DayState):
             order.fills[:] = [f for f in order.fills if f[0] != exec_id]
         return fill
 
-    def _bust(self, m: _Fields) -> None:
+    def _bust(self, m: MessageFields) -> None:
         ref = m.text(19)
         if not ref or self._unfill(ref) is None:
             self.skipped["bust or correction of an execution not in the log"] += 1
 
-    def _trade_report(self, m: _Fields) -> None:
+    def _trade_report(self, m: MessageFields) -> None:
         # Everything that can make the report invalid is read before anything is recorded.
         pairs = m.pairs()
         trade_id = m.text(571) or m.text(17)
@@ -213,7 +213,7 @@ class Executions(_DayState):
         self.trades.set(trade_id, exec_ids)
 
     def _trade_side(
-        self, m: _Fields, trade_id: str, number: int, side_pairs: list[tuple[int, str]]
+        self, m: MessageFields, trade_id: str, number: int, side_pairs: list[tuple[int, str]]
     ) -> tuple[str, str, str, _Identity]:
         """(exec id, order key, side, identity) of side `number` of a trade report."""
         values = {t: v for t, v in side_pairs if v}
@@ -236,7 +236,7 @@ class Executions(_DayState):
         return exec_id, key, side, _Identity(account, firm, kind, investor, shared)
 
     def _trade_order(
-        self, m: _Fields, key: str, symbol: str, side: str, ident: _Identity
+        self, m: MessageFields, key: str, symbol: str, side: str, ident: _Identity
     ) -> _Order:
         """The order a trade report's side names when no order of that key is known: a
         filled market day order, synthesised."""

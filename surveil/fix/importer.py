@@ -28,16 +28,16 @@ from surveil.fix.daybuilder import (
 from surveil.fix.fields import (
     APP_TYPES,
     Invalid,
+    MessageFields,
     Reject,
-    _Fields,
     _first,
     _header,
-    _when,
     exchange_date,
+    message_time,
 )
 from surveil.fix.parser import SESSION_TYPES, BadMessage, FixMessage, LogStats, read_log
 from surveil.fix.spill import (
-    _Spill,
+    Spill,
 )
 from surveil.manifest import (
     COLUMNS,
@@ -108,7 +108,7 @@ def _read(
         raise BadInputError(f"{path}: cannot be read ({exc})") from None
 
 
-class _Refusals:
+class Refusals:
     """Which application messages the counterparty refused (session Reject 3 or
     BusinessMessageReject j, by RefSeqNum against the other direction's MsgSeqNum).
 
@@ -124,9 +124,9 @@ class _Refusals:
         self.refused: set[int] = set()
 
     def see(
-        self, number: int, m: FixMessage, imported: bool, fields: _Fields | None = None
+        self, number: int, m: FixMessage, imported: bool, fields: MessageFields | None = None
     ) -> None:
-        """Note message `number` (`fields` its _Fields when read already)."""
+        """Note message `number` (`fields` its MessageFields when read already)."""
         sender, target, seq = fields.header() if fields is not None else _header(m.body)
         direction = (sender, target)
         msg_type = m.msg_type
@@ -154,13 +154,13 @@ class _Refusals:
 class _Reading:
     """One pass over the logs: the days built and what was counted on the way."""
 
-    spill: _Spill
+    spill: Spill
     builders: dict[dt.date, DayBuilder] = field(default_factory=dict)
     messages: Counter[str] = field(default_factory=Counter)
     per_day_messages: dict[dt.date, Counter[str]] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     rejects: list[Reject] = field(default_factory=list)
-    refusals: _Refusals = field(default_factory=_Refusals)
+    refusals: Refusals = field(default_factory=Refusals)
     stats: dict[str, LogStats] = field(default_factory=dict)  # by source name
 
     def bad(self, item: BadMessage, day: dt.date | None) -> None:
@@ -206,7 +206,7 @@ def _read_logs(
     sources: list[tuple[str, Path]],
     day: dt.date | None,
     refused: set[int],
-    spill: _Spill,
+    spill: Spill,
     max_message: int,
 ) -> _Reading:
     """Read every log once, applying each message to its date's builder as it comes;
@@ -228,9 +228,9 @@ def _read_logs(
             if mt not in APP_TYPES:
                 r.not_imported(number, item)
                 continue
-            message = _Fields(item)
+            message = MessageFields(item)
             try:
-                iso, when = _when(message.values)
+                iso, when = message_time(message.values)
             except Invalid as exc:
                 see(number, item, False)
                 r.rejects.append(Reject(item.source, item.line, mt, str(exc), item.display(), None))
@@ -372,7 +372,7 @@ def _read_and_stage(
     tables in `work` (the data folder's file system)."""
     refused: set[int] = set()
     for attempt in itertools.count(1):
-        with _Spill(work / f"spill-{attempt}.sqlite") as spill:
+        with Spill(work / f"spill-{attempt}.sqlite") as spill:
             reading = _read_logs(sources, day, refused, spill, settings.fix_max_message_bytes)
             if reading.refusals.refused <= refused:
                 staged: Staged = {}

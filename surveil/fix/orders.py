@@ -21,8 +21,8 @@ from surveil.fix.fields import (
     SIDES,
     TIME_IN_FORCE,
     Invalid,
+    MessageFields,
     _account_type,
-    _Fields,
     _fits,
     _party,
     _price,
@@ -171,7 +171,7 @@ class OrderState(_DayState):
 
     # ---- identities
 
-    def _identity(self, m: _Fields, client_sends: bool) -> _Identity:
+    def _identity(self, m: MessageFields, client_sends: bool) -> _Identity:
         get = m.values.get
         parties = m.parties() if b"\x01453=" in m.body else []
         firm = _party(parties, FIRM_ROLES)
@@ -212,7 +212,7 @@ class OrderState(_DayState):
     # ---- order attributes
 
     def _order_from(
-        self, m: _Fields, key: str, *, client_sends: bool, strict: bool, base: _Order | None
+        self, m: MessageFields, key: str, *, client_sends: bool, strict: bool, base: _Order | None
     ) -> _Order:
         """An order row from a D, G or (strict=False) a report; `base` fills what is absent."""
         get = m.values.get
@@ -254,7 +254,7 @@ class OrderState(_DayState):
 
     # ---- handlers
 
-    def _new_order(self, m: _Fields) -> None:
+    def _new_order(self, m: MessageFields) -> None:
         get = m.values.get
         key = get("11")
         if key is None:
@@ -277,7 +277,7 @@ class OrderState(_DayState):
                     self.fills.set(exec_id, (*fill[:2], *ident, *fill[5:]))
         self._put(key, order, known)
 
-    def _replace_request(self, m: _Fields) -> None:
+    def _replace_request(self, m: MessageFields) -> None:
         get = m.values.get
         key = get("11")
         if key is None:
@@ -293,7 +293,7 @@ class OrderState(_DayState):
         order.predecessor = orig
         self._put(key, order, None)
 
-    def _resolve(self, m: _Fields) -> tuple[str, str | None]:
+    def _resolve(self, m: MessageFields) -> tuple[str, str | None]:
         """(the report's order key, the order it replaces if it confirms a replace)."""
         get = m.values.get
         kind = get("150") or get("39")  # ExecType, else OrdStatus
@@ -314,7 +314,7 @@ class OrderState(_DayState):
             return self.order_ids.get(order_id) or order_id, None
         raise Invalid("ExecutionReport without ClOrdID(11) or OrderID(37)")
 
-    def _synthesise(self, m: _Fields, key: str, base: _Order | None) -> _Order:
+    def _synthesise(self, m: MessageFields, key: str, base: _Order | None) -> _Order:
         order = self._order_from(m, key, client_sends=False, strict=False, base=base)
         order.origin = "8"
         self._put(key, order, None)

@@ -287,14 +287,25 @@ class LogScanner:
     costs it plenty.
     """
 
-    def __init__(self, source: str, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
+    def __init__(self, source: str, max_message: int = DEFAULT_MAX_MESSAGE, line: int = 1) -> None:
         self.source = source
         self.max_message = max_message
         self._pending = b""
-        self._line = 1  # line number of the first byte of _pending
+        self._line = line  # line number of the first byte of _pending
         self._types: dict[bytes, str] = {}
         self._type_codes: dict[int, str | None] = {}
         self.stats = LogStats()
+
+    @property
+    def line(self) -> int:
+        """The line number of the first byte fed and not yet returned as an item (a reader
+        that resumes a log part-way starts a scanner there, `line` and all)."""
+        return self._line
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes fed and held back: the start of a message whose end has not been fed yet."""
+        return len(self._pending)
 
     def feed(self, data: bytes) -> Iterable[Item]:
         self.stats.bytes_read += len(data)

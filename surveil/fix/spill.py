@@ -76,7 +76,7 @@ _EXECUTIONS_IN_ORDER = (
 )
 
 
-class _Spill:
+class Spill:
     """The import's spill file: an SQLite database nobody else opens, written without a
     journal or fsync (it is thrown away with the import), in one transaction."""
 
@@ -118,7 +118,7 @@ class _Spill:
             found = self._blooms[kind] = _Bloom()
         return found
 
-    def __enter__(self) -> _Spill:
+    def __enter__(self) -> Spill:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -153,6 +153,16 @@ class _Bloom:
 V = TypeVar("V")
 
 
+def _recording(original: Callable[..., Any], box: list[set[str]]) -> Callable[..., Any]:
+    """`original`, noting each key it is called with in box[0] (one call per map access)."""
+
+    def call(key: str, *rest: Any) -> Any:
+        box[0].add(key)
+        return original(key, *rest)
+
+    return call
+
+
 class _SpillMap(Generic[V]):
     """A dict of str keys whose oldest entries move to a table of the spill file.
 
@@ -164,7 +174,7 @@ class _SpillMap(Generic[V]):
 
     def __init__(
         self,
-        spill: _Spill,
+        spill: Spill,
         day: int,
         table: _Table,
         to_row: Callable[[int, str, V], tuple[Any, ...]],
@@ -217,6 +227,14 @@ class _SpillMap(Generic[V]):
                 if value is None:
                     value = cold
         return value
+
+    def record_keys(self, box: list[set[str]]) -> None:
+        """From now on every key get(), set() or pop() is called with is added to box[0]
+        (watch writes a day as it is built: the rows its messages touched; the caller
+        swaps box[0] for a new set when it takes them). import-fix never asks, and pays
+        nothing for it."""
+        for name in ("get", "set", "pop"):
+            setattr(self, name, _recording(getattr(self, name), box))
 
     def settle(self) -> None:
         """Spill the oldest quarter when over the cap."""

@@ -4,24 +4,23 @@ watch uses, from the surveil.fix package:
 
 * parser.LogScanner, to verify and frame messages exactly as import-fix does (BodyLength,
   CheckSum, the same reasons for a bad message), fed as bytes arrive;
-* daybuilder.DayBuilder and its field decoding (fields._Fields, fields._when), so that a
-  watched day's orders, executions, firms and accounts are the rows import-fix would
-  write for the same log; importer._Refusals, to skip refused messages as it does.
+  with `line` and `pending_bytes`, to commit a resumable position (the bytes before its
+  pending, incomplete message are done with) and to start again there;
+* daybuilder.DayBuilder and its field decoding (fields.MessageFields, fields.message_time),
+  so that a watched day's orders, executions, firms and accounts are the rows import-fix
+  would write for the same log (an order's row from `DayBuilder.final_state`, which
+  import-fix's own rows use); importer.Refusals, to skip refused messages as it does;
+* the day builder's maps' `record_keys`, to know which keys a message touched and write a
+  day as it is built instead of once at the end.
 
-Two things import-fix never needed are done here from its internals, and would be better
-as public API of the package (see the report of issue 23):
-
-* the bytes a scanner has consumed (everything before its pending, incomplete message),
-  and its line counter, to commit a resumable position;
-* which keys a message touched, to write a day as it is built instead of once at the end
-  (an order's row now comes from `DayBuilder.final_state`, which import-fix's own rows use).
+Nothing here reaches into a private name of the package.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +29,14 @@ from surveil.fix.daybuilder import DayBuilder
 from surveil.fix.fields import (
     APP_TYPES,
     Invalid,
+    MessageFields,
     Reject,
-    _Fields,
-    _when,
     exchange_date,
+    message_time,
 )
-from surveil.fix.importer import REFUSALS, _Refusals
+from surveil.fix.importer import REFUSALS, Refusals
 from surveil.fix.parser import DEFAULT_MAX_MESSAGE, BadMessage, FixMessage, LogScanner
-from surveil.fix.spill import _Spill
+from surveil.fix.spill import Spill
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE",
@@ -54,18 +53,17 @@ class Scanner:
     done with (messages returned), `line` is the line number at that byte."""
 
     def __init__(self, name: str, max_message: int, offset: int = 0, line: int = 1) -> None:
-        self._scanner = LogScanner(name, max_message)
-        self._scanner._line = line
+        self._scanner = LogScanner(name, max_message, line)
         self.name = name
         self._fed_to = offset  # file offset just after the bytes fed so far
 
     @property
     def consumed(self) -> int:
-        return self._fed_to - len(self._scanner._pending)
+        return self._fed_to - self._scanner.pending_bytes
 
     @property
     def line(self) -> int:
-        return self._scanner._line
+        return self._scanner.line
 
     def feed(self, data: bytes) -> list[FixMessage | BadMessage]:
         items = list(self._scanner.feed(data))
@@ -97,24 +95,13 @@ class Applied:
         return found
 
 
-def _recording(original: Callable[..., Any], box: list[set[str]]) -> Callable[..., Any]:
-    """`original`, noting each key it is called with in box[0] (the keys touched since the
-    last take; a one-element list, swapped by Days.take: one call per map access)."""
-
-    def call(key: str, *rest: Any) -> Any:
-        box[0].add(key)
-        return original(key, *rest)
-
-    return call
-
-
 class Days:
     """The days being built from a live flow: one DayBuilder per New York date, sharing a
     spill file in a temporary folder; which order and fill keys each message touched."""
 
     def __init__(self, spill_dir: Path | None = None) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="surveil-watch-", dir=spill_dir)
-        self._spill = _Spill(Path(self._tmp.name) / "spill.sqlite")
+        self._spill = Spill(Path(self._tmp.name) / "spill.sqlite")
         self.builders: dict[dt.date, DayBuilder] = {}
         self.pending = Applied()
         self._successors: dict[dt.date, dict[str, set[str]]] = {}
@@ -122,7 +109,7 @@ class Days:
         self.sent_reference: dict[dt.date, set[tuple[str, ...]]] = {}
         self.partitions_ready: set[dt.date] = set()  # days whose partitions exist
         self.count = 0  # verified messages numbered (journalled) so far
-        self.refusals = _Refusals()
+        self.refusals = Refusals()
         self.refused: set[int] = set()  # seqs of application messages refused
         self.day_of: dict[int, dt.date] = {}  # seq -> date of each message applied
         self.needs_rebuild: set[dt.date] = set()  # days with a refused message applied
@@ -139,9 +126,7 @@ class Days:
             for kind, spill_map in (("orders", found.orders), ("fills", found.fills)):
                 box: list[set[str]] = [set()]
                 self._boxes.append((kind, day, box))
-                spill_map.get = _recording(spill_map.get, box)  # type: ignore[method-assign]
-                spill_map.set = _recording(spill_map.set, box)
-                spill_map.pop = _recording(spill_map.pop, box)  # type: ignore[method-assign]
+                spill_map.record_keys(box)
         return found
 
     def take(self) -> Applied:
@@ -195,9 +180,9 @@ class Days:
             self.refusals.see(seq, item, False)
             sent = item.first(52)
             return (exchange_date(sent.decode("latin-1")) if sent else None), None, None, None
-        message = _Fields(item)
+        message = MessageFields(item)
         try:
-            iso, day = _when(message.values)
+            iso, day = message_time(message.values)
         except Invalid as exc:
             self.refusals.see(seq, item, False)
             invalid = Reject(item.source, item.line, item.msg_type, str(exc), item.display(), None)
@@ -218,7 +203,7 @@ class Days:
         """First pass over a journal: which of its messages were refused, so that replay()
         skips them as they pass (import-fix reads a log twice for the same reason)."""
         probe = Days.__new__(Days)
-        probe.count, probe.refusals, probe.refused = 0, _Refusals(), set()
+        probe.count, probe.refusals, probe.refused = 0, Refusals(), set()
         probe.day_of, probe.needs_rebuild = {}, set()
         for name, line, begin, msg_type, body in messages:
             probe._place(probe.count, FixMessage(name, line, begin, msg_type, body))
@@ -242,8 +227,8 @@ class Days:
         builder.fills.flush()
         unsized: set[str] = set()
         rejects = len(builder.rejects)
-        orders = [tuple(v if v != "" else None for v in r) for r in builder._order_rows(unsized)]
-        executions = [tuple(r) for r in builder._execution_rows(unsized)]
+        orders = [tuple(v if v != "" else None for v in r) for r in builder.order_rows(unsized)]
+        executions = [tuple(r) for r in builder.execution_rows(unsized)]
         del builder.rejects[rejects:]  # unsized orders: rejects at the end of the day only
         firms, accounts = builder.reference_rows()
         self.sent_reference[day] = {*firms, *accounts}
