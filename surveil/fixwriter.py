@@ -50,8 +50,15 @@ Fields = list[tuple[int, bytes]]
 
 
 def fix_time(iso: str) -> bytes:
-    """2026-11-27T14:30:00.000001Z -> 20261127-14:30:00.000001."""
-    return f"{iso[0:4]}{iso[5:7]}{iso[8:10]}-{iso[11:26]}".encode()
+    """2026-11-27T14:30:00.000001Z -> 20261127-14:30:00.000001 (UTCTimestamp). Any other
+    ISO 8601 time a day folder may hold (an offset, no fraction: what load accepts) is
+    converted to UTC first, rather than copied into a timestamp no reader takes."""
+    if len(iso) == 27 and iso[10] == "T" and iso[19] == "." and iso[26] == "Z":
+        return f"{iso[0:4]}{iso[5:7]}{iso[8:10]}-{iso[11:26]}".encode()  # the generator's
+    when = dt.datetime.fromisoformat(iso)
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return when.strftime("%Y%m%d-%H:%M:%S.%f").encode()
 
 
 def _read(day_dir: Path, table: str) -> Iterator[dict[str, str]]:

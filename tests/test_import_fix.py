@@ -740,3 +740,12 @@ def test_an_account_of_several_customers_has_no_known_owner(
     nobody = write_log(tmp_path / "nobody.log", _order_of("C7", "SOLO", seq=1))
     import_fix(alone, [nobody])
     assert [r["beneficial_owner_id"] for r in table(alone, TRADING_DAY, "accounts")] == ["SOLO"]
+
+
+def test_a_day_folder_s_times_with_an_offset_are_written_as_utc_fix_timestamps() -> None:
+    """write_fix_log takes any ISO time load accepts, not only the generator's form."""
+    from surveil.fixwriter import fix_time
+
+    assert fix_time("2026-11-27T14:30:00.000001Z") == b"20261127-14:30:00.000001"
+    assert fix_time("2026-11-27T09:30:00-05:00") == b"20261127-14:30:00.000000"
+    assert fix_time("2026-11-27 14:30:00.500+00:00") == b"20261127-14:30:00.500000"
