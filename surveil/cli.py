@@ -958,6 +958,7 @@ def watch(
         "messages": totals.messages,
         "rejects": totals.rejects,
         "alerts": totals.alerts,
+        "withdrawn": totals.withdrawn,
         "batches": totals.batches,
         "recoveries": totals.recoveries,
         "trade_dates": sorted(str(d) for d in totals.days),
@@ -966,7 +967,8 @@ def watch(
     def render(c: Console) -> None:
         c.print(
             f"watch {watcher.spec.label}: {totals.messages:,} messages in {totals.batches:,} commits, "
-            f"{totals.rejects:,} rejected, {totals.alerts:,} new alerts"
+            f"{totals.rejects:,} rejected, {totals.alerts:,} new alerts, "
+            f"{totals.withdrawn:,} withdrawn"
         )
 
     return Report(payload, render)

@@ -13,10 +13,13 @@ import psycopg
 
 from surveil.detect import detect_day
 from surveil.fix import import_fix
+from surveil.fixwriter import write_fix_log
 from surveil.lake import upload_day
 from surveil.load import load_day
+from surveil.manifest import day_dir_name
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY
+from tests.daybuilder import DayBuilder
 from tests.watchlog import count, day_rows, generated_log, watcher
 
 
@@ -77,6 +80,56 @@ def test_each_rule_s_alerts_are_written_as_soon_as_that_rule_has_run(
     for rule, by_then in written:
         assert by_then[-1] == rule  # no later rule had started when its lines were written
     assert started == w.rules
+
+
+def test_an_alert_a_later_pass_no_longer_finds_is_withdrawn_in_a_line_of_its_own(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """By 17:00 A1 has sent 41 orders and traded once (excessive_otr fires, and is paged);
+    from 20:00 it trades 30 times more, and the day's ratio is ordinary: the next pass tells
+    the desk the alert is withdrawn, rather than leaving it with one the record lacks."""
+    day = DayBuilder()
+    for account in ("A3", "A4", "A5", "M1"):
+        for k in range(20):
+            day.filled(account, "OTR", "buy", 100, "10.00", f"15:{k:02d}:00")
+    for k in range(40):
+        day.order("A1", "OTR", "sell", 100, f"16:{k:02d}:00", "10.50", cancel_at=f"16:{k:02d}:01")
+    day.filled("A1", "OTR", "sell", 100, "10.00", "17:00:00")
+    for k in range(30):
+        day.filled("A1", "OTR", "sell", 100, "10.00", f"20:{k:02d}:00")
+    day.write(tmp_path / "lake")
+    whole = tmp_path / "whole.log"
+    write_fix_log(tmp_path / "lake" / day_dir_name(TRADING_DAY), whole)
+    lines = whole.read_bytes().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if b"\x0160=20261125-20:" in line)
+    live = tmp_path / "live.log"
+    live.write_bytes(b"".join(lines[:cut]))
+    w, out = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+        w.detect()
+        (paged,) = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert (paged["rule"], paged["account_ids"], paged["status"]) == (
+            "excessive_otr",
+            ["A1"],
+            "new",
+        )
+        with live.open("ab") as log:
+            log.write(b"".join(lines[cut:]))
+        w.poll_until_idle()
+        w.detect()
+    (withdrawn,) = [json.loads(line) for line in out.getvalue().splitlines()][1:]
+    assert withdrawn == {
+        "alert_id": paged["alert_id"],
+        "trade_date": str(TRADING_DAY),
+        "rule": "excessive_otr",
+        "status": "withdrawn",
+        "withdrawn_at": withdrawn["withdrawn_at"],
+    }
+    assert w.totals.withdrawn == 1 and w.totals.alerts == 1
+    assert (
+        count(conn, "SELECT count(*) FROM alerts WHERE trade_date = %s", TRADING_DAY) == 0
+    )  # as detect of the whole day finds
 
 
 JOURNAL = "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), -1) FROM watch_messages"

@@ -29,10 +29,24 @@ SELECT a.alert_id, a.trade_date, a.rule, a.rule_version, a.symbol, a.account_ids
        a.cl_ord_ids, a.exec_ids, a.score, a.explanation, a.created_at
 FROM alerts a
 WHERE a.trade_date = %s AND a.rule = ANY(%s)
-  AND NOT EXISTS (SELECT 1 FROM watch_alerts_sent s WHERE s.alert_id = a.alert_id)
+  AND NOT EXISTS (
+      SELECT 1 FROM watch_alerts_sent s WHERE s.alert_id = a.alert_id AND s.withdrawn_at IS NULL
+  )
 ORDER BY a.rule, a.alert_id
 """
-MARK_SENT = "INSERT INTO watch_alerts_sent (alert_id, trade_date) VALUES (%s, %s)"
+# Sent, or sent again after it was withdrawn (the pattern holds again over more of the day).
+MARK_SENT = """
+INSERT INTO watch_alerts_sent (alert_id, trade_date, rule) VALUES (%s, %s, %s)
+ON CONFLICT (alert_id) DO UPDATE SET rule = excluded.rule, withdrawn_at = NULL,
+    sent_at = clock_timestamp()
+"""
+# Sent alerts of these rules that the pass no longer finds (sql/009_watch_withdrawn_alerts.sql).
+WITHDRAW = """
+UPDATE watch_alerts_sent s SET withdrawn_at = clock_timestamp()
+WHERE s.trade_date = %s AND s.rule = ANY(%s) AND s.withdrawn_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.trade_date = s.trade_date AND a.alert_id = s.alert_id)
+RETURNING s.alert_id, s.trade_date, s.rule, s.withdrawn_at
+"""
 # A pass runs beside the day's ingestion, which needs a core of its own to keep up: the
 # rules' parallel workers would take it (a pass is the same plan on one core, a little
 # longer; the ingestion is what the alerts wait for).
@@ -58,8 +72,10 @@ def detect_pass(
     params: dict[str, dict[str, Any]],
     names: list[str],
     lock_s: float,
-) -> list[dict[str, Any]]:
-    """Run the rules over the day in the caller's transaction; the alerts new to watch."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run the rules over the day in the caller's transaction: the alerts new to watch,
+    and the alerts it sent that the rules no longer find (withdrawn), each as a JSON line's
+    object (as_json, withdrawal_json)."""
     db.lock_day(conn, day, lock_s, shared=True)
     db.lock_day(conn, day, lock_s, namespace=db.DETECT_LOCK_NAMESPACE)
     conn.execute(DETECT_SESSION_SETTINGS)
@@ -74,8 +90,10 @@ def detect_pass(
         columns = [c.name for c in cur.description or ()]
         for row in cur.fetchall():
             new.append(dict(zip(columns, row, strict=True)))
-        cur.executemany(MARK_SENT, [(a["alert_id"], a["trade_date"]) for a in new])
-    return new
+        cur.executemany(MARK_SENT, [(a["alert_id"], a["trade_date"], a["rule"]) for a in new])
+        cur.execute(WITHDRAW, (day, names))
+        withdrawn = [withdrawal_json(*row) for row in cur.fetchall()]
+    return [as_json(a) for a in new], withdrawn
 
 
 def as_json(alert: dict[str, Any]) -> dict[str, Any]:
@@ -93,4 +111,19 @@ def as_json(alert: dict[str, Any]) -> dict[str, Any]:
         "score": float(alert["score"]),
         "explanation": alert["explanation"],
         "detected_at": alert["created_at"].isoformat(),
+        "status": "new",
+    }
+
+
+def withdrawal_json(
+    alert_id: str, day: dt.date, rule: str, withdrawn_at: dt.datetime
+) -> dict[str, Any]:
+    """The JSON line telling the desk that an alert it was sent no longer holds: a later
+    pass, over more of the day, does not find it (nor will the next morning's record)."""
+    return {
+        "alert_id": alert_id,
+        "trade_date": day.isoformat(),
+        "rule": rule,
+        "status": "withdrawn",
+        "withdrawn_at": withdrawn_at.isoformat(),
     }

@@ -45,6 +45,7 @@ class Detector:
         self.out = out
         self.log = log
         self.alerts = 0
+        self.withdrawn = 0  # alerts sent, then no longer found by a later pass
         self._lock = threading.Lock()  # guards _dirty and _messages
         self._one_pass = threading.Lock()  # one pass at a time
         self._dirty: set[dt.date] = set()
@@ -64,8 +65,9 @@ class Detector:
                 self._messages[day] = self._messages.get(day, 0) + count
 
     def pass_now(self) -> list[dict[str, Any]]:
-        """Run the rules over every day changed since its last pass; the new alerts, each
-        written as one JSON line (before the pass commits: a crash may repeat a line,
+        """Run the rules over every day changed since its last pass; the new alerts (their
+        JSON lines' objects), each written as one line, as is each withdrawal of an alert
+        sent before (before the rule's transaction commits: a crash may repeat a line,
         never lose one)."""
         with self._one_pass:
             with self._lock:
@@ -93,13 +95,14 @@ class Detector:
         found: list[dict[str, Any]] = []
         for rule in self.rules:
             with conn.transaction():
-                new = alerts.detect_pass(
+                new, withdrawn = alerts.detect_pass(
                     conn, day, self.params, [rule], self.settings.lock_timeout_s
                 )
-                for alert in new:
-                    self.out.write(json.dumps(alerts.as_json(alert)) + "\n")
+                for line in (*new, *withdrawn):
+                    self.out.write(json.dumps(line) + "\n")
                 self.out.flush()
             found.extend(new)
+            self.withdrawn += len(withdrawn)
         return found
 
     def _connection(self) -> psycopg.Connection:

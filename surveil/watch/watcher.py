@@ -67,6 +67,7 @@ class Totals:
     messages: int = 0  # journalled in this process
     rejects: int = 0
     alerts: int = 0
+    withdrawn: int = 0  # alerts sent, then no longer found over more of the day
     batches: int = 0
     recoveries: int = 0
     days: set[dt.date] = field(default_factory=set)
@@ -274,6 +275,7 @@ class Watcher:
         each also written as one JSON line to the alerts output."""
         found = self.detector.pass_now()
         self.totals.alerts = self.detector.alerts
+        self.totals.withdrawn = self.detector.withdrawn
         return found
 
     def poll_until_idle(self) -> int:
