@@ -6,7 +6,9 @@ does: so an alert has the alert_id, score and explanation `detect` would give it
 same rows, and at the end of the day the watched day's alerts are detect's. Alerts not
 sent before are returned (and remembered in watch_alerts_sent in the same transaction)
 for the caller to write as JSON lines: one line per new alert_id, however many passes see
-it. The window is the day so far: every rule is defined over a trading day (spoofing's
+it; and so are the alerts sent before that the rules no longer find over more of the day
+(withdrawn: a line of their own, so the desk's pager and the record never disagree
+silently). The window is the day so far: every rule is defined over a trading day (spoofing's
 layers, excessive_otr's peer medians, marking_the_close's closing window), so a shorter
 window would give alerts detect never gives.
 """
