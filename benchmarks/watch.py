@@ -95,7 +95,9 @@ class AlertLines:
             offset += len(data)
             *lines, pending = (pending + data).split(b"\n")
             for line in lines:
-                self.seen.setdefault(json.loads(line)["alert_id"], now)
+                alert = json.loads(line)
+                if alert["status"] == "new":
+                    self.seen.setdefault(alert["alert_id"], now)
             if stopping:
                 return
             self.stop.wait(0.01)
@@ -146,9 +148,12 @@ def run_rate(lines: list[bytes], rate: int, detect_every: float, run_dir: Path) 
         watcher.wait(timeout=120)
         seen = lines_seen.close()
     done = completion_times(lines, written)
-    latencies, stored = [], []
+    latencies, stored, withdrawn = [], [], 0
     for line in alerts.read_text().splitlines():
         alert = json.loads(line)
+        if alert["status"] == "withdrawn":
+            withdrawn += 1  # a later pass no longer found an alert it sent
+            continue
         keys = [*alert["cl_ord_ids"], *alert["exec_ids"]]
         completed = max(done.get(k, 0.0) for k in keys)
         detected = dt.datetime.fromisoformat(alert["detected_at"]).timestamp()
@@ -166,6 +171,7 @@ def run_rate(lines: list[bytes], rate: int, detect_every: float, run_dir: Path) 
         "max_s": round(max(latencies), 2) if latencies else None,
         "within_5s": sum(1 for x in latencies if x <= 5.0),
         "p99_stored_s": round(percentile(stored, 0.99), 2) if stored else None,
+        "withdrawn": withdrawn,
     }
 
 
