@@ -149,6 +149,7 @@ def run_rate(lines: list[bytes], rate: int, detect_every: float, run_dir: Path) 
         seen = lines_seen.close()
     done = completion_times(lines, written)
     latencies, stored, withdrawn = [], [], 0
+    worst: dict[str, float] = {}  # rule -> its slowest alert
     for line in alerts.read_text().splitlines():
         alert = json.loads(line)
         if alert["status"] == "withdrawn":
@@ -159,6 +160,7 @@ def run_rate(lines: list[bytes], rate: int, detect_every: float, run_dir: Path) 
         detected = dt.datetime.fromisoformat(alert["detected_at"]).timestamp()
         stored.append(max(0.0, detected - completed))
         latencies.append(max(0.0, seen[alert["alert_id"]] - completed))
+        worst[alert["rule"]] = max(worst.get(alert["rule"], 0.0), round(latencies[-1], 2))
     return {
         "rate": rate,
         "rate_held": round(held),
@@ -172,6 +174,7 @@ def run_rate(lines: list[bytes], rate: int, detect_every: float, run_dir: Path) 
         "within_5s": sum(1 for x in latencies if x <= 5.0),
         "p99_stored_s": round(percentile(stored, 0.99), 2) if stored else None,
         "withdrawn": withdrawn,
+        "max_s_by_rule": worst,
     }
 
 
