@@ -875,7 +875,7 @@ def watch(
         typer.Option(
             "--alerts-out",
             metavar="FILE",
-            help="Append one JSON line per new alert to FILE (default: stdout).",
+            help="Append one JSON line per new or withdrawn alert to FILE (default: stdout).",
         ),
     ] = None,
     detect_every: Annotated[
