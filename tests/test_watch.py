@@ -6,6 +6,7 @@ the real embedded PostgreSQL; nothing waits on a clock."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -130,6 +131,38 @@ def test_an_alert_a_later_pass_no_longer_finds_is_withdrawn_in_a_line_of_its_own
     assert (
         count(conn, "SELECT count(*) FROM alerts WHERE trade_date = %s", TRADING_DAY) == 0
     )  # as detect of the whole day finds
+
+
+def test_detection_passes_start_every_interval_start_to_start(
+    settings: Settings, monkeypatch
+) -> None:
+    """Passes of 1.5 s every 2 s: the next starts 0.5 s after one ends (it waited 2 s after
+    each before, so alerts waited for the pass's length on top of the interval); a pass
+    longer than the interval is followed by the next at once. A clock of the test's own."""
+    import types
+
+    from surveil.watch import detector as detector_module
+
+    clock = [100.0]
+    monkeypatch.setattr(detector_module, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    d = detector_module.Detector(settings, {}, [], io.StringIO(), print)
+    lengths = iter([1.5, 1.5, 3.0, 1.0])
+    waits: list[float] = []
+
+    def wait(timeout: float) -> bool:
+        waits.append(round(timeout, 6))
+        clock[0] += timeout
+        return len(waits) > 4  # stop after four passes
+
+    def pass_now() -> list:
+        clock[0] += next(lengths)
+        return []
+
+    monkeypatch.setattr(d._stop, "wait", wait)
+    monkeypatch.setattr(d, "pass_now", pass_now)
+    d._loop(2.0)
+    assert waits == [2.0, 0.5, 0.5, 0.0, 1.0]
+    assert d.failure is None
 
 
 JOURNAL = "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), -1) FROM watch_messages"
