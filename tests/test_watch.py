@@ -47,8 +47,7 @@ def test_a_watched_day_equals_import_fix_then_load_and_detect(
     assert {a["alert_id"] for a in lines} == {a["alert_id"] for a in new}
     assert {a["alert_id"] for a in lines} == {r[0] for r in watched["alerts"]}
     batch = batch_day(settings, log, TRADING_DAY, conn)
-    for table in ("orders", "executions", "alerts", "accounts", "firms"):
-        assert watched[table] == batch[table], table
+    assert_same_rows(watched, batch, ("orders", "executions", "alerts", "accounts", "firms"))
 
 
 def test_each_rule_s_alerts_are_written_as_soon_as_that_rule_has_run(
@@ -168,6 +167,14 @@ def test_detection_passes_start_every_interval_start_to_start(
 JOURNAL = "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), -1) FROM watch_messages"
 
 
+def assert_same_rows(
+    got: dict, expected: dict, tables: tuple[str, ...] = ("orders", "executions", "alerts")
+) -> None:
+    """Two days' rows (day_rows) equal, table by table; a failure names the table."""
+    for table in tables:
+        assert got[table] == expected[table], table
+
+
 def app_messages(data: bytes) -> int:
     """Messages in a log of valid messages (each journalled: orders and reports, and the
     session messages refusals are matched against)."""
@@ -210,8 +217,7 @@ def test_rotation_and_truncation_lose_nothing_and_read_nothing_twice(
     assert_journal_exact(conn, app_messages(whole))
     watched = day_rows(conn, TRADING_DAY)
     batch = batch_day(settings, generated_log(tmp_path / "again", TRADING_DAY), TRADING_DAY, conn)
-    for table in ("orders", "executions", "alerts"):
-        assert watched[table] == batch[table], table
+    assert_same_rows(watched, batch)
 
 
 class Killed(Exception):
@@ -254,8 +260,7 @@ def test_a_failure_inside_the_transaction_then_a_restart_applies_each_message_on
     assert_journal_exact(conn, app_messages(whole))
     watched = day_rows(conn, TRADING_DAY)
     batch = batch_day(settings, log, TRADING_DAY, conn)
-    for table in ("orders", "executions", "alerts"):
-        assert watched[table] == batch[table], table
+    assert_same_rows(watched, batch)
 
 
 def test_a_message_cut_at_the_end_of_the_log_waits_for_its_rest_across_a_restart(
@@ -379,5 +384,4 @@ def test_a_message_refused_after_it_was_written_is_undone_as_import_fix_skips_it
     upload_day(settings, TRADING_DAY)
     load_day(settings, TRADING_DAY, force=True)
     batch = day_rows(conn, TRADING_DAY)
-    for table in ("orders", "executions", "accounts", "firms"):
-        assert watched[table] == batch[table], table
+    assert_same_rows(watched, batch, ("orders", "executions", "accounts", "firms"))

@@ -14,7 +14,7 @@ from surveil.cli import app
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY
 from tests.reliability import kill9, reaped, spawn, wait_until
-from tests.test_watch import app_messages, assert_journal_exact, batch_day
+from tests.test_watch import app_messages, assert_journal_exact, assert_same_rows, batch_day
 from tests.watchlog import count, day_rows, generated_log
 
 runner = CliRunner()
@@ -46,8 +46,7 @@ def test_kill_9_mid_flow_then_restart_loses_nothing_and_counts_nothing_twice(
     sent = [json.loads(line)["alert_id"] for line in out.read_text().splitlines()]
     assert len(sent) == len(set(sent))
     batch = batch_day(settings, log, TRADING_DAY, conn)
-    for table in ("orders", "executions", "alerts"):
-        assert watched[table] == batch[table], table
+    assert_same_rows(watched, batch)
 
 
 def test_sigterm_commits_what_it_read_and_exits_0(

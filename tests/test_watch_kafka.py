@@ -26,7 +26,7 @@ from surveil.settings import Settings
 from surveil.watch.kafka import kafka_source
 from tests.conftest import TRADING_DAY
 from tests.reliability import wait_until
-from tests.test_watch import Killed, app_messages, assert_journal_exact, batch_day
+from tests.test_watch import Killed, app_messages, assert_journal_exact, assert_same_rows, batch_day
 from tests.watchlog import count, day_rows, generated_log, watcher
 
 runner = CliRunner()
@@ -127,8 +127,7 @@ def test_a_topic_watched_equals_import_fix_then_load_of_the_same_messages(
         r[0] for r in watched["alerts"]
     }
     batch = batch_day(kafka_settings, log, TRADING_DAY, conn)
-    for table in ("orders", "executions", "alerts"):
-        assert watched[table] == batch[table], table
+    assert_same_rows(watched, batch)
 
 
 def test_a_failed_commit_then_a_restart_resumes_at_the_committed_offsets(

@@ -20,7 +20,7 @@ from surveil.settings import Settings
 from surveil.watch.kafka import kafka_source
 from tests.conftest import TRADING_DAY
 from tests.reliability import wait_until
-from tests.test_watch import app_messages, assert_journal_exact, batch_day
+from tests.test_watch import app_messages, assert_journal_exact, assert_same_rows, batch_day
 from tests.test_watch_kafka import (
     accepting,
     free_port,
@@ -122,5 +122,4 @@ def test_a_broker_that_goes_away_and_comes_back_is_retried_and_loses_nothing(
     assert_journal_exact(conn, everything)
     watched = day_rows(conn, TRADING_DAY)
     batch = batch_day(kafka_settings, log, TRADING_DAY, conn)
-    for table in ("orders", "executions", "alerts"):
-        assert watched[table] == batch[table], table
+    assert_same_rows(watched, batch)

@@ -15,6 +15,7 @@ from surveil.pipeline import run_day
 from surveil.settings import Settings
 from surveil.watch.record import fix_message
 from tests.conftest import TRADING_DAY
+from tests.test_watch import assert_same_rows
 from tests.watchlog import count, day_rows, generated_log, watcher
 
 
@@ -44,8 +45,7 @@ def test_run_day_records_a_watched_day_from_its_journal_then_validates_and_detec
     assert [f["name"] for f in manifest.source["files"]] == ["drop-copy.log.watch-journal"]
     assert "scenarios.csv" not in manifest.files  # a drop copy carries no ground truth
     recorded = day_rows(conn, TRADING_DAY)
-    for table in ("orders", "executions", "accounts", "firms", "alerts"):
-        assert recorded[table] == watched[table], table
+    assert_same_rows(recorded, watched, ("orders", "executions", "accounts", "firms", "alerts"))
     again = run_day(settings, TRADING_DAY)
     assert not again.new_work and again.alerts == result.alerts
     assert {s.status for s in again.steps} == {"skipped"}

@@ -10,7 +10,13 @@ import pytest
 
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY
-from tests.test_watch import app_messages, assert_journal_exact, batch_day, refused_later
+from tests.test_watch import (
+    app_messages,
+    assert_journal_exact,
+    assert_same_rows,
+    batch_day,
+    refused_later,
+)
 from tests.watchlog import count, day_rows, generated_log, watcher
 
 
@@ -29,8 +35,7 @@ def test_run_in_many_batches_equals_the_batch_day(
     assert_journal_exact(conn, totals.messages)
     watched = day_rows(conn, TRADING_DAY)
     batch = batch_day(settings, log, TRADING_DAY, conn)
-    for table in ("orders", "executions", "alerts", "accounts", "firms"):
-        assert watched[table] == batch[table], table
+    assert_same_rows(watched, batch, ("orders", "executions", "alerts", "accounts", "firms"))
 
 
 def test_a_failure_in_the_writer_is_raised_and_commits_nothing_after_it(
@@ -57,8 +62,7 @@ def test_a_failure_in_the_writer_is_raised_and_commits_nothing_after_it(
     assert_journal_exact(conn, app_messages(log.read_bytes()))
     watched = day_rows(conn, TRADING_DAY)
     batch = batch_day(settings, log, TRADING_DAY, conn)
-    for table in ("orders", "executions", "alerts"):
-        assert watched[table] == batch[table], table
+    assert_same_rows(watched, batch)
 
 
 def test_a_refusal_read_by_the_loop_undoes_the_message_already_written(
