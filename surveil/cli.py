@@ -36,6 +36,7 @@ from surveil.errors import (
     ValidationFailedError,
 )
 from surveil.settings import Settings, load_settings
+from surveil.watch import DEFAULT_BATCH_BYTES, DEFAULT_DETECT_EVERY_S
 
 
 class _Command(typer.core.TyperCommand):
@@ -886,7 +887,7 @@ def watch(
             min=0.0,
             help="Seconds from the start of one detection pass to the next.",
         ),
-    ] = 2.0,
+    ] = DEFAULT_DETECT_EVERY_S,
     batch_bytes: Annotated[
         int,
         typer.Option(
@@ -895,7 +896,7 @@ def watch(
             min=1,
             help="The most of the log read into one commit.",
         ),
-    ] = 4 << 20,
+    ] = DEFAULT_BATCH_BYTES,
     once: Annotated[
         bool,
         typer.Option(

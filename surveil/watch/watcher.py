@@ -31,14 +31,12 @@ from surveil import db
 from surveil.detect import resolve_params, selected_rules
 from surveil.errors import DayLockedError, UnavailableError
 from surveil.settings import Settings
-from surveil.watch import store
+from surveil.watch import DEFAULT_BATCH_BYTES, DEFAULT_DETECT_EVERY_S, store
 from surveil.watch.detector import Detector
 from surveil.watch.fixsource import Days
 from surveil.watch.tail import Source, SourceSpec, file_source
 from surveil.watch.writer import Batch, Writer
 
-DEFAULT_DETECT_EVERY_S = 2.0  # the CLI's default too: alerts within 5 s of their message
-DEFAULT_BATCH_BYTES = 4 << 20
 MAX_BACKOFF_S = 30.0
 MIN_DETECT_EVERY_S = 0.05  # --detect-every 0: a pass as soon as the last one is done
 WATCH_LOCK_NAMESPACE = 0x5357  # "SW": one watcher per source, for its session
