@@ -67,6 +67,10 @@ _TRADES = _Table(
     "DELETE FROM trades WHERE day = ? AND key = ?",
 )
 _DAY_SHIFT = 40  # ids: (day << 40) + place
+# Every row of a date, in each table (Spill.drop_day).
+_DROP_DAY = tuple(
+    f"DELETE FROM {table} WHERE day = ?" for table in ("orders", "fills", "order_ids", "trades")
+)
 # A date's orders (id range), and its fills (id range) as executions.csv rows (the date's
 # ISO text the first parameter).
 _ORDERS_IN_ORDER = "SELECT value FROM orders WHERE id BETWEEN ? AND ? ORDER BY id"
@@ -108,6 +112,11 @@ class Spill:
             self.db.execute(statement, list(itertools.chain.from_iterable(batch)))
         if whole < len(rows):
             self.db.executemany(table.put, rows[whole:])
+
+    def drop_day(self, day: int) -> None:
+        """Forget every entry of date `day` (an ordinal): a day no longer built."""
+        for statement in _DROP_DAY:
+            self.db.execute(statement, (day,))
 
     def bloom(self, kind: _Table) -> _Bloom:
         """The Bloom filter of the keys of every map of this kind (orders, fills, ...),

@@ -46,9 +46,10 @@ class Detector:
         self.log = log
         self.alerts = 0
         self.withdrawn = 0  # alerts sent, then no longer found by a later pass
-        self._lock = threading.Lock()  # guards _dirty and _messages
+        self._lock = threading.Lock()  # guards _dirty, _messages and _retired
         self._one_pass = threading.Lock()  # one pass at a time
         self._dirty: set[dt.date] = set()
+        self._retired: set[dt.date] = set()  # loaded days: their record is the batch's
         self._messages: dict[dt.date, int] = {}
         self._analyzed: dict[dt.date, int] = {}
         self._stack = ExitStack()
@@ -60,9 +61,17 @@ class Detector:
     def mark(self, days: dict[dt.date, int]) -> None:
         """These days changed, by this many more messages each."""
         with self._lock:
-            self._dirty |= set(days)
+            self._dirty |= set(days) - self._retired
             for day, count in days.items():
                 self._messages[day] = self._messages.get(day, 0) + count
+
+    def retire(self, days: set[dt.date]) -> None:
+        """No more passes over these days (loaded: `detect` of the batch owns them)."""
+        with self._lock:
+            self._retired |= days
+            self._dirty -= days
+            for day in days:
+                self._messages.pop(day, None)
 
     def pass_now(self) -> list[dict[str, Any]]:
         """Run the rules over every day changed since its last pass; the new alerts (their

@@ -13,6 +13,10 @@ watch uses, from the surveil.fix package:
 * the day builder's maps' `record_keys`, to know which keys a message touched and write a
   day as it is built instead of once at the end.
 
+A day is built until `load` has loaded it (its batch record, docs/streaming.md "When a day
+is retired"): then it is `retire`d, its state dropped, and a later message of it is journalled
+(as read) but not applied, a reject with `RECORDED` as its reason.
+
 Nothing here reaches into a private name of the package.
 """
 
@@ -38,6 +42,12 @@ from surveil.fix.importer import REFUSALS, Refusals
 from surveil.fix.parser import DEFAULT_MAX_MESSAGE, BadMessage, FixMessage, LogScanner
 from surveil.fix.spill import Spill
 
+# The reason of a message for a day that is loaded already.
+RECORDED = (
+    "{day} is loaded already (its batch record, by `surveil load` or run-day): a message "
+    "for it that came after is not applied to it"
+)
+
 __all__ = [
     "DEFAULT_MAX_MESSAGE",
     "BadMessage",
@@ -46,6 +56,10 @@ __all__ = [
     "Scanner",
     "Applied",
 ]
+
+
+# A journalled message: (seq, file name, line, BeginString, MsgType, body).
+Journalled = tuple[int, str, int, str, str, bytes]
 
 
 class Scanner:
@@ -86,6 +100,7 @@ class Applied:
     orders: dict[dt.date, set[str]] = field(default_factory=dict)
     fills: dict[dt.date, set[str]] = field(default_factory=dict)
     reference: dict[dt.date, list[tuple[str, ...]]] = field(default_factory=dict)  # written
+    days: set[dt.date] = field(default_factory=set)  # days a message was applied to
 
     def touched(self, kind: str, day: dt.date) -> set[str]:
         table = self.orders if kind == "orders" else self.fills
@@ -97,9 +112,10 @@ class Applied:
 
 class Days:
     """The days being built from a live flow: one DayBuilder per New York date, sharing a
-    spill file in a temporary folder; which order and fill keys each message touched."""
+    spill file in a temporary folder; which order and fill keys each message touched.
+    `retired`: dates loaded already, never built here."""
 
-    def __init__(self, spill_dir: Path | None = None) -> None:
+    def __init__(self, spill_dir: Path | None = None, retired: Iterable[dt.date] = ()) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="surveil-watch-", dir=spill_dir)
         self._spill = Spill(Path(self._tmp.name) / "spill.sqlite")
         self.builders: dict[dt.date, DayBuilder] = {}
@@ -113,6 +129,8 @@ class Days:
         self.refused: set[int] = set()  # seqs of application messages refused
         self.day_of: dict[int, dt.date] = {}  # seq -> date of each message applied
         self.needs_rebuild: set[dt.date] = set()  # days with a refused message applied
+        self.retired: set[dt.date] = set(retired)
+        self.first_seq: dict[dt.date, int] = {}  # the seq of each built day's first message
 
     def close(self) -> None:
         self._spill.__exit__(None, None, None)
@@ -162,12 +180,23 @@ class Days:
             self._note_refusals()
         if iso is None or message is None or day is None:
             return
+        if day in self.retired:
+            if not replay:
+                reason = RECORDED.format(day=day)
+                pending.rejects.append(
+                    Reject(item.source, item.line, item.msg_type, reason, item.display(), day)
+                )
+            return
         if seq in self.refused:
             return  # refused by the counterparty (Reject 3 / j): import-fix skips it
-        builder = self.builder(day)
+        builder = self.builders.get(day)
+        if builder is None:
+            builder = self.builder(day)
+            self.first_seq[day] = seq
         before = len(builder.rejects)
         builder.add(message, iso)
         self.day_of[seq] = day
+        pending.days.add(day)
         if not replay:
             pending.rejects.extend(builder.rejects[before:])
 
@@ -175,7 +204,8 @@ class Days:
         self, seq: int, item: FixMessage
     ) -> tuple[dt.date | None, str | None, Any, Reject | None]:
         """(date, ISO time, fields, reject) of a message, noted for refusals as import-fix
-        notes it; time and fields are None for a message not imported."""
+        notes it (a retired day's as a message of another date); time and fields are None
+        for a message not imported."""
         if item.msg_type not in APP_TYPES:
             self.refusals.see(seq, item, False)
             sent = item.first(52)
@@ -187,7 +217,7 @@ class Days:
             self.refusals.see(seq, item, False)
             invalid = Reject(item.source, item.line, item.msg_type, str(exc), item.display(), None)
             return None, None, None, invalid
-        self.refusals.see(seq, item, True, message)
+        self.refusals.see(seq, item, day not in self.retired, message)
         return day, iso, message, None
 
     def _note_refusals(self) -> None:
@@ -199,25 +229,52 @@ class Days:
             if day is not None:
                 self.needs_rebuild.add(day)
 
-    def find_refusals(self, messages: Iterable[tuple[str, int, str, str, bytes]]) -> None:
+    def find_refusals(self, messages: Iterable[Journalled]) -> None:
         """First pass over a journal: which of its messages were refused, so that replay()
         skips them as they pass (import-fix reads a log twice for the same reason)."""
         probe = Days.__new__(Days)
-        probe.count, probe.refusals, probe.refused = 0, Refusals(), set()
-        probe.day_of, probe.needs_rebuild = {}, set()
-        for name, line, begin, msg_type, body in messages:
-            probe._place(probe.count, FixMessage(name, line, begin, msg_type, body))
-            probe.count += 1
+        probe.refusals, probe.refused, probe.retired = Refusals(), set(), self.retired
+        for seq, name, line, begin, msg_type, body in messages:
+            probe._place(seq, FixMessage(name, line, begin, msg_type, body))
         self.refused = set(probe.refusals.refused)
 
-    def replay(self, messages: Iterable[tuple[str, int, str, str, bytes]]) -> int:
-        """Rebuild the days from journalled (file name, line, BeginString, MsgType, body),
-        after find_refusals(); nothing of it is to be written again."""
-        for name, line, begin, msg_type, body in messages:
+    def replay(self, start: int, messages: Iterable[Journalled]) -> int:
+        """Rebuild the days from the journal's (seq, file name, line, BeginString, MsgType,
+        body) from seq `start` on, after find_refusals(); nothing of it is to be written
+        again. The seq after the last (a gap in the journal is an error)."""
+        self.count = start
+        for seq, name, line, begin, msg_type, body in messages:
+            if seq != self.count:
+                raise RuntimeError(f"journal: message {seq} where {self.count} was expected")
             self.apply(FixMessage(name, line, begin, msg_type, body), replay=True)
         self.take()
         self.needs_rebuild.clear()
         return self.count
+
+    def replay_from(self) -> int:
+        """The journal's seq a restart replays from: the first message of the oldest day
+        being built (the messages before it are of retired days, or session messages that
+        no day being built depends on)."""
+        return min(self.first_seq.values(), default=self.count)
+
+    def retire(self, days: Iterable[dt.date]) -> set[dt.date]:
+        """Build these days no more (loaded: their record is the batch's): their state is
+        dropped and their later messages become rejects. The ones that were being built."""
+        new = set(days) - self.retired
+        self.retired |= new
+        held = new & set(self.builders)
+        for day in held:
+            del self.builders[day]
+            self._spill.drop_day(day.toordinal())
+            self._successors.pop(day, None)
+            self.sent_reference.pop(day, None)
+            self.first_seq.pop(day, None)
+            self.partitions_ready.discard(day)
+            self.needs_rebuild.discard(day)
+        if held:
+            self._boxes = [box for box in self._boxes if box[1] not in held]
+            self.day_of = {seq: day for seq, day in self.day_of.items() if day not in held}
+        return held
 
     def all_rows(self, day: dt.date) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the day, as DayBuilder.write() gives them (empty text as NULL):

@@ -27,20 +27,25 @@ from surveil.load import (
 from surveil.watch.fixsource import Applied, Days
 
 READ_POSITION = """
-SELECT inode, byte_offset, line, file_name, messages, offsets FROM watch_positions
+SELECT inode, byte_offset, line, file_name, messages, offsets, replay_from FROM watch_positions
 WHERE source = %s
 """
 SAVE_POSITION = """
-INSERT INTO watch_positions (source, inode, byte_offset, line, file_name, messages, offsets)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO watch_positions (source, inode, byte_offset, line, file_name, messages, offsets,
+                             replay_from)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (source) DO UPDATE SET inode = excluded.inode, byte_offset = excluded.byte_offset,
     line = excluded.line, file_name = excluded.file_name, messages = excluded.messages,
-    offsets = excluded.offsets, updated_at = clock_timestamp()
+    offsets = excluded.offsets, replay_from = excluded.replay_from,
+    updated_at = clock_timestamp()
 """
 REPLAY = """
-SELECT file_name, line, begin_string, msg_type, body FROM watch_messages
-WHERE source = %s ORDER BY seq
+SELECT seq, file_name, line, begin_string, msg_type, body FROM watch_messages
+WHERE source = %s AND seq >= %s ORDER BY seq
 """
+# Days `load` has loaded (their batch record): a watcher builds them no more.
+LOADED_DAYS = "SELECT DISTINCT trade_date FROM load_runs"
+LOADED_AMONG = "SELECT DISTINCT trade_date FROM load_runs WHERE trade_date = ANY(%s)"
 REJECTS_SO_FAR = "SELECT count(*) FROM watch_rejects WHERE source = %s"
 REJECT = """
 INSERT INTO watch_rejects (source, seq, trade_date, file_name, line, msg_type, reason, message)
@@ -133,6 +138,17 @@ class Position:
     file_name: str
     messages: int
     offsets: dict[str, int] | None = None  # Kafka: partition (as text) -> next offset
+    replay_from: int = 0  # the journal's seq a restart replays from (Days.replay_from)
+
+
+class DayRecorded(Exception):
+    """A batch applied messages to a day that `load` has loaded since (its record is the
+    batch's now): not written; the watcher retires the day and reads the batch again."""
+
+    def __init__(self, days: set[dt.date]) -> None:
+        self.days = days
+        names = ", ".join(map(str, sorted(days)))
+        super().__init__(f"{names}: loaded by `surveil load` while being watched")
 
 
 def prepare(conn: psycopg.Connection) -> None:
@@ -161,16 +177,28 @@ def read_position(conn: psycopg.Connection, source: str) -> Position | None:
     return None if row is None else Position(*row)
 
 
-def replay(conn: psycopg.Connection, source: str, days: Days) -> int:
-    """Rebuild `days` from the source's journal, read twice (refusals first); the number
-    of messages replayed."""
+def loaded_days(conn: psycopg.Connection, among: set[dt.date] | None = None) -> set[dt.date]:
+    """The days `load` has loaded (of `among`, when given)."""
+    if among is None:
+        return {row[0] for row in conn.execute(LOADED_DAYS)}
+    if not among:
+        return set()
+    return {row[0] for row in conn.execute(LOADED_AMONG, (sorted(among),))}
+
+
+def replay(conn: psycopg.Connection, source: str, days: Days, start: int) -> int:
+    """Rebuild `days` from the source's journal from seq `start` on, read twice (refusals
+    first); the seq after the last message replayed."""
     with conn.transaction():
-        with conn.cursor(name="watch_refusals") as cur:
-            cur.execute(REPLAY, (source,))
-            days.find_refusals((n, line, b, mt, bytes(body)) for n, line, b, mt, body in cur)
-        with conn.cursor(name="watch_replay") as cur:
-            cur.execute(REPLAY, (source,))
-            return days.replay((n, line, b, mt, bytes(body)) for n, line, b, mt, body in cur)
+        for name in ("watch_refusals", "watch_replay"):
+            with conn.cursor(name=name) as cur:
+                cur.execute(REPLAY, (source, start))
+                rows = ((q, n, line, b, mt, bytes(body)) for q, n, line, b, mt, body in cur)
+                if name == "watch_refusals":
+                    days.find_refusals(rows)
+                else:
+                    end = days.replay(start, rows)
+    return end
 
 
 DELETE_DAY = (
@@ -268,20 +296,6 @@ def batch_rows(days: Days, applied: Applied) -> dict[dt.date, DayRows]:
     return rows
 
 
-def write_batch(
-    conn: psycopg.Connection,
-    source: str,
-    days: Days,
-    applied: Applied,
-    position: Position,
-    lock_timeout_s: float,
-) -> None:
-    """In the caller's transaction: the rows `applied` touched, its journal and rejects,
-    and the new position."""
-    rows = batch_rows(days, applied)
-    write_rows(conn, source, rows, applied, position, lock_timeout_s, days.partitions_ready)
-
-
 def write_rows(
     conn: psycopg.Connection,
     source: str,
@@ -290,14 +304,29 @@ def write_rows(
     position: Position,
     lock_timeout_s: float,
     partitions_ready: set[dt.date],
-) -> None:
+    held: set[dt.date] | frozenset[dt.date] = frozenset(),
+) -> set[dt.date]:
     """In the caller's transaction: `rows` (batch_rows of `applied`), its journal and
-    rejects, and the new position. Reads nothing of the day builders."""
-    for day, day_rows in rows.items():
+    rejects, and the new position. Reads nothing of the day builders. DayRecorded when a
+    day it applied messages to is loaded; the days of `held` (the days being built) that
+    are, to be retired once this commits."""
+    written = set(rows) | applied.days
+    for day in sorted(written):
         db.lock_day(conn, day, lock_timeout_s, shared=True)  # as detection; load waits
+    loaded = loaded_days(conn, written | held)  # under the locks: no load of them commits
+    if loaded & written:
+        raise DayRecorded(loaded & written)
+    for day, day_rows in rows.items():
         if day not in partitions_ready:
             ensure_day(conn, day)
         _write_day(conn, day, day_rows)
+    _write_journal(conn, source, applied, position)
+    return loaded
+
+
+def _write_journal(
+    conn: psycopg.Connection, source: str, applied: Applied, position: Position
+) -> None:
     first = position.messages - len(applied.journal)
     with conn.cursor() as cur:
         _copy(
@@ -329,6 +358,7 @@ def write_rows(
             position.file_name,
             position.messages,
             None if position.offsets is None else Jsonb(position.offsets),
+            position.replay_from,
         ),
     )
 

@@ -2,7 +2,7 @@
 
 One poll reads what the log holds beyond the last position (up to `batch_bytes`), applies
 the messages to the day builders and commits, in one transaction, the rows they changed,
-their journal, the rejects and the new position (store.write_batch). Anything failing in
+their journal, the rejects and the new position (store.write_rows). Anything failing in
 that transaction (the database gone, a bug, a kill) leaves the previous commit as the
 truth: the watcher then rebuilds its in-memory days from the journal and reopens the log
 at the committed position (`recover`), exactly as a restarted process does. So every
@@ -15,6 +15,7 @@ the writer is busy, up to `batch_bytes`. `poll_once()` commits on the calling th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 import threading
@@ -49,6 +50,13 @@ UNLOCK_SOURCE = "SELECT pg_advisory_unlock(%s, hashtext(%s))"
 
 def _stderr(line: str) -> None:
     print(f"surveil watch: {line}", file=sys.stderr, flush=True)
+
+
+def _read_again(exc: store.DayRecorded) -> str:
+    """The line logged when a batch found a day loaded meanwhile: it is not written, the
+    day is retired, and what the batch read is read again from the last commit (the day's
+    messages in it now rejects)."""
+    return f"{exc}; reading on from the last commit, its later messages as rejects"
 
 
 @dataclass
@@ -152,14 +160,19 @@ class Watcher:
         except psycopg.errors.LockNotAvailable:
             raise DayLockedError(f"{self.spec.label}: another surveil watch follows it") from None
         store.prepare(conn)
-        self._days = Days(self.settings.data_path if self.settings.data_path.is_dir() else None)
-        replayed = store.replay(conn, self.source, self._days)
         position = store.read_position(conn, self.source)
+        self._days = self._new_days(store.loaded_days(conn))
+        start = position.replay_from if position is not None else 0
+        replayed = store.replay(conn, self.source, self._days, start)
         self._tail = self.spec.open(position, self.log)
         self._messages = position.messages if position is not None else 0
         if replayed != self._messages:
             raise RuntimeError(f"journal holds {replayed} messages, position says {self._messages}")
+        self.detector.retire(self._days.retired)
         self.detector.mark(Counter(self._days.day_of.values()))
+
+    def _new_days(self, retired: set[dt.date]) -> Days:
+        return Days(self.settings.data_path if self.settings.data_path.is_dir() else None, retired)
 
     # ---- steps
 
@@ -168,7 +181,12 @@ class Watcher:
         result = self._read(self.batch_bytes)
         batch = self._take(result)
         if batch is not None:
-            self._commit_here(batch, result)
+            try:
+                self._commit_here(batch, result)
+            except store.DayRecorded as exc:
+                self.log(_read_again(exc))
+                self.recover()
+                result.more = True
         return result
 
     def _read(self, budget: int) -> PollResult:
@@ -196,8 +214,11 @@ class Watcher:
         if not applied.journal and not applied.rejects and not result.items:
             return None
         self._messages += len(applied.journal)
-        position = self._tail.position(self._messages)
-        return Batch(applied, store.batch_rows(self._days, applied), position, result.items)
+        position = dataclasses.replace(
+            self._tail.position(self._messages), replay_from=self._days.replay_from()
+        )
+        rows = store.batch_rows(self._days, applied)
+        return Batch(applied, rows, position, result.items, set(self._days.builders))
 
     def _commit_here(self, batch: Batch, result: PollResult) -> None:
         """Commit the batch on this thread's connection (and undo refused messages)."""
@@ -207,7 +228,7 @@ class Watcher:
         rebuilt = set(self._days.needs_rebuild)
         try:
             with self.conn.transaction():
-                store.write_rows(
+                batch.recorded = store.write_rows(
                     self.conn,
                     self.source,
                     batch.rows,
@@ -215,6 +236,7 @@ class Watcher:
                     batch.position,
                     self.settings.lock_timeout_s,
                     self._days.partitions_ready,
+                    batch.held,
                 )
                 if rebuilt:
                     fresh = self._rebuilt(rebuilt)
@@ -250,17 +272,30 @@ class Watcher:
         sent again, and a Kafka source tells its group (for lag monitors)."""
         assert self._days is not None
         self._days.committed(batch.applied)
+        if batch.recorded - self._days.retired:
+            self._retire(batch.recorded)
         committed = getattr(self._tail, "committed", None)
         if committed is not None:
             committed(batch.position.offsets)
+
+    def _retire(self, days: set[dt.date]) -> None:
+        """These days are loaded (their batch record): out of memory and of detection."""
+        assert self._days is not None
+        held = self._days.retire(days)
+        self.detector.retire(days)
+        for day in sorted(held):
+            self.log(
+                f"{day}: loaded by `surveil load`, no longer built here; later messages for it become rejects"
+            )
 
     def _rebuilt(self, days: set[dt.date]) -> Days:
         """A refusal undid messages already applied: the state rebuilt from the journal
         (this batch's included) without them, as import-fix reads a log again, and those
         days rewritten whole, in the caller's transaction."""
-        fresh = Days(self.settings.data_path if self.settings.data_path.is_dir() else None)
+        assert self._days is not None
+        fresh = self._new_days(self._days.retired)
         try:
-            store.replay(self.conn, self.source, fresh)
+            store.replay(self.conn, self.source, fresh, self._days.replay_from())
             for day in sorted(days):
                 store.rewrite_day(self.conn, fresh, day, self.settings.lock_timeout_s)
         except BaseException:
@@ -300,6 +335,7 @@ class Watcher:
 
     def _loop(self, once: bool, idle_wait_s: float) -> None:
         failures = 0
+        restart = False  # a batch found a day loaded: read again, the day retired
         writer: Writer | None = None
         pending = PollResult()
         try:
@@ -307,11 +343,12 @@ class Watcher:
                 if self.detector.failure is not None:
                     raise self.detector.failure
                 try:
-                    if failures:
+                    if failures or restart:
                         if writer is not None:
                             writer.close()  # its thread stopped at the failure
                             writer = None
                         self.recover()
+                        restart = False
                     if writer is None:
                         writer, pending = self._writer(), PollResult()
                     more = self._step(writer, pending)
@@ -320,6 +357,10 @@ class Watcher:
                         self._settle(writer)
                         break
                     failures = 0
+                except store.DayRecorded as exc:
+                    self.log(_read_again(exc))
+                    restart = True
+                    continue
                 except (psycopg.OperationalError, UnavailableError) as exc:
                     failures += 1
                     self.totals.recoveries += 1
@@ -331,7 +372,7 @@ class Watcher:
                     continue
                 if not more:
                     self.stop.wait(idle_wait_s)
-            if writer is not None and self.stop.is_set() and not failures:
+            if writer is not None and self.stop.is_set() and not failures and not restart:
                 self._hand_over(writer, pending)  # SIGTERM: commit what was read
                 writer.wait_idle()
                 self._settle(writer)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -31,6 +31,8 @@ class Batch:
     rows: dict[dt.date, store.DayRows]
     position: store.Position
     items: int  # messages and bad messages consumed
+    held: set[dt.date] = field(default_factory=set)  # the days being built when taken
+    recorded: set[dt.date] = field(default_factory=set)  # of those, loaded: to retire
 
 
 class Writer:
@@ -129,7 +131,7 @@ class Writer:
     def _commit(self, batch: Batch) -> None:
         conn = self.conn()
         with conn.transaction():
-            store.write_rows(
+            batch.recorded = store.write_rows(
                 conn,
                 self.source,
                 batch.rows,
@@ -137,6 +139,7 @@ class Writer:
                 batch.position,
                 self.lock_timeout_s,
                 self.partitions_ready(),
+                batch.held,
             )
             if self.before_commit is not None:
                 self.before_commit()

@@ -1,0 +1,118 @@
+"""A watcher retires a day once `load` has loaded it (docs/streaming.md, "When a day is
+retired"): the day leaves its memory and its restarts, and a message for it that comes
+after is journalled but not applied, a reject with its reason, so the loaded day stays its
+batch record instead of silently taking rows the record does not have."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from surveil.pipeline import run_day
+from surveil.settings import Settings
+from surveil.watch.fixsource import RECORDED, Days
+from tests.conftest import TRADING_DAY
+from tests.test_import_fix import new_order
+from tests.test_watch import assert_journal_exact
+from tests.watchlog import count, day_rows, watcher
+
+NEXT_DAY = dt.date(2026, 11, 27)
+ORDERS = "SELECT cl_ord_id FROM orders WHERE trade_date = %s ORDER BY 1"
+
+
+def append(log: Path, *messages: bytes) -> None:
+    with log.open("ab") as fh:
+        fh.write(b"".join(m + b"\n" for m in messages))
+
+
+def orders(conn: psycopg.Connection, day: dt.date) -> list[str]:
+    return [r[0] for r in conn.execute(ORDERS, (day,))]
+
+
+@pytest.mark.parametrize("loop", [False, True], ids=["poll_once", "run"])
+def test_a_message_for_a_day_loaded_while_watched_becomes_a_reject_not_a_row(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path, loop: bool
+) -> None:
+    """Whether the batch is committed on the reading thread or the writer's (run)."""
+    log = tmp_path / "fix.log"
+    append(log, new_order("A", seq=1), new_order("B", seq=2))
+    log_lines: list[str] = []
+    w, _ = watcher(settings, log, log_lines=log_lines)
+    with w:
+        w.poll_until_idle()
+        assert run_day(settings, TRADING_DAY, report=False).status == "done"
+        record = day_rows(conn, TRADING_DAY)
+        append(log, new_order("LATE", seq=3), new_order("C", seq=4, at="20261127-15:00:00.000"))
+        if loop:
+            w.run(once=True)
+        else:
+            w.poll_until_idle()
+        assert w._days is not None and set(w._days.builders) == {NEXT_DAY}
+    assert day_rows(conn, TRADING_DAY) == record  # the loaded day is its record still
+    assert orders(conn, TRADING_DAY) == ["A", "B"]
+    assert orders(conn, NEXT_DAY) == ["C"]  # the next day goes on being built
+    rejects = conn.execute(
+        "SELECT trade_date, line, msg_type, reason FROM watch_rejects"
+    ).fetchall()
+    assert rejects == [(TRADING_DAY, 3, "D", RECORDED.format(day=TRADING_DAY))]
+    assert_journal_exact(conn, 4)  # read once, all of it: the late message too
+    assert any("loaded by `surveil load` while being watched" in line for line in log_lines)
+
+
+def test_a_loaded_day_leaves_memory_and_restarts_replay_only_the_days_still_built(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path, monkeypatch
+) -> None:
+    log = tmp_path / "fix.log"
+    append(log, new_order("A", seq=1), new_order("B", seq=2))
+    log_lines: list[str] = []
+    w, _ = watcher(settings, log, log_lines=log_lines)
+    with w:
+        w.poll_until_idle()
+        run_day(settings, TRADING_DAY, report=False)
+        append(log, new_order("C", seq=3, at="20261127-15:00:00.000"))
+        w.poll_until_idle()  # a batch of the next day finds the first one loaded
+        assert w._days is not None and set(w._days.builders) == {NEXT_DAY}
+        assert TRADING_DAY in w._days.retired and w._days.first_seq == {NEXT_DAY: 2}
+        append(log, new_order("D", seq=4, at="20261127-15:00:01.000"))
+        w.poll_until_idle()  # committed from the next batch on: restarts begin at C
+    assert any(line.startswith(f"{TRADING_DAY}: loaded by `surveil load`") for line in log_lines)
+    assert count(conn, "SELECT replay_from FROM watch_positions") == 2
+    replayed: list[str] = []
+    apply = Days.apply
+
+    def counted(days: Days, item, *, replay: bool = False) -> None:  # type: ignore[no-untyped-def]
+        if replay:
+            replayed.append(item.first(11).decode())
+        apply(days, item, replay=replay)
+
+    monkeypatch.setattr(Days, "apply", counted)
+    w2, _ = watcher(settings, log)
+    with w2:
+        assert replayed == ["C", "D"]  # the loaded day's messages are not read again
+        assert w2._days is not None and set(w2._days.builders) == {NEXT_DAY}
+        append(log, new_order("E", seq=5, at="20261127-15:00:02.000"))
+        w2.poll_until_idle()
+    assert orders(conn, NEXT_DAY) == ["C", "D", "E"] and orders(conn, TRADING_DAY) == ["A", "B"]
+    assert count(conn, "SELECT count(*) FROM watch_rejects") == 0
+    assert_journal_exact(conn, 5)
+
+
+def test_watching_a_log_of_a_day_loaded_before_writes_nothing_into_it(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """A day loaded from elsewhere (a generated day, an import) is its record: a watcher
+    started on a log of that day keeps every message as a reject with the reason."""
+    run_day(settings, TRADING_DAY, orders=200, seed=1, report=False)
+    record = day_rows(conn, TRADING_DAY)
+    log = tmp_path / "fix.log"
+    append(log, new_order("A", seq=1), new_order("B", seq=2))
+    w, _ = watcher(settings, log)
+    with w:
+        w.poll_until_idle()
+        assert w._days is not None and not w._days.builders
+    assert day_rows(conn, TRADING_DAY) == record
+    reasons = [r[0] for r in conn.execute("SELECT reason FROM watch_rejects ORDER BY seq")]
+    assert reasons == [RECORDED.format(day=TRADING_DAY)] * 2
