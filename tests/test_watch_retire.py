@@ -116,3 +116,33 @@ def test_watching_a_log_of_a_day_loaded_before_writes_nothing_into_it(
     assert day_rows(conn, TRADING_DAY) == record
     reasons = [r[0] for r in conn.execute("SELECT reason FROM watch_rejects ORDER BY seq")]
     assert reasons == [RECORDED.format(day=TRADING_DAY)] * 2
+
+
+def test_no_detection_pass_runs_over_a_loaded_day(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path, monkeypatch
+) -> None:
+    """Once loaded, the day's alerts are detect's over its record (review cases hang on
+    them): a pass of the watcher would replace them with its own."""
+    from surveil.watch import alerts
+
+    log = tmp_path / "fix.log"
+    append(log, new_order("A", seq=1))
+    w, out = watcher(settings, log)
+    passes: list[dt.date] = []
+    detect_pass = alerts.detect_pass
+
+    def counted(conn, day, params, names, lock_s):  # type: ignore[no-untyped-def]
+        passes.append(day)
+        return detect_pass(conn, day, params, names, lock_s)
+
+    monkeypatch.setattr(alerts, "detect_pass", counted)
+    with w:
+        w.poll_until_idle()
+        w.detect()
+        assert passes and set(passes) == {TRADING_DAY}
+        run_day(settings, TRADING_DAY, report=False)
+        passes.clear()
+        w.detector.mark({TRADING_DAY: 1})  # as a message of the day read just before
+        assert w.detect() == [] and passes == []
+        w.detector.mark({TRADING_DAY: 1})
+        assert w.detect() == [] and passes == []  # retired: not even looked up again

@@ -22,7 +22,7 @@ import psycopg
 from surveil import db
 from surveil.errors import DayLockedError, UnavailableError
 from surveil.settings import Settings
-from surveil.watch import alerts
+from surveil.watch import alerts, store
 
 # A day's partitions are analyzed again before a pass once its messages grew by half (and
 # by at least this many): the rules' plans follow the day's size.
@@ -96,7 +96,9 @@ class Detector:
 
     def _day(self, day: dt.date, messages: int) -> list[dict[str, Any]]:
         """The rules over the day, one transaction each: a rule's new alerts are written
-        as soon as it has run, not after the slowest of the others."""
+        as soon as it has run, not after the slowest of the others. None once the
+        day is loaded: detect of its record owns it (checked under the day's lock, so no
+        load of it commits while a rule runs)."""
         conn = self._connection()
         if messages >= ANALYZE_GROWTH * self._analyzed.get(day, 0) + ANALYZE_MIN_GROWTH:
             alerts.analyze_day(conn, day)
@@ -104,6 +106,10 @@ class Detector:
         found: list[dict[str, Any]] = []
         for rule in self.rules:
             with conn.transaction():
+                db.lock_day(conn, day, self.settings.lock_timeout_s, shared=True)
+                if store.loaded_days(conn, {day}):
+                    self.retire({day})
+                    break
                 new, withdrawn = alerts.detect_pass(
                     conn, day, self.params, [rule], self.settings.lock_timeout_s
                 )
