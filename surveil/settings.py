@@ -101,6 +101,14 @@ class Settings(BaseSettings):
         ge=1024,
         description="Longest FIX message import-fix reads, in bytes (a longer one is rejected).",
     )
+    watch_window: int = Field(
+        default=100_000,
+        ge=1,
+        description=(
+            "Entries of each kind (orders, fills, order ids) per day `watch` holds in memory; "
+            "older ones spill to a file (docs/streaming.md, memory)."
+        ),
+    )
     spark_master: str = Field(
         default="local[*]",
         description="Spark master for --engine spark: local[*], spark://host:7077, yarn, k8s://….",

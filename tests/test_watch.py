@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from surveil.detect import detect_day
 from surveil.fix import import_fix
@@ -33,14 +34,22 @@ def batch_day(settings: Settings, log: Path, day: dt.date, conn: psycopg.Connect
     return day_rows(conn, day)
 
 
+@pytest.mark.parametrize("window", [None, 40], ids=["held", "spilled"])
 def test_a_watched_day_equals_import_fix_then_load_and_detect(
-    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path, window: int | None
 ) -> None:
+    """`spilled`: the day's orders and fills mostly past the in-memory window, in the
+    spill file, when their rows are built."""
+    if window is not None:
+        settings = settings.model_copy(update={"watch_window": window})
     log = generated_log(tmp_path, TRADING_DAY)
     w, out = watcher(settings, log, batch_bytes=64 << 10)  # many batches over the day
     with w:
         w.poll_until_idle()
         new = w.detect()
+        assert w._days is not None
+        builder = w._days.builders[TRADING_DAY]
+        assert builder.orders.any_spilled == builder.fills.any_spilled == (window is not None)
     watched = day_rows(conn, TRADING_DAY)
     assert len(watched["orders"]) == 300 and watched["executions"] and watched["alerts"]
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
@@ -385,3 +394,17 @@ def test_a_message_refused_after_it_was_written_is_undone_as_import_fix_skips_it
     load_day(settings, TRADING_DAY, force=True)
     batch = day_rows(conn, TRADING_DAY)
     assert_same_rows(watched, batch, ("orders", "executions", "accounts", "firms"))
+
+
+def test_a_refused_message_s_date_is_found_by_its_seq_when_dates_interleave() -> None:
+    """Days.day_of keeps only the seqs where the date changes; a late message of one day
+    between two of the next is still found under its own date."""
+    from surveil.watch.fixsource import DayRuns
+
+    runs = DayRuns()
+    other = TRADING_DAY + dt.timedelta(days=2)
+    for seq, day in [(0, TRADING_DAY), (1, TRADING_DAY), (3, other), (4, TRADING_DAY), (6, other)]:
+        runs.add(seq, day)
+    expected = [TRADING_DAY, TRADING_DAY, other, TRADING_DAY, other, other]
+    assert [runs.get(s) for s in (0, 1, 3, 4, 6, 9)] == expected
+    assert DayRuns().get(0) is None and len(runs.starts) == 4

@@ -22,8 +22,10 @@ Nothing here reaches into a private name of the package.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,26 @@ __all__ = [
 
 # A journalled message: (seq, file name, line, BeginString, MsgType, body).
 Journalled = tuple[int, str, int, str, str, bytes]
+
+
+class DayRuns:
+    """The date of each message applied, by its seq: kept as the seqs where the date
+    changes from the message applied before (a few a day, where a dict entry per message
+    held some 70 bytes each: 250 MB over a 1M-order day). get() of a seq not applied gives
+    its neighbours' date; only applied seqs are asked for (refusals name imported ones)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.days: list[dt.date] = []
+
+    def add(self, seq: int, day: dt.date) -> None:
+        if not self.days or self.days[-1] != day:
+            self.starts.append(seq)
+            self.days.append(day)
+
+    def get(self, seq: int) -> dt.date | None:
+        at = bisect.bisect_right(self.starts, seq) - 1
+        return self.days[at] if at >= 0 else None
 
 
 class Scanner:
@@ -113,9 +135,15 @@ class Applied:
 class Days:
     """The days being built from a live flow: one DayBuilder per New York date, sharing a
     spill file in a temporary folder; which order and fill keys each message touched.
-    `retired`: dates loaded already, never built here."""
+    `retired`: dates loaded already, never built here. `window`: entries of each kind a
+    day holds in memory (import-fix's own, package.HOT_ENTRIES, when None)."""
 
-    def __init__(self, spill_dir: Path | None = None, retired: Iterable[dt.date] = ()) -> None:
+    def __init__(
+        self,
+        spill_dir: Path | None = None,
+        retired: Iterable[dt.date] = (),
+        window: int | None = None,
+    ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="surveil-watch-", dir=spill_dir)
         self._spill = Spill(Path(self._tmp.name) / "spill.sqlite")
         self.builders: dict[dt.date, DayBuilder] = {}
@@ -127,10 +155,12 @@ class Days:
         self.count = 0  # verified messages numbered (journalled) so far
         self.refusals = Refusals()
         self.refused: set[int] = set()  # seqs of application messages refused
-        self.day_of: dict[int, dt.date] = {}  # seq -> date of each message applied
+        self.day_of = DayRuns()  # seq -> date of each message applied
+        self.applied: Counter[dt.date] = Counter()  # messages applied, per day being built
         self.needs_rebuild: set[dt.date] = set()  # days with a refused message applied
         self.retired: set[dt.date] = set(retired)
         self.first_seq: dict[dt.date, int] = {}  # the seq of each built day's first message
+        self.window = window
 
     def close(self) -> None:
         self._spill.__exit__(None, None, None)
@@ -139,7 +169,7 @@ class Days:
     def builder(self, day: dt.date) -> DayBuilder:
         found = self.builders.get(day)
         if found is None:
-            found = self.builders[day] = DayBuilder(day, self._spill)
+            found = self.builders[day] = DayBuilder(day, self._spill, self.window)
             self._successors[day] = {}
             for kind, spill_map in (("orders", found.orders), ("fills", found.fills)):
                 box: list[set[str]] = [set()]
@@ -195,7 +225,8 @@ class Days:
             self.first_seq[day] = seq
         before = len(builder.rejects)
         builder.add(message, iso)
-        self.day_of[seq] = day
+        self.day_of.add(seq, day)
+        self.applied[day] += 1
         pending.days.add(day)
         if not replay:
             pending.rejects.extend(builder.rejects[before:])
@@ -226,7 +257,7 @@ class Days:
         self.refused |= new
         for seq in new:
             day = self.day_of.get(seq)
-            if day is not None:
+            if day is not None and day not in self.retired:
                 self.needs_rebuild.add(day)
 
     def find_refusals(self, messages: Iterable[Journalled]) -> None:
@@ -271,9 +302,9 @@ class Days:
             self.first_seq.pop(day, None)
             self.partitions_ready.discard(day)
             self.needs_rebuild.discard(day)
+            self.applied.pop(day, None)
         if held:
             self._boxes = [box for box in self._boxes if box[1] not in held]
-            self.day_of = {seq: day for seq, day in self.day_of.items() if day not in held}
         return held
 
     def all_rows(self, day: dt.date) -> dict[str, list[tuple[Any, ...]]]:

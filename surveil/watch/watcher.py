@@ -169,10 +169,11 @@ class Watcher:
         if replayed != self._messages:
             raise RuntimeError(f"journal holds {replayed} messages, position says {self._messages}")
         self.detector.retire(self._days.retired)
-        self.detector.mark(Counter(self._days.day_of.values()))
+        self.detector.mark(self._days.applied)
 
     def _new_days(self, retired: set[dt.date]) -> Days:
-        return Days(self.settings.data_path if self.settings.data_path.is_dir() else None, retired)
+        spill_dir = self.settings.data_path if self.settings.data_path.is_dir() else None
+        return Days(spill_dir, retired, self.settings.watch_window)
 
     # ---- steps
 
