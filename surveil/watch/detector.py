@@ -96,9 +96,9 @@ class Detector:
 
     def _day(self, day: dt.date, messages: int) -> list[dict[str, Any]]:
         """The rules over the day, one transaction each: a rule's new alerts are written
-        as soon as it has run, not after the slowest of the others. None once the
-        day is loaded: detect of its record owns it (checked under the day's lock, so no
-        load of it commits while a rule runs)."""
+        as soon as it has run, not after the slowest of the others. No rule runs
+        once the day is loaded: detect of its record owns it (checked under the day's
+        lock, so no load of it commits while a rule runs)."""
         conn = self._connection()
         if messages >= ANALYZE_GROWTH * self._analyzed.get(day, 0) + ANALYZE_MIN_GROWTH:
             alerts.analyze_day(conn, day)

@@ -10,6 +10,7 @@ them, so `load --force` of the day later replaces them as it replaces any loaded
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from surveil.load import (
     _ensure_reference_partitions,
     partition_name,
 )
-from surveil.watch.fixsource import Applied, Days
+from surveil.watch.fixsource import Applied, Days, Journalled
 
 READ_POSITION = """
 SELECT inode, byte_offset, line, file_name, messages, offsets, replay_from FROM watch_positions
@@ -190,15 +191,17 @@ def replay(conn: psycopg.Connection, source: str, days: Days, start: int) -> int
     """Rebuild `days` from the source's journal from seq `start` on, read twice (refusals
     first); the seq after the last message replayed."""
     with conn.transaction():
-        for name in ("watch_refusals", "watch_replay"):
-            with conn.cursor(name=name) as cur:
-                cur.execute(REPLAY, (source, start))
-                rows = ((q, n, line, b, mt, bytes(body)) for q, n, line, b, mt, body in cur)
-                if name == "watch_refusals":
-                    days.find_refusals(rows)
-                else:
-                    end = days.replay(start, rows)
-    return end
+        with conn.cursor(name="watch_refusals") as cur:
+            cur.execute(REPLAY, (source, start))
+            days.find_refusals(_journalled(cur))
+        with conn.cursor(name="watch_replay") as cur:
+            cur.execute(REPLAY, (source, start))
+            return days.replay(start, _journalled(cur))
+
+
+def _journalled(cur: psycopg.Cursor[Any]) -> Iterator[Journalled]:
+    for seq, name, line, begin, msg_type, body in cur:
+        yield seq, name, line, begin, msg_type, bytes(body)
 
 
 DELETE_DAY = (

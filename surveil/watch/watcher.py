@@ -286,7 +286,8 @@ class Watcher:
         self.detector.retire(days)
         for day in sorted(held):
             self.log(
-                f"{day}: loaded by `surveil load`, no longer built here; later messages for it become rejects"
+                f"{day}: loaded by `surveil load`, no longer built here; "
+                "later messages for it become rejects"
             )
 
     def _rebuilt(self, days: set[dt.date]) -> Days:
