@@ -146,3 +146,25 @@ def test_no_detection_pass_runs_over_a_loaded_day(
         assert w.detect() == [] and passes == []
         w.detector.mark({TRADING_DAY: 1})
         assert w.detect() == [] and passes == []  # retired: not even looked up again
+
+
+def test_a_refusal_that_comes_after_the_day_was_loaded_leaves_the_loaded_day_alone(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """A refusal undoes a message by rewriting its day whole: not a day that is loaded."""
+    from tests.test_watch import refused_later
+
+    live, refusal = refused_later(tmp_path)
+    log_lines: list[str] = []
+    w, _ = watcher(settings, live, log_lines=log_lines)
+    with w:
+        w.poll_until_idle()
+        run_day(settings, TRADING_DAY, report=False)
+        record = day_rows(conn, TRADING_DAY)
+        append(live, refusal)
+        w.poll_until_idle()
+        assert w._days is not None and not w._days.builders and not w._days.needs_rebuild
+    assert day_rows(conn, TRADING_DAY) == record and orders(conn, TRADING_DAY) == ["A", "B"]
+    assert not any("refused messages undone" in line for line in log_lines)
+    assert any("loaded by `surveil load` while being watched" in line for line in log_lines)
+    assert_journal_exact(conn, 3)

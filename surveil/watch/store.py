@@ -308,12 +308,14 @@ def write_rows(
     lock_timeout_s: float,
     partitions_ready: set[dt.date],
     held: set[dt.date] | frozenset[dt.date] = frozenset(),
+    rewriting: set[dt.date] | frozenset[dt.date] = frozenset(),
 ) -> set[dt.date]:
     """In the caller's transaction: `rows` (batch_rows of `applied`), its journal and
     rejects, and the new position. Reads nothing of the day builders. DayRecorded when a
     day it applied messages to is loaded; the days of `held` (the days being built) that
-    are, to be retired once this commits."""
-    written = set(rows) | applied.days
+    are, to be retired once this commits. `rewriting`: days the caller rewrites whole in
+    this transaction (a refusal undid a message of theirs), checked as written ones."""
+    written = set(rows) | applied.days | rewriting
     for day in sorted(written):
         db.lock_day(conn, day, lock_timeout_s, shared=True)  # as detection; load waits
     loaded = loaded_days(conn, written | held)  # under the locks: no load of them commits

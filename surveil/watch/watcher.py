@@ -187,6 +187,7 @@ class Watcher:
             except store.DayRecorded as exc:
                 self.log(_read_again(exc))
                 self.recover()
+                result.items = 0  # read again from the last commit
                 result.more = True
         return result
 
@@ -238,6 +239,7 @@ class Watcher:
                     self.settings.lock_timeout_s,
                     self._days.partitions_ready,
                     batch.held,
+                    rebuilt,
                 )
                 if rebuilt:
                     fresh = self._rebuilt(rebuilt)
@@ -251,6 +253,7 @@ class Watcher:
         self._counted(batch)
         self._settled(batch)
         if fresh is not None:
+            fresh.retire(self._days.retired)  # retired by this batch, after fresh was built
             self._days.close()
             self._days = fresh
             self.detector.mark(dict.fromkeys(rebuilt, 0))
