@@ -6,6 +6,8 @@ batch record instead of silently taking rows the record does not have."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -14,6 +16,7 @@ import pytest
 from surveil.pipeline import run_day
 from surveil.settings import Settings
 from surveil.watch.fixsource import RECORDED, Days
+from surveil.watch.watcher import Watcher
 from tests.conftest import TRADING_DAY
 from tests.test_import_fix import new_order
 from tests.test_watch import assert_journal_exact
@@ -32,6 +35,16 @@ def orders(conn: psycopg.Connection, day: dt.date) -> list[str]:
     return [r[0] for r in conn.execute(ORDERS, (day,))]
 
 
+@contextmanager
+def loaded_while_watched(settings: Settings, log: Path, log_lines: list[str]) -> Iterator[Watcher]:
+    """A watcher that has committed what `log` holds, then run-day of its day (loaded)."""
+    w, _ = watcher(settings, log, log_lines=log_lines)
+    with w:
+        w.poll_until_idle()
+        assert run_day(settings, TRADING_DAY, report=False).status == "done"
+        yield w
+
+
 @pytest.mark.parametrize("loop", [False, True], ids=["poll_once", "run"])
 def test_a_message_for_a_day_loaded_while_watched_becomes_a_reject_not_a_row(
     settings: Settings, conn: psycopg.Connection, tmp_path: Path, loop: bool
@@ -40,10 +53,7 @@ def test_a_message_for_a_day_loaded_while_watched_becomes_a_reject_not_a_row(
     log = tmp_path / "fix.log"
     append(log, new_order("A", seq=1), new_order("B", seq=2))
     log_lines: list[str] = []
-    w, _ = watcher(settings, log, log_lines=log_lines)
-    with w:
-        w.poll_until_idle()
-        assert run_day(settings, TRADING_DAY, report=False).status == "done"
+    with loaded_while_watched(settings, log, log_lines) as w:
         record = day_rows(conn, TRADING_DAY)
         append(log, new_order("LATE", seq=3), new_order("C", seq=4, at="20261127-15:00:00.000"))
         if loop:
@@ -68,10 +78,7 @@ def test_a_loaded_day_leaves_memory_and_restarts_replay_only_the_days_still_buil
     log = tmp_path / "fix.log"
     append(log, new_order("A", seq=1), new_order("B", seq=2))
     log_lines: list[str] = []
-    w, _ = watcher(settings, log, log_lines=log_lines)
-    with w:
-        w.poll_until_idle()
-        run_day(settings, TRADING_DAY, report=False)
+    with loaded_while_watched(settings, log, log_lines) as w:
         append(log, new_order("C", seq=3, at="20261127-15:00:00.000"))
         w.poll_until_idle()  # a batch of the next day finds the first one loaded
         assert w._days is not None and set(w._days.builders) == {NEXT_DAY}
@@ -156,10 +163,7 @@ def test_a_refusal_that_comes_after_the_day_was_loaded_leaves_the_loaded_day_alo
 
     live, refusal = refused_later(tmp_path)
     log_lines: list[str] = []
-    w, _ = watcher(settings, live, log_lines=log_lines)
-    with w:
-        w.poll_until_idle()
-        run_day(settings, TRADING_DAY, report=False)
+    with loaded_while_watched(settings, live, log_lines) as w:
         record = day_rows(conn, TRADING_DAY)
         append(live, refusal)
         w.poll_until_idle()
