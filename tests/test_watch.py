@@ -396,6 +396,57 @@ def test_a_message_refused_after_it_was_written_is_undone_as_import_fix_skips_it
     assert_same_rows(watched, batch, ("orders", "executions", "accounts", "firms"))
 
 
+def test_the_log_s_very_first_message_can_be_refused_as_import_fix_skips_it(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """The first message read is the journal's seq 0: refusable like any other."""
+    from tests.test_import_fix import fix, new_order
+
+    refusal = fix("3", [(45, "1"), (58, "Value is incorrect")], sender="VENUE", target="CLIENT")
+    live = tmp_path / "r.log"
+    live.write_bytes(new_order("A", seq=1) + b"\n" + new_order("B", seq=2) + b"\n")
+    w, _ = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+        with live.open("ab") as fh:
+            fh.write(refusal + b"\n")
+        w.poll_until_idle()
+    assert [r[0] for r in conn.execute("SELECT cl_ord_id FROM orders")] == ["B"]
+    watched = day_rows(conn, TRADING_DAY)
+    import_fix(settings, [live])
+    upload_day(settings, TRADING_DAY)
+    load_day(settings, TRADING_DAY, force=True)
+    assert_same_rows(watched, day_rows(conn, TRADING_DAY), ("orders", "executions"))
+
+
+def test_a_refusal_that_undoes_a_day_s_only_message_empties_that_day(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Nothing of the day is left to build: its rows go, the other day and the watcher
+    go on, and a restart rebuilds the same."""
+    from tests.test_import_fix import fix, new_order
+
+    later = "20261127-15:00:00.000"
+    refusal = fix("3", [(45, "2"), (58, "Value is incorrect")], sender="VENUE", target="CLIENT")
+    live = tmp_path / "r.log"
+    live.write_bytes(new_order("B", seq=1, at=later) + b"\n" + new_order("A", seq=2) + b"\n")
+    w, _ = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+        assert count(conn, "SELECT count(*) FROM orders WHERE trade_date = %s", TRADING_DAY) == 1
+        with live.open("ab") as fh:
+            fh.write(refusal + b"\n" + new_order("C", seq=3, at=later) + b"\n")
+        w.poll_until_idle()
+        assert w.detect() == []  # a pass over the emptied day too
+    rows = conn.execute("SELECT trade_date, cl_ord_id FROM orders ORDER BY 2").fetchall()
+    assert rows == [(dt.date(2026, 11, 27), "B"), (dt.date(2026, 11, 27), "C")]
+    w2, _ = watcher(settings, live)
+    with w2:
+        w2.poll_until_idle()
+        assert w2._days is not None and TRADING_DAY not in w2._days.builders
+    assert conn.execute("SELECT trade_date, cl_ord_id FROM orders ORDER BY 2").fetchall() == rows
+
+
 def test_a_refused_message_s_date_is_found_by_its_seq_when_dates_interleave() -> None:
     """Days.day_of keeps only the seqs where the date changes; a late message of one day
     between two of the next is still found under its own date."""

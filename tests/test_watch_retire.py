@@ -153,6 +153,7 @@ def test_no_detection_pass_runs_over_a_loaded_day(
         assert w.detect() == [] and passes == []
         w.detector.mark({TRADING_DAY: 1})
         assert w.detect() == [] and passes == []  # retired: not even looked up again
+        assert TRADING_DAY not in w.detector._messages  # nor counted
 
 
 def test_a_refusal_that_comes_after_the_day_was_loaded_leaves_the_loaded_day_alone(

@@ -118,8 +118,9 @@ class Refusals:
     TRIM_AT = 2 * KEEP  # ... forgetting the older ones when twice that many
 
     def __init__(self) -> None:
-        # (SenderCompID, TargetCompID) -> MsgSeqNum -> message number, negative for a message
-        # not imported; header values as Latin-1 text
+        # (SenderCompID, TargetCompID) -> MsgSeqNum -> message number, or its bitwise
+        # complement (~number, always negative) for a message not imported, so that number 0
+        # (watch's first journalled message) is told apart; header values as Latin-1 text
         self.by_direction: dict[tuple[str, str], dict[str, int]] = {}
         self.refused: set[int] = set()
 
@@ -136,7 +137,7 @@ class Refusals:
             elif msg_type in REFUSALS:
                 ref = _first(m.body, b"\x0145=")
                 other = self.by_direction.get((target, sender), {})
-                if ref is not None and other.get(ref, 0) > 0:
+                if ref is not None and other.get(ref, -1) >= 0:
                     self.refused.add(other[ref])
                 return
         seen = self.by_direction.get(direction)
@@ -144,7 +145,7 @@ class Refusals:
             seen = self.by_direction[direction] = {}
         elif seq in seen:
             del seen[seq]  # a repeated MsgSeqNum: now the latest
-        seen[seq] = number if imported else -number
+        seen[seq] = number if imported else ~number
         if len(seen) > self.TRIM_AT:
             recent = itertools.islice(seen.items(), len(seen) - self.KEEP, None)
             self.by_direction[direction] = dict(recent)

@@ -63,7 +63,8 @@ class Detector:
         with self._lock:
             self._dirty |= set(days) - self._retired
             for day, count in days.items():
-                self._messages[day] = self._messages.get(day, 0) + count
+                if day not in self._retired:
+                    self._messages[day] = self._messages.get(day, 0) + count
 
     def retire(self, days: set[dt.date]) -> None:
         """No more passes over these days (loaded: `detect` of the batch owns them)."""

@@ -309,8 +309,11 @@ class Days:
 
     def all_rows(self, day: dt.date) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the day, as DayBuilder.write() gives them (empty text as NULL):
-        for rewriting a day whole."""
-        builder = self.builders[day]
+        for rewriting a day whole; none for a day whose every applied message was refused."""
+        builder = self.builders.get(day)
+        if builder is None:
+            self.sent_reference[day] = set()
+            return {"firms": [], "accounts": [], "orders": [], "executions": []}
         builder.orders.flush()
         builder.fills.flush()
         unsized: set[str] = set()
