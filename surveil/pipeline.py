@@ -106,14 +106,20 @@ def record_watched_day(settings: Settings, day: dt.date) -> tuple[str, str] | No
     sources = watch_record.watched_sources(settings, day)
     if not sources:
         return None
-    r, kept = watch_record.record_watched_day(settings, day, sources)
+    recorded = watch_record.record_watched_day(settings, day, sources)
+    r, kept = recorded.result, recorded.kept
     rejects = f", {r.rejected:,} rejects" + (
         f" (watch kept {kept:,}: see the day's rejects.csv)" if r.rejected != kept else ""
+    )
+    late = (
+        f"; with {recorded.late:,} messages watch read after the day was loaded before"
+        if recorded.late
+        else ""
     )
     return (
         "recorded",
         f"the day `surveil watch` built, from its journal of {', '.join(sources)}: "
-        f"{r.orders:,} orders, {r.executions:,} executions{rejects}",
+        f"{r.orders:,} orders, {r.executions:,} executions{rejects}{late}",
     )
 
 

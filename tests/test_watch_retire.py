@@ -6,6 +6,7 @@ batch record instead of silently taking rows the record does not have."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,13 +14,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from surveil.fix import import_fix
+from surveil.lake import upload_day
+from surveil.load import load_day
+from surveil.manifest import day_dir_name
 from surveil.pipeline import run_day
 from surveil.settings import Settings
 from surveil.watch.fixsource import RECORDED, Days
 from surveil.watch.watcher import Watcher
 from tests.conftest import TRADING_DAY
-from tests.test_import_fix import new_order
-from tests.test_watch import assert_journal_exact
+from tests.test_import_fix import new_order, report
+from tests.test_watch import assert_journal_exact, assert_same_rows
 from tests.watchlog import count, day_rows, watcher
 
 NEXT_DAY = dt.date(2026, 11, 27)
@@ -173,3 +178,35 @@ def test_a_refusal_that_comes_after_the_day_was_loaded_leaves_the_loaded_day_alo
     assert not any("refused messages undone" in line for line in log_lines)
     assert any("loaded by `surveil load` while being watched" in line for line in log_lines)
     assert_journal_exact(conn, 3)
+
+
+def test_a_retired_day_recorded_again_from_the_journal_takes_its_late_messages_in_once(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """The day folder and the lake lost, run-day records the day again from the journal:
+    the late messages were verified and journalled, so the record has them as import-fix
+    of the whole log would, and does not list them among its rejects as well."""
+    log = tmp_path / "fix.log"
+    append(log, new_order("A", seq=1), new_order("B", seq=2))
+    fill = [(32, "300"), (31, "10"), (14, "300"), (151, "0")]
+    with loaded_while_watched(settings, log, []) as w:
+        append(log, new_order("LATE", seq=3))
+        append(log, report("A", "E1", "F", "2", at="20261125-15:00:01.000", seq=4, extra=fill))
+        w.poll_until_idle()
+    assert count(conn, "SELECT count(*) FROM watch_rejects") == 2
+    for folder in (settings.data_path, settings.home / "lake"):
+        shutil.rmtree(folder / day_dir_name(TRADING_DAY))
+    result = run_day(settings, TRADING_DAY, report=False)
+    assert result.status == "done"
+    recorded = next(s for s in result.steps if s.step == "generate")
+    assert recorded.status == "recorded"
+    assert "0 rejects; with 2 messages watch read after the day was loaded" in recorded.detail
+    rejects = settings.data_path / day_dir_name(TRADING_DAY) / "rejects.csv"
+    assert not rejects.exists() or len(rejects.read_text().splitlines()) == 1
+    assert orders(conn, TRADING_DAY) == ["A", "B", "LATE"]
+    record = day_rows(conn, TRADING_DAY)
+    assert [r[0] for r in conn.execute("SELECT exec_id FROM executions")] == ["E1"]
+    import_fix(settings, [log], force=True)  # the whole live log, as the docs tell
+    upload_day(settings, TRADING_DAY, force=True)
+    load_day(settings, TRADING_DAY, force=True)
+    assert_same_rows(record, day_rows(conn, TRADING_DAY), ("orders", "executions", "accounts"))

@@ -14,6 +14,10 @@ messages (a rejected message changes no state, so its place does not matter), an
 import lists it among the day's rejects again. The record's reject count is returned beside
 the watch's own, and run-day names any difference. Locations in rejects.csv are lines of
 the rewritten log.
+
+A message that came after the day was loaded (watch's reject with the reason
+fixsource.RECORDED) was verified and journalled: the record takes it in, as import-fix of
+the whole live log would, and does not list it among the rejects; run-day says how many.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from surveil import db
 from surveil.fix import ImportResult, import_fix
 from surveil.fixwriter import frame
 from surveil.settings import Settings
+from surveil.watch.fixsource import RECORDED
 
 SOH = b"\x01"
 WATCHED_SOURCES = "SELECT DISTINCT source FROM watch_messages WHERE trade_date = %s ORDER BY 1"
@@ -36,12 +42,16 @@ DAY_MESSAGES = """
 SELECT begin_string, body FROM watch_messages
 WHERE source = %s AND (trade_date = %s OR trade_date IS NULL) ORDER BY seq
 """
+# The day's rejects but those of messages that came after the day was loaded (the reason
+# fixsource.RECORDED): those were verified and are in the journal, so the record has them.
 DAY_REJECTS = """
 SELECT message FROM watch_rejects
-WHERE source = %s AND (trade_date = %s OR trade_date IS NULL) ORDER BY seq
+WHERE source = %s AND (trade_date = %s OR trade_date IS NULL) AND reason <> %s ORDER BY seq
 """
-DAY_REJECT_COUNT = """
-SELECT count(*) FROM watch_rejects WHERE source = ANY(%s) AND (trade_date = %s OR trade_date IS NULL)
+DAY_REJECT_COUNTS = """
+SELECT count(*) FILTER (WHERE reason <> %(late)s), count(*) FILTER (WHERE reason = %(late)s)
+FROM watch_rejects
+WHERE source = ANY(%(sources)s) AND (trade_date = %(day)s OR trade_date IS NULL)
 """
 
 
@@ -64,11 +74,16 @@ def log_name(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", base) + ".watch-journal"
 
 
-def record_watched_day(
-    settings: Settings, day: dt.date, sources: list[str]
-) -> tuple[ImportResult, int]:
-    """Write the day folder of a watched day from watch's journal (module docstring); the
-    import's result and the number of the day's rejects `watch` kept."""
+@dataclass(frozen=True)
+class Recorded:
+    result: ImportResult  # the import of the rewritten logs
+    kept: int  # the day's rejects `watch` kept
+    late: int  # messages read after the day was loaded, rejects then, in this record now
+
+
+def record_watched_day(settings: Settings, day: dt.date, sources: list[str]) -> Recorded:
+    """Write the day folder of a watched day from watch's journal (module docstring)."""
+    late_reason = RECORDED.format(day=day)
     with tempfile.TemporaryDirectory(prefix=".watch-record-", dir=_scratch(settings)) as scratch:
         logs: list[Path] = []
         with db.connect(settings) as conn:
@@ -79,13 +94,14 @@ def record_watched_day(
                 with path.open("wb") as out:
                     for begin, body in conn.execute(DAY_MESSAGES, (source, day)):
                         out.write(fix_message(begin, bytes(body)) + b"\n")
-                    for (message,) in conn.execute(DAY_REJECTS, (source, day)):
+                    for (message,) in conn.execute(DAY_REJECTS, (source, day, late_reason)):
                         # one line per reject, whatever its copy holds
                         out.write(message.replace("\n", " ").encode("latin-1") + b"\n")
                 logs.append(path)
-            row = conn.execute(DAY_REJECT_COUNT, (sources, day)).fetchone()
+            counts = {"sources": sources, "day": day, "late": late_reason}
+            kept, late = conn.execute(DAY_REJECT_COUNTS, counts).fetchone() or (0, 0)
         result = import_fix(settings, logs, day, skip_invalid=True)
-    return result, int(row[0]) if row else 0
+    return Recorded(result, kept, late)
 
 
 def _scratch(settings: Settings) -> Path:
