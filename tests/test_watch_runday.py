@@ -54,21 +54,26 @@ def test_run_day_records_a_watched_day_from_its_journal_then_validates_and_detec
 def test_the_record_keeps_the_rejects_watch_kept(
     settings: Settings, conn: psycopg.Connection, tmp_path: Path
 ) -> None:
+    """Both kinds, each once with its reason: a message that failed verification (only its
+    copy was kept) and a verified one that could not become a row (it is in the journal)."""
     from tests.test_import_fix import new_order
 
     bad_sum = bytearray(new_order("C2", seq=2))
     bad_sum[-3:-1] = b"00" if bytes(bad_sum[-3:-1]) != b"00" else b"11"
+    no_type = new_order("C3", seq=3, ord_type="Z")
     live = tmp_path / "fix.log"
-    live.write_bytes(b"\n".join([new_order("C1", seq=1), bytes(bad_sum), b""]))
+    live.write_bytes(b"\n".join([new_order("C1", seq=1), bytes(bad_sum), no_type, b""]))
     watch_day(settings, live)
-    assert count(conn, "SELECT count(*) FROM watch_rejects") == 1
+    assert count(conn, "SELECT count(*) FROM watch_rejects") == 2
     result = run_day(settings, TRADING_DAY, report=False)
     generate = result.steps[0]
-    assert generate.status == "recorded" and "1 rejects" in generate.detail
+    assert generate.status == "recorded" and "2 rejects" in generate.detail
     assert "watch kept" not in generate.detail
     folder = settings.data_path / day_dir_name(TRADING_DAY)
-    rejects = (folder / "rejects.csv").read_text().splitlines()
-    assert len(rejects) == 2 and "CheckSum(10)" in rejects[1]
+    rejects = sorted((folder / "rejects.csv").read_text().splitlines()[1:])
+    assert len(rejects) == 2
+    assert ",D,OrdType(40)=Z has no equivalent" in rejects[0] and "11=C3" in rejects[0]
+    assert "CheckSum(10)" in rejects[1] and "11=C2" in rejects[1]
     assert count(conn, "SELECT count(*) FROM orders WHERE trade_date = %s", TRADING_DAY) == 1
 
 

@@ -118,7 +118,9 @@ class Applied:
     """What applying messages changed, to be written in the transaction that commits them."""
 
     journal: list[tuple[dt.date | None, FixMessage]] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
+    # each with its message's journal seq, None for one that failed verification (not
+    # journalled: the reject's copy is all that is kept of it)
+    rejects: list[tuple[Reject, int | None]] = field(default_factory=list)
     orders: dict[dt.date, set[str]] = field(default_factory=dict)
     fills: dict[dt.date, set[str]] = field(default_factory=dict)
     reference: dict[dt.date, list[tuple[str, ...]]] = field(default_factory=dict)  # written
@@ -195,9 +197,8 @@ class Days:
         pending = self.pending
         if isinstance(item, BadMessage):
             when = exchange_date(item.time) if item.time else None
-            pending.rejects.append(
-                Reject(item.source, item.line, item.msg_type or "", item.reason, item.display(), when)
-            )  # fmt: skip
+            reject = Reject(item.source, item.line, item.msg_type or "", item.reason, item.display(), when)  # fmt: skip
+            pending.rejects.append((reject, None))
             return
         seq = self.count
         self.count += 1
@@ -205,7 +206,7 @@ class Days:
         if not replay:
             pending.journal.append((day, item))
             if invalid is not None:
-                pending.rejects.append(invalid)
+                pending.rejects.append((invalid, seq))
         if item.msg_type in REFUSALS:
             self._note_refusals()
         if iso is None or message is None or day is None:
@@ -213,9 +214,8 @@ class Days:
         if day in self.retired:
             if not replay:
                 reason = RECORDED.format(day=day)
-                pending.rejects.append(
-                    Reject(item.source, item.line, item.msg_type, reason, item.display(), day)
-                )
+                late = Reject(item.source, item.line, item.msg_type, reason, item.display(), day)
+                pending.rejects.append((late, seq))
             return
         if seq in self.refused:
             return  # refused by the counterparty (Reject 3 / j): import-fix skips it
@@ -229,7 +229,7 @@ class Days:
         self.applied[day] += 1
         pending.days.add(day)
         if not replay:
-            pending.rejects.extend(builder.rejects[before:])
+            pending.rejects.extend((r, seq) for r in builder.rejects[before:])
 
     def _place(
         self, seq: int, item: FixMessage

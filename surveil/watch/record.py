@@ -11,7 +11,9 @@ the live log would have written, and load, validate and detect go on as for any 
 Messages that failed verification are not in the journal: only their reason and a
 readable copy (`|` for SOH) were kept. Each is written as that copy, after the source's
 messages (a rejected message changes no state, so its place does not matter), and the
-import lists it among the day's rejects again. The record's reject count is returned beside
+import lists it among the day's rejects again. A verified message that could not become
+rows is in the journal (its reject's `journal_seq`), and the import rejects it again, so
+its copy is not written. The record's reject count is returned beside
 the watch's own, and run-day names any difference. Locations in rejects.csv are lines of
 the rewritten log.
 
@@ -42,11 +44,13 @@ DAY_MESSAGES = """
 SELECT begin_string, body FROM watch_messages
 WHERE source = %s AND (trade_date = %s OR trade_date IS NULL) ORDER BY seq
 """
-# The day's rejects but those of messages that came after the day was loaded (the reason
-# fixsource.RECORDED): those were verified and are in the journal, so the record has them.
+# The copies of the day's messages that failed verification: the others are in the
+# journal (journal_seq), and the import rejects them again, or takes them in (those that
+# came after the day was loaded: the reason fixsource.RECORDED).
 DAY_REJECTS = """
 SELECT message FROM watch_rejects
-WHERE source = %s AND (trade_date = %s OR trade_date IS NULL) AND reason <> %s ORDER BY seq
+WHERE source = %s AND (trade_date = %s OR trade_date IS NULL) AND journal_seq IS NULL
+ORDER BY seq
 """
 DAY_REJECT_COUNTS = """
 SELECT count(*) FILTER (WHERE reason <> %(late)s), count(*) FILTER (WHERE reason = %(late)s)
@@ -94,7 +98,7 @@ def record_watched_day(settings: Settings, day: dt.date, sources: list[str]) -> 
                 with path.open("wb") as out:
                     for begin, body in conn.execute(DAY_MESSAGES, (source, day)):
                         out.write(fix_message(begin, bytes(body)) + b"\n")
-                    for (message,) in conn.execute(DAY_REJECTS, (source, day, late_reason)):
+                    for (message,) in conn.execute(DAY_REJECTS, (source, day)):
                         # one line per reject, whatever its copy holds
                         out.write(message.replace("\n", " ").encode("latin-1") + b"\n")
                 logs.append(path)

@@ -49,8 +49,9 @@ LOADED_DAYS = "SELECT DISTINCT trade_date FROM load_runs"
 LOADED_AMONG = "SELECT DISTINCT trade_date FROM load_runs WHERE trade_date = ANY(%s)"
 REJECTS_SO_FAR = "SELECT count(*) FROM watch_rejects WHERE source = %s"
 REJECT = """
-INSERT INTO watch_rejects (source, seq, trade_date, file_name, line, msg_type, reason, message)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO watch_rejects
+    (source, seq, trade_date, file_name, line, msg_type, reason, message, journal_seq)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 UPSERT_FIRM = """
 INSERT INTO firms (trade_date, firm_id, firm_name, account_type) VALUES (%s, %s, %s, %s)
@@ -349,8 +350,18 @@ def _write_journal(
             cur.executemany(
                 REJECT,
                 [
-                    (source, start + i, r.day, r.source, r.line, r.msg_type, r.reason, r.message)
-                    for i, r in enumerate(applied.rejects)
+                    (
+                        source,
+                        start + i,
+                        r.day,
+                        r.source,
+                        r.line,
+                        r.msg_type,
+                        r.reason,
+                        r.message,
+                        seq,
+                    )  # fmt: skip
+                    for i, (r, seq) in enumerate(applied.rejects)
                 ],
             )
     conn.execute(
