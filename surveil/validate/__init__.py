@@ -116,6 +116,11 @@ def validate_day(settings: Settings, day: dt.date) -> ValidateResult:
         except BadInputError as exc:
             # The day's provenance is gone from the lake: a failed validation, recorded.
             return _record_unprovable(conn, day, str(exc.args[0]))
+        if manifest.trade_date != day:
+            # The day's folder holds another day's manifest (a folder copied over it):
+            # nothing of `day` can be checked against it.
+            reason = f"{day}: the lake's manifest is for {manifest.trade_date}, not {day}"
+            return _record_unprovable(conn, day, reason)
         return _validate(conn, lake, manifest)
 
 
@@ -181,8 +186,8 @@ def _record(
 
 
 def _record_unprovable(conn: psycopg.Connection, day: dt.date, reason: str) -> ValidateResult:
-    """The loaded day's manifest cannot be read from the lake (gone, or no longer a valid
-    manifest): nothing can be checked against it, and that is a failure."""
+    """The loaded day's manifest cannot be read from the lake (gone, no longer a valid
+    manifest, another day's): nothing can be checked against it, and that is a failure."""
     with conn.transaction():
         load_run_id, loaded_sha = conn.execute(CURRENT_LOAD, (day,)).fetchone() or (0, "")
         checks = [CheckResult("loaded_manifest_is_latest", False, 0, 1, [reason[:200]])]

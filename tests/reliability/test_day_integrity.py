@@ -523,6 +523,25 @@ def test_a_manifest_gone_from_the_lake_fails_validation_and_is_recorded(
     assert status_of(D)[1]["validated"] == "fail"
 
 
+def test_another_day_s_folder_copied_over_a_day_fails_that_day_s_validation(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    """The manifest in D's folder names another date: nothing of D can be checked against
+    it (validate used to check, and pass, the other day instead)."""
+    run_day(EARLIER)
+    run_day(D)
+    for path in lake_day(settings, EARLIER).iterdir():
+        (lake_day(settings, D) / path.name).write_bytes(path.read_bytes())
+    code, out, err = cli("validate", "--date", str(D))
+    assert code == 1, err
+    assert out is not None and out["trade_date"] == str(D)
+    (check,) = out["checks"]
+    assert check["name"] == "loaded_manifest_is_latest" and not check["passed"]
+    assert f"manifest is for {EARLIER}" in check["sample"][0]
+    assert status_of(D)[1]["validated"] == "fail"
+    assert status_of(EARLIER)[1]["validated"] == "pass"
+
+
 def test_load_force_replaces_a_day_changed_behind_surveil_s_back_atomically(
     settings: Settings, conn: psycopg.Connection
 ) -> None:
