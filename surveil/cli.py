@@ -1412,6 +1412,15 @@ def _detected_cell(r: dict[str, Any]) -> str:
     return shown
 
 
+def _uploaded_cell(r: dict[str, Any]) -> str:
+    """Whether the lake holds the day, and for a loaded day whether it is what was loaded."""
+    if r["lake_manifest"] == "differs":
+        return "[red]replaced[/] (not loaded)"
+    if r["lake_manifest"] == "missing":
+        return "[red]gone[/]"
+    return "yes" if r["uploaded"] else "-"
+
+
 def _status_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="surveil status")
     for col in ("trade date", "generated", "uploaded", "loaded rows", "validated", "detected",
@@ -1429,7 +1438,7 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
         table.add_row(
             r["trade_date"],
             "yes" if r["generated"] else "-",
-            "yes" if r["uploaded"] else "-",
+            _uploaded_cell(r),
             loaded,
             validated,
             _detected_cell(r),

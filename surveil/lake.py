@@ -47,6 +47,9 @@ class Lake(Protocol):
     def days(self) -> list[dt.date]:
         """Trading dates whose manifest is in the lake."""
 
+    def manifest_sha256s(self) -> dict[dt.date, str]:
+        """The sha256 of each day's manifest object in the lake, by trading date."""
+
 
 class LocalLake:
     def __init__(self, root: Path) -> None:
@@ -111,6 +114,11 @@ class LocalLake:
             if day and (child / MANIFEST_NAME).exists():
                 found.append(day)
         return sorted(found)
+
+    def manifest_sha256s(self) -> dict[dt.date, str]:
+        return {
+            day: sha256_file(self.root / day_dir_name(day) / MANIFEST_NAME) for day in self.days()
+        }
 
 
 class S3Lake:
@@ -222,17 +230,21 @@ class S3Lake:
             return data
 
     def days(self) -> list[dt.date]:
+        return sorted(self.manifest_sha256s())
+
+    def manifest_sha256s(self) -> dict[dt.date, str]:
         prefix = f"{self.prefix}/" if self.prefix else ""
-        found = []
+        found = {}
         with self._errors(""):
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
                 for common in page.get("CommonPrefixes", []):
                     name = common["Prefix"][len(prefix) :].rstrip("/")
                     day = parse_day_dir_name(name)
-                    if day and self.sha256_of(f"{name}/{MANIFEST_NAME}") is not None:
-                        found.append(day)
-        return sorted(found)
+                    sha = self.sha256_of(f"{name}/{MANIFEST_NAME}") if day else None
+                    if day and sha is not None:
+                        found[day] = sha
+        return found
 
 
 def open_lake(settings: Settings) -> Lake:

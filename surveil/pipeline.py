@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 from surveil import calendar, db, ledger
 from surveil.detect import RULES, detect_day, resolve_params
 from surveil.errors import (
+    BadInputError,
     ConfigError,
     ConflictError,
     ReportFailedError,
@@ -29,7 +30,7 @@ from surveil.errors import (
     ValidationFailedError,
 )
 from surveil.generate import generate_day
-from surveil.lake import open_lake, read_manifest, upload_day
+from surveil.lake import manifest_key, open_lake, read_manifest, upload_day
 from surveil.load import load_day
 from surveil.manifest import (
     day_dir_name,
@@ -161,6 +162,8 @@ def run_day(
         if orders is None and seed is None and (watched := record_watched_day(settings, day)):
             return watched
         _refuse_over_watched_day(settings, day)
+        if orders is None and seed is None:
+            _refuse_over_lost_day(settings, day)
         r = generate_day(settings, day, orders=orders, seed=seed)
         return (
             r.status,
@@ -203,6 +206,7 @@ def run_day(
     step("load", load)
     step("validate", validate)
     step("detect", detect)
+    _check_still_done(settings, day, params)
     if report:
         make_report(settings, result, say)
     return result
@@ -231,6 +235,34 @@ def make_report(settings: Settings, result: RunDayResult, say: Progress) -> None
     result.steps.append(
         StepResult("report", "written", f"{r.bytes:,} bytes: {where}", time.perf_counter() - clock)
     )
+
+
+def _refuse_over_lost_day(settings: Settings, day: dt.date) -> None:
+    """ConflictError (exit 3) when the warehouse holds a load of `day` whose files neither
+    the data folder nor the lake has any more: a generated day would be loaded over it
+    (over a real day, if it was imported)."""
+    if open_lake(settings).sha256_of(manifest_key(day)) is not None:
+        return
+    loaded = _state(settings, day).load_run_id
+    if loaded is not None:
+        raise ConflictError(
+            f"{day}: the warehouse holds the day (load run {loaded}), but neither the data "
+            "folder nor the lake has its files; run-day would generate a synthetic day and "
+            "load it over that one. Put the day's files back (`import-fix` of its logs, or "
+            "`generate` with the options it was made with), then `upload`"
+        )
+
+
+def _check_still_done(settings: Settings, day: dt.date, params: dict[str, Any]) -> None:
+    """ConflictError (exit 3) when, after every stage, the ledger does not say the day is
+    done: another run changed it meanwhile (a `load --force` between this run's validate
+    and detect), so what this run validated is not what it detected."""
+    state = _state(settings, day, params)
+    if not state.done:
+        raise ConflictError(
+            f"{day}: changed by another run while this one ran (load run "
+            f"{state.load_run_id} now, its {state.next_stage} not done); run-day again"
+        )
 
 
 def _refuse_over_watched_day(settings: Settings, day: dt.date) -> None:
@@ -294,8 +326,9 @@ def _alert_summary(alerts: dict[str, int]) -> str:
     return f"{total} alerts: " + ", ".join(f"{k} {v}" for k, v in alerts.items())
 
 
-def known_days(settings: Settings) -> tuple[set[dt.date], set[dt.date]]:
-    """Days in the local data folder and days in the lake (those with a manifest)."""
+def known_days(settings: Settings) -> tuple[set[dt.date], dict[dt.date, str]]:
+    """Days in the local data folder, and the days in the lake (those with a manifest)
+    with their manifest's sha256."""
     local: set[dt.date] = set()
     data = settings.data_path
     if data.exists():
@@ -303,7 +336,43 @@ def known_days(settings: Settings) -> tuple[set[dt.date], set[dt.date]]:
             day = parse_day_dir_name(child.name)
             if day and read_local_manifest(child) is not None:
                 local.add(day)
-    return local, set(open_lake(settings).days())
+    return local, open_lake(settings).manifest_sha256s()
+
+
+# Whether the lake still holds the manifest a loaded day was loaded from. `differs`: the
+# lake holds another (the day replaced there, by `upload --force`, and not loaded since);
+# `missing`: none (the day's batch record gone from the lake: validate cannot prove it).
+LakeCopy = Literal["same", "differs", "missing"]
+
+
+def lake_copy(
+    settings: Settings, state: ledger.DayState, lake_shas: dict[dt.date, str]
+) -> LakeCopy | None:
+    """LakeCopy of a loaded day (None when it is not loaded). The manifest object's sha256
+    first; only when that differs is the manifest read, as load reads it."""
+    loaded = state.manifest_sha256
+    if loaded is None:
+        return None
+    sha = lake_shas.get(state.trade_date)
+    if sha is None:
+        return "missing"
+    if sha == loaded:
+        return "same"
+    try:
+        manifest = read_manifest(open_lake(settings), state.trade_date)
+    except BadInputError:
+        return "differs"
+    return "same" if manifest.sha256 == loaded else "differs"
+
+
+def next_stage(state: ledger.DayState, lake: LakeCopy | None) -> str | None:
+    """The first stage not done, with the lake's copy weighed: a day replaced in the lake
+    is to be loaded again, a day gone from it uploaded again."""
+    if lake == "missing":
+        return "upload"
+    if lake == "differs":
+        return "load"
+    return state.next_stage
 
 
 @dataclass
@@ -321,13 +390,13 @@ def day_status(
     day run with --allow-future, say). A trading day up to the last completed session that
     is not done is a gap; nothing known and no range: no rows, no gap."""
     params = resolve_params(settings.rules_file)
-    local, lake_days = known_days(settings)
+    local, lake_shas = known_days(settings)
     with db.connect(settings) as conn:
         db.migrate(conn)
         states = ledger.day_states(conn, start, end, params)
     known = {
         d
-        for d in local | lake_days | set(states)
+        for d in local | set(lake_shas) | set(states)
         if (start is None or d >= start) and (end is None or d <= end)
     }
     last_session = calendar.last_completed_session()
@@ -338,18 +407,24 @@ def day_status(
     rows, gaps = [], []
     for day in sorted(shown):
         state = states.get(day, ledger.DayState(day))
-        rows.append(_status_row(state, day in local, day in lake_days))
-        if not state.done and calendar.is_trading_day(day) and day <= last_session:
+        lake = lake_copy(settings, state, lake_shas)
+        row = _status_row(state, day in local, day in lake_shas, lake)
+        rows.append(row)
+        if not row["done"] and calendar.is_trading_day(day) and day <= last_session:
             gaps.append(day)
     return StatusResult(rows, gaps)
 
 
-def _status_row(state: ledger.DayState, generated: bool, uploaded: bool) -> dict[str, Any]:
+def _status_row(
+    state: ledger.DayState, generated: bool, uploaded: bool, lake: LakeCopy | None
+) -> dict[str, Any]:
+    stage = next_stage(state, lake)
     return {
         "trade_date": state.trade_date.isoformat(),
         "trading_day": calendar.is_trading_day(state.trade_date),
         "generated": generated,
         "uploaded": uploaded,
+        "lake_manifest": lake,
         "loaded_rows": state.loaded_rows,
         "load_run": state.load_run_id,
         "validated": state.validation,
@@ -358,8 +433,8 @@ def _status_row(state: ledger.DayState, generated: bool, uploaded: bool) -> dict
         "detect_run": state.detect_run_id,
         "detected_over_validation": state.detected_over,
         "detect_error": state.detect_error,
-        "next_stage": state.next_stage,
-        "done": state.done,
+        "next_stage": stage,
+        "done": stage is None,
     }
 
 
@@ -474,18 +549,19 @@ def catch_up_days(settings: Settings, until: dt.date) -> list[dt.date]:
     first unfinished stage: a day loaded and validated but undetected is detected, not
     loaded again. A day known after `until` moves nothing."""
     params = resolve_params(settings.rules_file)
-    local, lake_days = known_days(settings)
+    local, lake_shas = known_days(settings)
     with db.connect(settings) as conn:
         db.migrate(conn)
         states = ledger.day_states(conn, None, until, params)
-    known = {d for d in local | lake_days | set(states) if d <= until}
+    known = {d for d in local | set(lake_shas) | set(states) if d <= until}
     if not known:
         return [until] if calendar.is_trading_day(until) else []
-    return [
-        day
-        for day in calendar.trading_days(min(known), until)
-        if not states.get(day, ledger.DayState(day)).done
-    ]
+    days = []
+    for day in calendar.trading_days(min(known), until):
+        state = states.get(day, ledger.DayState(day))
+        if next_stage(state, lake_copy(settings, state, lake_shas)) is not None:
+            days.append(day)
+    return days
 
 
 # --- backfill on Spark -------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import psycopg
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 from surveil import calendar
 from surveil.cli import app
 from surveil.detect import RULES
-from surveil.manifest import MANIFEST_NAME
+from surveil.manifest import MANIFEST_NAME, day_dir_name
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY, count_day
 from tests.reliability import exists, lake_day, ledger, reissue_manifest
@@ -381,6 +382,75 @@ def test_status_over_a_range_shows_trading_days_without_a_trace_as_missing(
     assert out["gaps"] == ["2026-11-23", "2026-11-24", "2026-11-27"]
     code, out, _ = cli("status", "--start", str(D), "--end", str(D))
     assert code == 0 and out["gaps"] == []
+
+
+def test_a_day_replaced_in_the_lake_and_not_loaded_is_a_gap_that_catch_up_loads(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    """The README's way to replace a day, short of its last step (`load`): the warehouse
+    still holds the old copy, so the day is not done until the lake's is loaded."""
+    run_day(D)
+    assert cli("generate", "--date", str(D), "--orders", "250", "--force")[0] == 0
+    assert cli("upload", "--date", str(D), "--force")[0] == 0
+    code, row = status_of(D)
+    assert code == 5 and not row["done"]
+    assert (row["lake_manifest"], row["next_stage"]) == ("differs", "load")
+    out = run_day(D, "--catch-up")
+    assert [d["trade_date"] for d in out["days"]] == [str(D)]
+    assert count_day(conn, "orders", D) == 250 and ledger(conn, D) == ["loaded", "replaced"]
+    code, row = status_of(D)
+    assert code == 0 and row["done"] and row["lake_manifest"] == "same"
+
+
+def test_a_loaded_day_gone_from_the_lake_is_a_gap_that_catch_up_uploads_again(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    run_day(D)
+    for path in lake_day(settings, D).iterdir():
+        path.unlink()
+    code, row = status_of(D)
+    assert code == 5 and (row["lake_manifest"], row["next_stage"]) == ("missing", "upload")
+    run_day(D, "--catch-up")
+    assert (lake_day(settings, D) / MANIFEST_NAME).exists()
+    assert ledger(conn, D) == ["loaded", "skipped"]
+    assert status_of(D)[0] == 0
+
+
+def test_run_day_never_generates_over_a_loaded_day_whose_files_are_lost(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    """Neither the data folder nor the lake has the day any more: generating would load a
+    synthetic day over the one the warehouse holds (an imported one, say)."""
+    run_day(D)
+    orders = count_day(conn, "orders", D)
+    for folder in (settings.data_path / day_dir_name(D), lake_day(settings, D)):
+        shutil.rmtree(folder)
+    code, _, err = cli("run-day", "--date", str(D))
+    assert code == 3 and "neither the data folder nor the lake" in one_line(err)
+    assert ledger(conn, D) == ["loaded"] and count_day(conn, "orders", D) == orders
+    assert not (settings.data_path / day_dir_name(D)).exists()
+
+
+def test_run_day_fails_when_the_day_is_loaded_again_between_its_validate_and_detect(
+    settings: Settings, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What run-day validated is not what it detected: it must not say the day is done."""
+    from surveil import pipeline
+    from surveil.load import load_day
+
+    detect_day = pipeline.detect_day
+
+    def reloaded_first(settings: Settings, day: dt.date):  # type: ignore[no-untyped-def]
+        load_day(settings, day, force=True)  # another process's `load --force`
+        return detect_day(settings, day)
+
+    monkeypatch.setattr(pipeline, "detect_day", reloaded_first)
+    code, _, err = cli("run-day", "--date", str(D))
+    assert code == 3 and "changed by another run while this one ran" in one_line(err)
+    monkeypatch.setattr(pipeline, "detect_day", detect_day)  # (undo() would reset the env)
+    assert status_of(D)[0] == 5
+    run_day(D)
+    assert status_of(D)[0] == 0
 
 
 def test_detection_with_other_parameters_than_configured_is_stale(
