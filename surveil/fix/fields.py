@@ -37,6 +37,10 @@ PROPRIETARY_CAPACITY = frozenset("GPR")
 CLIENT_RULE80A = frozenset("AIKNUWY")
 PROPRIETARY_RULE80A = frozenset("CEJOP")
 TRADE_EXEC_TYPES = frozenset({"1", "2", "F"})
+# Reports that end or change an order's life (done for day, cancelled, replaced, pending
+# cancel, rejected, expired, pending replace): their CumQty(14) restates what was filled
+# before, over the replace chain and earlier days, and is never a fill of its own.
+RESTATING_EXEC_TYPES = frozenset({"3", "4", "5", "6", "8", "C", "E"})
 STATUS_ONLY_EXEC_TYPES = frozenset({"I", "D"})
 # OrdStatus implied by an ExecType when a report has no OrdStatus.
 STATUS_OF_EXEC_TYPE = {

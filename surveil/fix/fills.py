@@ -14,6 +14,7 @@ from surveil.fix.fields import (
     NO_ACCOUNT,
     OFF_EXCHANGE,
     OWNER_ROLE,
+    RESTATING_EXEC_TYPES,
     SIDES,
     STATUS_OF_EXEC_TYPE,
     STATUS_ONLY_EXEC_TYPES,
@@ -69,6 +70,7 @@ class Executions(_DayState):
         def _synthesise(self, m: MessageFields, key: str, base: _Order | None) -> _Order: ...
         def _register(self, ident: _Identity) -> None: ...
         def _put(self, key: str, order: _Order, known: _Order | None) -> None: ...
+        def _chain_fills(self, order: _Order) -> list[FillRef]: ...
 
     def _report(self, m: MessageFields) -> None:
         get = m.values.get
@@ -122,7 +124,7 @@ class Executions(_DayState):
             assert exec_id is not None and last_px is not None
             self._new_fill(exec_id, order, fill_qty, last_px, venue, when)
         elif cum is not None and cum > 0 and not bust and not status_only:
-            self._fill_from_cum(order, cum, avg, exec_id, venue, when)
+            self._fill_from_cum(order, cum, avg, exec_id, venue, when, exec_type)
         if status is not None:
             order.status = status
             if status in ("4", "5", "8") and order.closed_at is None:
@@ -143,12 +145,32 @@ class Executions(_DayState):
         return True
 
     def _fill_from_cum(
-        self, order: _Order, cum: int, avg: str | None, exec_id: str | None, venue: str, when: str
+        self,
+        order: _Order,
+        cum: int,
+        avg: str | None,
+        exec_id: str | None,
+        venue: str,
+        when: str,
+        exec_type: str | None,
     ) -> None:
-        """The CumQty dialect: a rise in CumQty with no LastQty is a fill of the difference."""
+        """The CumQty dialect: a rise in CumQty with no LastQty is a fill of the difference.
+        CumQty counts the whole replace chain (FIX), so the predecessors' fills count as
+        done; a report that ends or changes the order's life restates, never fills."""
         fills = order.fills
         done = sum(q for _, q, _ in fills)
         if cum <= done:
+            return
+        if order.predecessor:
+            fills = self._chain_fills(order) + fills
+            done = sum(q for _, q, _ in fills)
+            if cum <= done:
+                return
+        if exec_type in RESTATING_EXEC_TYPES:
+            self.skipped[
+                "CumQty above the order's fills in the log on a cancel, replace or expiry "
+                "(fills of an earlier day, or not in the log): no fill made"
+            ] += 1
             return
         if avg is None or exec_id is None:
             self.skipped["CumQty rise without LastQty, AvgPx or ExecID"] += 1

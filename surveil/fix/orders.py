@@ -307,6 +307,10 @@ class OrderState(_DayState):
             return cl, None
         if replace_like and orig and cl:
             return cl, orig
+        if orig and orig in self.orders and (cl is None or cl not in self.orders):
+            # A fill while a cancel is pending names the cancel request in 11 (never an
+            # order here): the order is 41's.
+            return orig, None
         if cl:
             return cl, None
         order_id = get("37")
@@ -322,12 +326,17 @@ class OrderState(_DayState):
         return order
 
     def _chain_filled(self, order: _Order) -> int:
-        total, seen, prev = 0, {order.cl_ord_id}, order.predecessor
+        return sum(q for _, q, _ in self._chain_fills(order))
+
+    def _chain_fills(self, order: _Order) -> list[FillRef]:
+        """The fills of the orders `order` replaced, back along its replace chain."""
+        found: list[FillRef] = []
+        seen, prev = {order.cl_ord_id}, order.predecessor
         while prev and prev not in seen:
             before = self.orders.peek(prev)
             if before is None:
                 break
             seen.add(prev)
-            total += sum(q for _, q, _ in before.fills)
+            found.extend(before.fills)
             prev = before.predecessor
-        return total
+        return found

@@ -1,0 +1,110 @@
+"""import-fix never counts a fill twice: CumQty(14) restated over a replace chain or across
+days, a fill reported while a cancel is pending, and resent reports and trade reports
+(docs/fix-import.md, "ExecutionReports", "TradeCaptureReport"). Each of these logs once
+gave executions the log does not hold, or a final state it does not say, with nothing
+counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from surveil.fix import import_fix
+from surveil.settings import Settings
+from tests.test_import_fix import DAY, fix, local, new_order, report, table, write_log
+
+__all__ = ["local"]  # the fixture, used by name
+
+FILLED_100 = [(32, "100"), (31, "10"), (14, "100"), (151, "200"), (6, "10")]
+REPLACE = [(11, "O2"), (41, "O1"), (1, "ACC1"), (55, "IBM"), (54, "1"), (38, "300")]
+REPLACE += [(40, "2"), (44, "10.5"), (60, "20261125-15:00:03")]
+
+
+def fills(settings: Settings, day: dt.date) -> list[tuple[str, str, str]]:
+    return [
+        (e["exec_id"], e["cl_ord_id"], e["fill_qty"]) for e in table(settings, day, "executions")
+    ]
+
+
+def orders(settings: Settings, day: dt.date) -> dict[str, tuple[str, str]]:
+    return {o["cl_ord_id"]: (o["ord_status"], o["cum_qty"]) for o in table(settings, day, "orders")}
+
+
+def test_cumqty_counted_over_the_replace_chain_is_no_new_fill(
+    local: Settings, tmp_path: Path
+) -> None:
+    """O1 fills 100, O2 replaces it; the confirmation and O2's cancel say CumQty 100, as FIX
+    counts it over the chain: E1 is the only execution."""
+    log = write_log(
+        tmp_path / "chain.log",
+        new_order("O1", at="20261125-15:00:00"),
+        report("O1", "E1", "F", "1", at="20261125-15:00:02", seq=1, extra=FILLED_100),
+        fix("G", REPLACE, seq=2, at="20261125-15:00:03"),
+        report("O2", "E2", "5", "1", at="20261125-15:00:04", seq=2, extra=[(41, "O1"), (14, "100"), (6, "10")]),
+        report("C1", "E3", "4", "4", at="20261125-15:10:00", seq=3, extra=[(41, "O2"), (14, "100"), (151, "0"), (6, "10")]),
+    )  # fmt: skip
+    result = import_fix(local, [log])
+    assert fills(local, DAY) == [("E1", "O1", "100")]
+    assert orders(local, DAY) == {"O1": ("4", "100"), "O2": ("4", "0")}
+    assert result.skipped_by_reason == {}
+
+
+def test_a_cumqty_rise_in_the_chain_dialect_fills_only_the_difference(
+    local: Settings, tmp_path: Path
+) -> None:
+    """A fill in the CumQty dialect (no LastQty) on the replacing order: CumQty 150 over the
+    chain after O1's 100 is a fill of 50, priced from AvgPx over the chain."""
+    log = write_log(
+        tmp_path / "rise.log",
+        new_order("O1", at="20261125-15:00:00"),
+        report("O1", "E1", "F", "1", at="20261125-15:00:02", seq=1, extra=FILLED_100),
+        fix("G", REPLACE, seq=2, at="20261125-15:00:03"),
+        report("O2", "E2", "5", "1", at="20261125-15:00:04", seq=2, extra=[(41, "O1")]),
+        report("O2", "E3", "0", "1", at="20261125-15:00:05", seq=3, extra=[(14, "150"), (6, "10.2")]),
+    )  # fmt: skip
+    import_fix(local, [log])
+    executions = table(local, DAY, "executions")
+    assert [(e["exec_id"], e["fill_qty"], e["fill_price"]) for e in executions] == [
+        ("E1", "100", "10"),
+        ("E3", "50", "10.6"),  # (10.2 x 150 - 10 x 100) / 50
+    ]
+
+
+def test_a_cancel_of_an_order_filled_on_an_earlier_day_makes_no_fill_on_its_own_day(
+    local: Settings, tmp_path: Path
+) -> None:
+    """A good-till-cancel order fills 100 on the 24th and is cancelled on the 25th, the
+    cancel saying CumQty 100: the 100 shares were the 24th's, counted once, and the 25th
+    says why it made no fill of it."""
+    gtc = [(59, "1")]
+    log = write_log(
+        tmp_path / "gtc.log",
+        new_order("G1", at="20261124-15:00:00"),
+        report("G1", "E1", "F", "1", at="20261124-15:00:02", seq=1, extra=[*FILLED_100, *gtc]),
+        report("G1", "E2", "4", "4", at="20261125-14:35:00", seq=2, extra=[(14, "100"), (151, "0"), (6, "10"), *gtc]),
+    )  # fmt: skip
+    result = import_fix(local, [log])
+    assert fills(local, dt.date(2026, 11, 24)) == [("E1", "G1", "100")]
+    assert fills(local, DAY) == []
+    assert orders(local, DAY) == {"G1": ("4", "0")}
+    (reason,) = result.skipped_by_reason
+    assert reason.startswith("CumQty above the order's fills in the log on a cancel")
+
+
+def test_a_fill_while_a_cancel_is_pending_is_the_order_s_and_counted_once(
+    local: Settings, tmp_path: Path
+) -> None:
+    """FIX names the cancel request in ClOrdID(11) while it is pending, the order in 41: the
+    fill is O1's, and the cancel's CumQty 100 restates it."""
+    pending = [(41, "O1")]
+    log = write_log(
+        tmp_path / "pending.log",
+        new_order("O1", at="20261125-15:00:00"),
+        report("C1", "E1", "6", "6", at="20261125-15:00:05", seq=1, extra=pending),
+        report("C1", "E2", "F", "6", at="20261125-15:00:06", seq=2, extra=[*pending, (32, "100"), (31, "10"), (14, "100"), (6, "10")]),
+        report("C1", "E3", "4", "4", at="20261125-15:00:07", seq=3, extra=[*pending, (14, "100"), (151, "0"), (6, "10")]),
+    )  # fmt: skip
+    result = import_fix(local, [log])
+    assert fills(local, DAY) == [("E2", "O1", "100")]
+    assert orders(local, DAY) == {"O1": ("4", "100")}
+    assert result.days[0].synthesized_orders == 0
