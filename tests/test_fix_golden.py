@@ -6,7 +6,9 @@ by `surveil generate` + fixwriter, and a crafted log that walks an order's whole
 (replace chain, bust, cancel, resends, a refused message, the CumQty dialect, trade reports
 with their replace and cancel, an invalid message, a second date). The expected files under
 tests/data/fix-golden/expected/ were written by the importer before it was split into the
-surveil.fix package (issue 18); the split must not change one byte.
+surveil.fix package (issue 18); the split must not change one byte. Regenerated since for
+changes of behaviour only, each named here: stop 36, a cancelled or replaced trade's
+synthesised orders with no fill left are forgotten (they were rejects, "cannot be sized").
 
 Regenerate (only for an intended change of behaviour): `python -m tests.test_fix_golden`.
 """

@@ -108,3 +108,54 @@ def test_a_fill_while_a_cancel_is_pending_is_the_order_s_and_counted_once(
     assert fills(local, DAY) == [("E2", "O1", "100")]
     assert orders(local, DAY) == {"O1": ("4", "100")}
     assert result.days[0].synthesized_orders == 0
+
+
+def trade(trade_id: str, trans: str, *, at: str, seq: int, ref: str | None = None, resend: bool = False) -> bytes:  # fmt: skip
+    """A TradeCaptureReport of 100 IBM at 10 between BUYACC (order OID-B) and SELLACC."""
+    fields = [(571, trade_id), (487, trans), *([(572, ref)] if ref else [])]
+    fields += [(55, "IBM"), (32, "100"), (31, "10"), (60, at), (552, "2")]
+    fields += [(54, "1"), (37, "OID-B"), (1, "BUYACC"), (54, "2"), (37, "OID-S"), (1, "SELLACC")]
+    if resend:
+        fields.insert(0, (43, "Y"))
+    return fix("AE", fields, sender="TRF", target="CLIENT", seq=seq, at=at)
+
+
+def test_a_trade_report_resent_and_then_cancelled_leaves_no_execution(
+    local: Settings, tmp_path: Path
+) -> None:
+    """The resend's sides are duplicates; the trade keeps its executions, so the cancel
+    removes them, and the orders made only for the trade go with them."""
+    at = "20261125-15:00:00"
+    log = write_log(
+        tmp_path / "tcr.log",
+        new_order("O1", at=at),
+        trade("T1", "0", at=at, seq=1),
+        trade("T1", "0", at=at, seq=1, resend=True),
+        trade("T2", "1", ref="T1", at="20261125-15:10:00", seq=2),
+    )
+    result = import_fix(local, [log])
+    assert fills(local, DAY) == []
+    assert orders(local, DAY) == {"O1": ("0", "0")}
+    assert result.days[0].synthesized_orders == 0 and result.rejected == 0
+    assert "trade report cancel/replace of a trade not in the log" not in result.skipped_by_reason
+
+
+def test_a_replaced_trade_report_leaves_only_the_new_trade_and_no_unsized_order(
+    local: Settings, tmp_path: Path
+) -> None:
+    """T2 (sides named by account only) replaced by T3: the orders made for T2's sides have
+    no fill left and nothing else speaks of them; kept, they failed the import as orders
+    that cannot be sized."""
+    sides = [(552, "2"), (54, "1"), (1, "ACCB"), (54, "2"), (1, "ACCS")]
+    t2 = [(571, "T2"), (487, "0"), (55, "IBM"), (32, "40"), (31, "10.5")]
+    t3 = [(571, "T3"), (487, "2"), (572, "T2"), (55, "IBM"), (32, "45"), (31, "10.75")]
+    log = write_log(
+        tmp_path / "replace.log",
+        new_order("O1", at="20261125-15:00:00"),
+        fix("AE", [*t2, (60, "20261125-15:01:00"), *sides], seq=2, at="20261125-15:01:00"),
+        fix("AE", [*t3, (60, "20261125-15:02:00"), *sides], seq=3, at="20261125-15:02:00"),
+    )
+    result = import_fix(local, [log])
+    assert result.rejected == 0
+    assert fills(local, DAY) == [("T3-1", "T3-1", "45"), ("T3-2", "T3-2", "45")]
+    assert set(orders(local, DAY)) == {"O1", "T3-1", "T3-2"}

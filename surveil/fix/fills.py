@@ -205,7 +205,7 @@ class Executions(_DayState):
             raise Invalid("TradeCaptureReport without TradeReportID(571) or ExecID(17)")
         trans_type = m.text(487) or "0"
         if trans_type in ("1", "4"):
-            self._drop_trade(m.text(572))
+            self._forget_trade_orders(self._drop_trade(m.text(572)))
             return
         when = self._now
         qty = _whole(m.text(32), "LastQty(32)")
@@ -225,13 +225,16 @@ class Executions(_DayState):
         if not sides:
             raise Invalid("TradeCaptureReport without sides (NoSides 552)")
         planned = [self._trade_side(m, trade_id, n, side) for n, side in enumerate(sides, 1)]
-        if trans_type == "2":
-            self._drop_trade(m.text(572))
+        replaced = self._drop_trade(m.text(572)) if trans_type == "2" else []
         exec_ids = []
         for exec_id, key, side, ident in planned:
             order = self.orders.get(key) or self._trade_order(m, key, symbol, side, ident)
             if self._new_fill(exec_id, order, qty, price, venue, when):
                 exec_ids.append(exec_id)
+        self._forget_trade_orders(replaced)
+        known = self.trades.get(trade_id)
+        if known:  # a resend (its sides duplicates): the trade keeps its executions
+            exec_ids = known + [e for e in exec_ids if e not in known]
         self.trades.set(trade_id, exec_ids)
 
     def _trade_side(
@@ -283,10 +286,25 @@ class Executions(_DayState):
         self.synthesized += 1
         return order
 
-    def _drop_trade(self, ref: str | None) -> None:
+    def _drop_trade(self, ref: str | None) -> list[str]:
+        """Remove the executions of trade `ref`; the keys of their orders."""
         removed = self.trades.pop(ref) if ref else None
         if removed is None:
             self.skipped["trade report cancel/replace of a trade not in the log"] += 1
-            return
+            return []
+        keys = []
         for exec_id in removed:
-            self._unfill(exec_id)
+            fill = self._unfill(exec_id)
+            if fill is not None:
+                keys.append(fill[1])
+        return keys
+
+    def _forget_trade_orders(self, keys: list[str]) -> None:
+        """After a trade's cancel, reversal or replace: the orders synthesised for its
+        sides (origin AE) that no fill is left to, of which nothing else in the log speaks
+        (kept, they could not be sized)."""
+        for key in keys:
+            order = self.orders.get(key)
+            if order is not None and order.origin == "AE" and not order.fills:
+                self.orders.pop(key)
+                self.synthesized -= 1
