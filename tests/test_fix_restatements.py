@@ -159,3 +159,62 @@ def test_a_replaced_trade_report_leaves_only_the_new_trade_and_no_unsized_order(
     assert result.rejected == 0
     assert fills(local, DAY) == [("T3-1", "T3-1", "45"), ("T3-2", "T3-2", "45")]
     assert set(orders(local, DAY)) == {"O1", "T3-1", "T3-2"}
+
+
+def resent(message: bytes) -> bytes:
+    """The message as a resend: PossDupFlag(43)=Y after its header (checksum made again)."""
+    from surveil.fix.parser import encode_message
+
+    begin, _, rest = message.partition(b"\x01")
+    fields = [tuple(f.split(b"=", 1)) for f in rest.split(b"\x01") if f]
+    body = [(int(t), v.decode()) for t, v in fields if t not in (b"9", b"10")]
+    return encode_message(begin.split(b"=")[1].decode(), [*body[:5], (43, "Y"), *body[5:]])
+
+
+def test_a_report_resent_after_the_cancel_does_not_reopen_the_order(
+    local: Settings, tmp_path: Path
+) -> None:
+    """QuickFIX logs a resend as it arrives: the New and the fill, resent after the cancel,
+    say the order was live; it stays cancelled, with its one fill and its cancel time."""
+    new = report("O1", "E0", "0", "0", at="20261125-15:00:01", seq=1)
+    fill = report("O2", "E1", "F", "1", at="20261125-15:00:02", seq=2, extra=FILLED_100)
+    cancel = [(14, "0"), (151, "0")]
+    log = write_log(
+        tmp_path / "resend.log",
+        new_order("O1", at="20261125-15:00:00"),
+        new_order("O2", at="20261125-15:00:00", seq=2),
+        new,
+        fill,
+        report("C1", "E8", "4", "4", at="20261125-15:05:00", seq=3, extra=[(41, "O1"), *cancel]),
+        report("C2", "E9", "4", "4", at="20261125-15:05:00", seq=4, extra=[(41, "O2"), (14, "100"), (151, "0"), (6, "10")]),
+        resent(new),
+        resent(fill),
+    )  # fmt: skip
+    import_fix(local, [log])
+    rows = {o["cl_ord_id"]: o for o in table(local, DAY, "orders")}
+    assert [(o["ord_status"], o["cum_qty"], o["cancel_time"]) for o in rows.values()] == [
+        ("4", "0", "2026-11-25T15:05:00.000000Z"),
+        ("4", "100", "2026-11-25T15:05:00.000000Z"),
+    ]
+    assert fills(local, DAY) == [("E1", "O2", "100")]
+
+
+def test_a_replace_confirmation_logged_after_the_next_one_leaves_the_order_replaced(
+    local: Settings, tmp_path: Path
+) -> None:
+    """A -> B -> C, C's confirmation logged before B's: B was replaced by C and stays so."""
+
+    def replace(new: str, old: str, at: str, seq: int) -> bytes:
+        fields = [(11, new), (41, old), (1, "ACC1"), (55, "IBM"), (54, "1"), (38, "300")]
+        return fix("G", [*fields, (40, "2"), (44, "10"), (60, at)], seq=seq, at=at)
+
+    log = write_log(
+        tmp_path / "chain.log",
+        new_order("A", at="20261125-15:00:00"),
+        replace("B", "A", "20261125-15:00:02", 2),
+        replace("C", "B", "20261125-15:00:03", 3),
+        report("C", "R2", "5", "0", at="20261125-15:00:05", seq=3, extra=[(41, "B")]),
+        report("B", "R1", "5", "0", at="20261125-15:00:04", seq=2, extra=[(41, "A")]),
+    )
+    import_fix(local, [log])
+    assert orders(local, DAY) == {"A": ("4", "0"), "B": ("4", "0"), "C": ("0", "0")}

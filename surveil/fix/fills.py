@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from surveil.fix.fields import (
     ACCOUNT_ROLES,
+    CLOSING_STATUSES,
     FIRM_ROLES,
     FOUR_PLACES,
     MANY_CUSTOMERS,
@@ -125,9 +126,11 @@ class Executions(_DayState):
             self._new_fill(exec_id, order, fill_qty, last_px, venue, when)
         elif cum is not None and cum > 0 and not bust and not status_only:
             self._fill_from_cum(order, cum, avg, exec_id, venue, when, exec_type)
-        if status is not None:
+        if status is not None and (order.closed_at is None or status in CLOSING_STATUSES):
+            # A report saying the order is live after one closed it (a resend, a
+            # confirmation logged late) is stale: it never reopens the order.
             order.status = status
-            if status in ("4", "5", "8") and order.closed_at is None:
+            if status in CLOSING_STATUSES and order.closed_at is None:
                 order.closed_at = when
         if cum is not None:
             order.reported_cum = cum
