@@ -697,7 +697,8 @@ def _catch_up(
     allow_future: bool,
     report: bool,
 ) -> Report:
-    from surveil.pipeline import catch_up_days, refuse_unfinished, run_days
+    from surveil.daystatus import catch_up_days
+    from surveil.pipeline import refuse_unfinished, run_days
 
     until = _date_or_default(date)
     refuse_unfinished(until, allow_future)
@@ -1484,8 +1485,8 @@ def status(
     Example: surveil status --json
     """
 
+    from surveil.daystatus import day_status
     from surveil.errors import ConfigError
-    from surveil.pipeline import day_status
 
     first, last = _parse_date(start), _parse_date(end)
     if date is not None:

@@ -1,0 +1,151 @@
+"""Which days are done, and which are not: `surveil status` and the days `run-day
+--catch-up` runs. The warehouse's verdict is the ledger's (surveil/ledger.py); this adds the
+data folder and the lake: the days they know, and whether the lake still holds the manifest
+each loaded day was loaded from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from surveil import calendar, db, ledger
+from surveil.detect import resolve_params
+from surveil.errors import BadInputError
+from surveil.lake import open_lake, read_manifest
+from surveil.manifest import parse_day_dir_name, read_local_manifest
+from surveil.settings import Settings
+
+
+def known_days(settings: Settings) -> tuple[set[dt.date], dict[dt.date, str]]:
+    """Days in the local data folder, and the days in the lake (those with a manifest)
+    with their manifest's sha256."""
+    local: set[dt.date] = set()
+    data = settings.data_path
+    if data.exists():
+        for child in data.iterdir():
+            day = parse_day_dir_name(child.name)
+            if day and read_local_manifest(child) is not None:
+                local.add(day)
+    return local, open_lake(settings).manifest_sha256s()
+
+
+# Whether the lake still holds the manifest a loaded day was loaded from. `differs`: the
+# lake holds another (the day replaced there, by `upload --force`, and not loaded since);
+# `missing`: none (the day's batch record gone from the lake: validate cannot prove it).
+LakeCopy = Literal["same", "differs", "missing"]
+
+
+def lake_copy(
+    settings: Settings, state: ledger.DayState, lake_shas: dict[dt.date, str]
+) -> LakeCopy | None:
+    """LakeCopy of a loaded day (None when it is not loaded). The manifest object's sha256
+    first; only when that differs is the manifest read, as load reads it."""
+    loaded = state.manifest_sha256
+    if loaded is None:
+        return None
+    sha = lake_shas.get(state.trade_date)
+    if sha is None:
+        return "missing"
+    if sha == loaded:
+        return "same"
+    try:
+        manifest = read_manifest(open_lake(settings), state.trade_date)
+    except BadInputError:
+        return "differs"
+    return "same" if manifest.sha256 == loaded else "differs"
+
+
+def next_stage(state: ledger.DayState, lake: LakeCopy | None) -> str | None:
+    """The first stage not done, with the lake's copy weighed: a day replaced in the lake
+    is to be loaded again, a day gone from it uploaded again."""
+    if lake == "missing":
+        return "upload"
+    if lake == "differs":
+        return "load"
+    return state.next_stage
+
+
+@dataclass
+class StatusResult:
+    days: list[dict[str, Any]]
+    gaps: list[dt.date]  # completed sessions shown that are not done: surveillance gaps
+
+
+def day_status(
+    settings: Settings, start: dt.date | None = None, end: dt.date | None = None
+) -> StatusResult:
+    """One row per day, every stage of it: every trading day from `start` (default: the
+    earliest day the data folder, the lake or the warehouse knows) to `end` (default: the
+    last completed session), traces or not, and every day known in that range (a future
+    day run with --allow-future, say). A trading day up to the last completed session that
+    is not done is a gap; nothing known and no range: no rows, no gap."""
+    params = resolve_params(settings.rules_file)
+    local, lake_shas = known_days(settings)
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        states = ledger.day_states(conn, start, end, params)
+    known = {
+        d
+        for d in local | set(lake_shas) | set(states)
+        if (start is None or d >= start) and (end is None or d <= end)
+    }
+    last_session = calendar.last_completed_session()
+    first = start or (min(known) if known else None)
+    shown = set(known)
+    if first is not None:
+        shown |= set(calendar.trading_days(first, end or last_session))
+    rows, gaps = [], []
+    for day in sorted(shown):
+        state = states.get(day, ledger.DayState(day))
+        lake = lake_copy(settings, state, lake_shas)
+        row = _status_row(state, day in local, day in lake_shas, lake)
+        rows.append(row)
+        if not row["done"] and calendar.is_trading_day(day) and day <= last_session:
+            gaps.append(day)
+    return StatusResult(rows, gaps)
+
+
+def _status_row(
+    state: ledger.DayState, generated: bool, uploaded: bool, lake: LakeCopy | None
+) -> dict[str, Any]:
+    stage = next_stage(state, lake)
+    return {
+        "trade_date": state.trade_date.isoformat(),
+        "trading_day": calendar.is_trading_day(state.trade_date),
+        "generated": generated,
+        "uploaded": uploaded,
+        "lake_manifest": lake,
+        "loaded_rows": state.loaded_rows,
+        "load_run": state.load_run_id,
+        "validated": state.validation,
+        "validation_run": state.validation_id,
+        "detected": state.detection,
+        "detect_run": state.detect_run_id,
+        "detected_over_validation": state.detected_over,
+        "detect_error": state.detect_error,
+        "next_stage": stage,
+        "done": stage is None,
+    }
+
+
+def catch_up_days(settings: Settings, until: dt.date) -> list[dt.date]:
+    """Every trading day up to `until` that is not done, oldest first, from the earliest
+    day the warehouse, the lake or the data folder knows; with nothing known yet, just
+    `until` (backfill covers history). Each such day, run through run_day, resumes at its
+    first unfinished stage: a day loaded and validated but undetected is detected, not
+    loaded again. A day known after `until` moves nothing."""
+    params = resolve_params(settings.rules_file)
+    local, lake_shas = known_days(settings)
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        states = ledger.day_states(conn, None, until, params)
+    known = {d for d in local | set(lake_shas) | set(states) if d <= until}
+    if not known:
+        return [until] if calendar.is_trading_day(until) else []
+    days = []
+    for day in calendar.trading_days(min(known), until):
+        state = states.get(day, ledger.DayState(day))
+        if next_stage(state, lake_copy(settings, state, lake_shas)) is not None:
+            days.append(day)
+    return days
