@@ -9,6 +9,7 @@ exactly when its manifest is.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -241,10 +242,18 @@ class S3Lake:
                 for common in page.get("CommonPrefixes", []):
                     name = common["Prefix"][len(prefix) :].rstrip("/")
                     day = parse_day_dir_name(name)
-                    sha = self.sha256_of(f"{name}/{MANIFEST_NAME}") if day else None
+                    sha = self._manifest_sha256(f"{name}/{MANIFEST_NAME}") if day else None
                     if day and sha is not None:
                         found[day] = sha
         return found
+
+    def _manifest_sha256(self, key: str) -> str | None:
+        """The manifest's sha256: from the metadata upload writes, else (an object another
+        tool put there) from its bytes; None when there is no manifest."""
+        sha = self.sha256_of(key)
+        if sha is None and (raw := self.read_bytes(key)) is not None:
+            sha = hashlib.sha256(raw).hexdigest()
+        return sha
 
 
 def open_lake(settings: Settings) -> Lake:

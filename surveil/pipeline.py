@@ -154,13 +154,20 @@ def run_day(
         status, detail = fn()
         result.steps.append(StepResult(name, status, detail, time.perf_counter() - clock))
 
+    in_lake_only = False  # the day is the lake's copy, none in the data folder
+
     def generate() -> tuple[str, str]:
-        if orders is None and seed is None and (kept := day_in_data_folder(settings, day)):
+        nonlocal in_lake_only
+        default = orders is None and seed is None
+        if default and (kept := day_in_data_folder(settings, day)):
             return "skipped", kept
-        if orders is None and seed is None and (watched := record_watched_day(settings, day)):
+        if default and open_lake(settings).read_bytes(manifest_key(day)) is not None:
+            in_lake_only = True
+            return "skipped", "the day already in the lake (no copy in the data folder)"
+        if default and (watched := record_watched_day(settings, day)):
             return watched
         _refuse_over_watched_day(settings, day)
-        if orders is None and seed is None:
+        if default:
             _refuse_over_lost_day(settings, day)
         r = generate_day(settings, day, orders=orders, seed=seed)
         return (
@@ -169,6 +176,8 @@ def run_day(
         )
 
     def upload() -> tuple[str, str]:
+        if in_lake_only:
+            return "skipped", "the lake's copy is the day: nothing in the data folder to upload"
         r = upload_day(settings, day)
         return r.status, f"{len(r.uploaded)} uploaded, {len(r.skipped)} already in {r.lake}"
 
@@ -237,10 +246,8 @@ def make_report(settings: Settings, result: RunDayResult, say: Progress) -> None
 
 def _refuse_over_lost_day(settings: Settings, day: dt.date) -> None:
     """ConflictError (exit 3) when the warehouse holds a load of `day` whose files neither
-    the data folder nor the lake has any more: a generated day would be loaded over it
-    (over a real day, if it was imported)."""
-    if open_lake(settings).sha256_of(manifest_key(day)) is not None:
-        return
+    the data folder nor the lake has any more (run-day looked in both first): a generated
+    day would be loaded over it (over a real day, if it was imported)."""
     loaded = _state(settings, day).load_run_id
     if loaded is not None:
         raise ConflictError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 
 import boto3
@@ -95,6 +96,27 @@ def test_s3_lake_end_to_end_with_mock_aws(settings: Settings, s3, conn) -> None:
 
     again = runner.invoke(app, ["run-day", "--date", str(TRADING_DAY), "--json"])
     assert json.loads(again.stdout)["new_work"] is False
+
+
+def test_a_day_another_tool_put_in_s3_without_our_metadata_is_known_and_done(
+    settings: Settings, s3, conn
+) -> None:
+    """`aws s3 sync` of a day folder writes no sha256 metadata: the day is still in the
+    lake for status and catch-up, hashed from its manifest's bytes."""
+    made = generate_day(settings, TRADING_DAY, orders=250)
+    folder = settings.data_path / f"trade_date={TRADING_DAY}"
+    for path in sorted(folder.iterdir(), key=lambda p: p.name == "_manifest.json"):
+        s3.put_object(Bucket=BUCKET, Key=f"prod/{folder.name}/{path.name}", Body=path.read_bytes())
+    shutil.rmtree(folder)  # only the lake has it, as on another machine
+    result = runner.invoke(app, ["run-day", "--date", str(TRADING_DAY), "--json"])
+    assert result.exit_code == 0, result.stderr
+    steps = {s["step"]: s["status"] for s in json.loads(result.stdout)["steps"]}
+    assert steps["generate"] == steps["upload"] == "skipped" and steps["load"] == "loaded"
+    assert count_day(conn, "orders", TRADING_DAY) == made.rows["orders"] == 250  # not a new day
+    status = runner.invoke(app, ["status", "--date", str(TRADING_DAY), "--json"])
+    assert status.exit_code == 0, status.stdout
+    (row,) = json.loads(status.stdout)["days"]
+    assert row["uploaded"] and row["lake_manifest"] == "same" and row["done"]
 
 
 def test_s3_conditional_write_refuses_to_overwrite(settings: Settings, s3, tmp_path) -> None:
