@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import psycopg
+
 from surveil.fix import import_fix
 from surveil.settings import Settings
 from tests.test_import_fix import DAY, fix, local, new_order, report, table, write_log
@@ -218,3 +220,30 @@ def test_a_replace_confirmation_logged_after_the_next_one_leaves_the_order_repla
     )
     import_fix(local, [log])
     assert orders(local, DAY) == {"A": ("4", "0"), "B": ("4", "0"), "C": ("0", "0")}
+
+
+def test_a_watched_trade_cancel_removes_the_trade_s_rows_from_the_warehouse(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """watch writes each trade report as it comes: the cancel later deletes the trade's
+    executions and the orders made for them, leaving what import-fix gives."""
+    from surveil.lake import upload_day
+    from surveil.load import load_day
+    from tests.test_watch import assert_same_rows
+    from tests.watchlog import day_rows, watcher
+
+    at = "20261125-15:00:00"
+    live = write_log(tmp_path / "tcr.log", new_order("O1", at=at), trade("T1", "0", at=at, seq=1))
+    w, _ = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+        assert conn.execute("SELECT count(*) FROM executions").fetchone() == (2,)
+        with live.open("ab") as fh:
+            fh.write(trade("T2", "1", ref="T1", at="20261125-15:10:00", seq=2) + b"\n")
+        w.poll_until_idle()
+    watched = day_rows(conn, DAY)
+    assert [r[0] for r in conn.execute("SELECT cl_ord_id FROM orders")] == ["O1"]
+    import_fix(settings, [live])
+    upload_day(settings, DAY)
+    load_day(settings, DAY, force=True)
+    assert_same_rows(watched, day_rows(conn, DAY), ("orders", "executions", "accounts"))
