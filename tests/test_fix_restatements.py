@@ -247,3 +247,36 @@ def test_a_watched_trade_cancel_removes_the_trade_s_rows_from_the_warehouse(
     upload_day(settings, DAY)
     load_day(settings, DAY, force=True)
     assert_same_rows(watched, day_rows(conn, DAY), ("orders", "executions", "accounts"))
+
+
+def test_a_cancel_that_states_its_fill_in_one_report_keeps_the_fill(
+    local: Settings, tmp_path: Path
+) -> None:
+    """FIX 4.2 venues report an immediate-or-cancel's fill and its cancel in one message
+    (ExecType 4 with LastShares): that fill is the log's only record of it."""
+    log = write_log(
+        tmp_path / "ioc.log",
+        new_order("O1", at="20261125-15:00:00"),
+        report("O1", "E1", "4", "4", at="20261125-15:00:01", seq=1, extra=[(20, "0"), (32, "100"), (31, "10"), (14, "100"), (151, "0"), (6, "10")], version="FIX.4.2"),
+    )  # fmt: skip
+    import_fix(local, [log])
+    assert fills(local, DAY) == [("E1", "O1", "100")]
+    assert orders(local, DAY) == {"O1": ("4", "100")}
+
+
+def test_a_rejected_cancel_request_leaves_the_order_live(local: Settings, tmp_path: Path) -> None:
+    """An ExecutionReport rejecting cancel request C1 (OrdStatus 8, 11=C1, 41=O1) rejects
+    the request, not O1, which goes on to fill."""
+    log = write_log(
+        tmp_path / "rejected.log",
+        new_order("O1", at="20261125-15:00:00"),
+        report("C1", "E1", "8", "8", at="20261125-15:00:02", seq=1, extra=[(41, "O1")]),
+        report("O1", "E2", "F", "1", at="20261125-15:00:03", seq=2, extra=FILLED_100),
+    )
+    import_fix(local, [log])
+    rows = {o["cl_ord_id"]: o for o in table(local, DAY, "orders")}
+    assert (rows["O1"]["ord_status"], rows["O1"]["cum_qty"], rows["O1"]["cancel_time"]) == (
+        "1",
+        "100",
+        "",
+    )

@@ -38,6 +38,7 @@ CLIENT_RULE80A = frozenset("AIKNUWY")
 PROPRIETARY_RULE80A = frozenset("CEJOP")
 TRADE_EXEC_TYPES = frozenset({"1", "2", "F"})
 CLOSING_STATUSES = frozenset({"4", "5", "8"})  # OrdStatus cancelled, replaced, rejected
+ENDED = frozenset({"4", "5"})  # cancelled or replaced: no later report reopens the order
 # Reports that end or change an order's life (done for day, cancelled, replaced, pending
 # cancel, rejected, expired, pending replace): their CumQty(14) restates what was filled
 # before, over the replace chain and earlier days, and is never a fill of its own.

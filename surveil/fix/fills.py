@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from surveil.fix.fields import (
     ACCOUNT_ROLES,
     CLOSING_STATUSES,
+    ENDED,
     FIRM_ROLES,
     FOUR_PLACES,
     MANY_CUSTOMERS,
@@ -125,10 +126,13 @@ class Executions(_DayState):
             assert exec_id is not None and last_px is not None
             self._new_fill(exec_id, order, fill_qty, last_px, venue, when)
         elif cum is not None and cum > 0 and not bust and not status_only:
-            self._fill_from_cum(order, cum, avg, exec_id, venue, when, exec_type)
-        if status is not None and (order.closed_at is None or status in CLOSING_STATUSES):
-            # A report saying the order is live after one closed it (a resend, a
-            # confirmation logged late) is stale: it never reopens the order.
+            # A report that ends or changes the order's life restates its fills, unless it
+            # states one (LastQty, 4.2's fill-and-cancel in one) or corrects one.
+            restates = exec_type in RESTATING_EXEC_TYPES and not correct and not last_qty
+            self._fill_from_cum(order, cum, avg, exec_id, venue, when, restates)
+        if status is not None and (order.status not in ENDED or status in CLOSING_STATUSES):
+            # A report saying the order is live after one cancelled or replaced it (a
+            # resend, a confirmation logged late) is stale: it never reopens the order.
             order.status = status
             if status in CLOSING_STATUSES and order.closed_at is None:
                 order.closed_at = when
@@ -155,11 +159,11 @@ class Executions(_DayState):
         exec_id: str | None,
         venue: str,
         when: str,
-        exec_type: str | None,
+        restates: bool,
     ) -> None:
         """The CumQty dialect: a rise in CumQty with no LastQty is a fill of the difference.
         CumQty counts the whole replace chain (FIX), so the predecessors' fills count as
-        done; a report that ends or changes the order's life restates, never fills."""
+        done; a report that `restates` (see _report) never fills."""
         fills = order.fills
         done = sum(q for _, q, _ in fills)
         if cum <= done:
@@ -169,7 +173,7 @@ class Executions(_DayState):
             done = sum(q for _, q, _ in fills)
             if cum <= done:
                 return
-        if exec_type in RESTATING_EXEC_TYPES:
+        if restates:
             self.skipped[
                 "CumQty above the order's fills in the log on a cancel, replace or expiry "
                 "(fills of an earlier day, or not in the log): no fill made"
@@ -304,8 +308,8 @@ class Executions(_DayState):
 
     def _forget_trade_orders(self, keys: list[str]) -> None:
         """After a trade's cancel, reversal or replace: the orders synthesised for its
-        sides (origin AE) that no fill is left to, of which nothing else in the log speaks
-        (kept, they could not be sized)."""
+        sides (origin AE) that no fill is left to: they have no quantity of their own, so
+        kept they could not be sized (a reject that failed the import)."""
         for key in keys:
             order = self.orders.get(key)
             if order is not None and order.origin == "AE" and not order.fills:

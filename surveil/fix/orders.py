@@ -307,9 +307,9 @@ class OrderState(_DayState):
             return cl, None
         if replace_like and orig and cl:
             return cl, orig
-        if orig and orig in self.orders and (cl is None or cl not in self.orders):
+        if kind != "8" and orig and orig in self.orders and (cl is None or cl not in self.orders):
             # A fill while a cancel is pending names the cancel request in 11 (never an
-            # order here): the order is 41's.
+            # order here): the order is 41's. Not a rejection (8): that rejects the request.
             return orig, None
         if cl:
             return cl, None
