@@ -12,12 +12,12 @@ from typing import Any, Literal
 from surveil import calendar, db, ledger
 from surveil.detect import resolve_params
 from surveil.errors import BadInputError
-from surveil.lake import open_lake, read_manifest
+from surveil.lake import Lake, open_lake, read_manifest
 from surveil.manifest import parse_day_dir_name, read_local_manifest
 from surveil.settings import Settings
 
 
-def known_days(settings: Settings) -> tuple[set[dt.date], dict[dt.date, str]]:
+def known_days(settings: Settings, lake: Lake) -> tuple[set[dt.date], dict[dt.date, str]]:
     """Days in the local data folder, and the days in the lake (those with a manifest)
     with their manifest's sha256."""
     local: set[dt.date] = set()
@@ -27,7 +27,7 @@ def known_days(settings: Settings) -> tuple[set[dt.date], dict[dt.date, str]]:
             day = parse_day_dir_name(child.name)
             if day and read_local_manifest(child) is not None:
                 local.add(day)
-    return local, open_lake(settings).manifest_sha256s()
+    return local, lake.manifest_sha256s()
 
 
 # Whether the lake still holds the manifest a loaded day was loaded from. `differs`: the
@@ -36,9 +36,7 @@ def known_days(settings: Settings) -> tuple[set[dt.date], dict[dt.date, str]]:
 LakeCopy = Literal["same", "differs", "missing"]
 
 
-def lake_copy(
-    settings: Settings, state: ledger.DayState, lake_shas: dict[dt.date, str]
-) -> LakeCopy | None:
+def lake_copy(lake: Lake, state: ledger.DayState, lake_shas: dict[dt.date, str]) -> LakeCopy | None:
     """LakeCopy of a loaded day (None when it is not loaded). The manifest object's sha256
     first; only when that differs is the manifest read, as load reads it."""
     loaded = state.manifest_sha256
@@ -50,7 +48,7 @@ def lake_copy(
     if sha == loaded:
         return "same"
     try:
-        manifest = read_manifest(open_lake(settings), state.trade_date)
+        manifest = read_manifest(lake, state.trade_date)
     except BadInputError:
         return "differs"
     return "same" if manifest.sha256 == loaded else "differs"
@@ -81,7 +79,8 @@ def day_status(
     day run with --allow-future, say). A trading day up to the last completed session that
     is not done is a gap; nothing known and no range: no rows, no gap."""
     params = resolve_params(settings.rules_file)
-    local, lake_shas = known_days(settings)
+    lake = open_lake(settings)
+    local, lake_shas = known_days(settings, lake)
     with db.connect(settings) as conn:
         db.migrate(conn)
         states = ledger.day_states(conn, start, end, params)
@@ -98,8 +97,8 @@ def day_status(
     rows, gaps = [], []
     for day in sorted(shown):
         state = states.get(day, ledger.DayState(day))
-        lake = lake_copy(settings, state, lake_shas)
-        row = _status_row(state, day in local, day in lake_shas, lake)
+        copy = lake_copy(lake, state, lake_shas)
+        row = _status_row(state, day in local, day in lake_shas, copy)
         rows.append(row)
         if not row["done"] and calendar.is_trading_day(day) and day <= last_session:
             gaps.append(day)
@@ -136,7 +135,8 @@ def catch_up_days(settings: Settings, until: dt.date) -> list[dt.date]:
     first unfinished stage: a day loaded and validated but undetected is detected, not
     loaded again. A day known after `until` moves nothing."""
     params = resolve_params(settings.rules_file)
-    local, lake_shas = known_days(settings)
+    lake = open_lake(settings)
+    local, lake_shas = known_days(settings, lake)
     with db.connect(settings) as conn:
         db.migrate(conn)
         states = ledger.day_states(conn, None, until, params)
@@ -146,6 +146,6 @@ def catch_up_days(settings: Settings, until: dt.date) -> list[dt.date]:
     days = []
     for day in calendar.trading_days(min(known), until):
         state = states.get(day, ledger.DayState(day))
-        if next_stage(state, lake_copy(settings, state, lake_shas)) is not None:
+        if next_stage(state, lake_copy(lake, state, lake_shas)) is not None:
             days.append(day)
     return days

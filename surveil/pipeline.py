@@ -32,6 +32,7 @@ from surveil.generate import generate_day
 from surveil.lake import manifest_key, open_lake, read_manifest, upload_day
 from surveil.load import load_day
 from surveil.manifest import (
+    Manifest,
     day_dir_name,
     read_local_manifest,
     verify_local_day,
@@ -154,29 +155,15 @@ def run_day(
         status, detail = fn()
         result.steps.append(StepResult(name, status, detail, time.perf_counter() - clock))
 
-    in_lake_only = False  # the day is the lake's copy, none in the data folder
+    from_lake = False  # the day is the lake's copy (the data folder has none, or another)
 
     def generate() -> tuple[str, str]:
-        nonlocal in_lake_only
-        default = orders is None and seed is None
-        if default and (kept := day_in_data_folder(settings, day)):
-            return "skipped", kept
-        if default and open_lake(settings).read_bytes(manifest_key(day)) is not None:
-            in_lake_only = True
-            return "skipped", "the day already in the lake (no copy in the data folder)"
-        if default and (watched := record_watched_day(settings, day)):
-            return watched
-        _refuse_over_watched_day(settings, day)
-        if default:
-            _refuse_over_lost_day(settings, day)
-        r = generate_day(settings, day, orders=orders, seed=seed)
-        return (
-            r.status,
-            f"{r.rows.get('orders', 0):,} orders, {r.rows.get('executions', 0):,} executions",
-        )
+        nonlocal from_lake
+        status, detail, from_lake = take_day(settings, day, orders, seed)
+        return status, detail
 
     def upload() -> tuple[str, str]:
-        if in_lake_only:
+        if from_lake:
             return "skipped", "the lake's copy is the day: nothing in the data folder to upload"
         r = upload_day(settings, day)
         return r.status, f"{len(r.uploaded)} uploaded, {len(r.skipped)} already in {r.lake}"
@@ -242,6 +229,42 @@ def make_report(settings: Settings, result: RunDayResult, say: Progress) -> None
     result.steps.append(
         StepResult("report", "written", f"{r.bytes:,} bytes: {where}", time.perf_counter() - clock)
     )
+
+
+def take_day(
+    settings: Settings, day: dt.date, orders: int | None, seed: int | None
+) -> tuple[str, str, bool]:
+    """run-day's generate step: (status, detail, whether the day is the lake's copy).
+
+    Without --orders and --seed the day that exists is taken: the lake's, when the data
+    folder has none or another (the lake is the batch record every machine shares: a copy
+    replaced there from elsewhere is loaded, not pushed back), else the data folder's, else
+    the journal of a day `watch` built. A day is generated only when none exists, and
+    never over a loaded day whose files are lost."""
+    default = orders is None and seed is None
+    raw = open_lake(settings).read_bytes(manifest_key(day))
+    kept = day_in_data_folder(settings, day)
+    if default and raw is not None:
+        lake_sha = Manifest.from_bytes(raw, f"{day}: the lake's manifest").sha256
+        local = read_local_manifest(settings.data_path / day_dir_name(day)) if kept else None
+        if local is None:
+            return "skipped", "the day already in the lake (no copy in the data folder)", True
+        if local.sha256 != lake_sha:
+            detail = (
+                "the day in the lake, whose copy in the data folder differs and is left "
+                f"alone (`surveil upload --date {day} --force` would make it the lake's)"
+            )
+            return "skipped", detail, True
+    if default and kept:
+        return "skipped", kept, False
+    if default and (watched := record_watched_day(settings, day)):
+        return (*watched, False)
+    _refuse_over_watched_day(settings, day)
+    if raw is None and kept is None:
+        _refuse_over_lost_day(settings, day)
+    r = generate_day(settings, day, orders=orders, seed=seed)
+    made = f"{r.rows.get('orders', 0):,} orders, {r.rows.get('executions', 0):,} executions"
+    return r.status, made, False
 
 
 def _refuse_over_lost_day(settings: Settings, day: dt.date) -> None:

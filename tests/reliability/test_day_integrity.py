@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 from surveil import calendar
 from surveil.cli import app
 from surveil.detect import RULES
+from surveil.generate import generate_day
+from surveil.lake import upload_day
 from surveil.manifest import MANIFEST_NAME, day_dir_name
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY, count_day
@@ -402,6 +404,25 @@ def test_a_day_replaced_in_the_lake_and_not_loaded_is_a_gap_that_catch_up_loads(
     assert code == 0 and row["done"] and row["lake_manifest"] == "same"
 
 
+def test_a_day_replaced_in_the_lake_from_another_machine_is_loaded_not_pushed_back(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """This machine's data folder keeps the old copy; the lake's is newer (uploaded from
+    elsewhere). Catch-up loads the lake's and leaves the local copy alone."""
+    run_day(D)
+    old_manifest = (settings.data_path / day_dir_name(D) / MANIFEST_NAME).read_bytes()
+    elsewhere = Settings(home=tmp_path / "elsewhere", lake=settings.lake_uri)
+    generate_day(elsewhere, D, orders=250)
+    upload_day(elsewhere, D, force=True)
+    out = run_day(D, "--catch-up")
+    (day,) = out["days"]
+    generate = next(s for s in day["steps"] if s["step"] == "generate")
+    assert "copy in the data folder differs and is left alone" in generate["detail"]
+    assert count_day(conn, "orders", D) == 250 and ledger(conn, D) == ["loaded", "replaced"]
+    assert (settings.data_path / day_dir_name(D) / MANIFEST_NAME).read_bytes() == old_manifest
+    assert status_of(D)[0] == 0
+
+
 def test_a_loaded_day_gone_from_the_lake_is_a_gap_that_catch_up_uploads_again(
     settings: Settings, conn: psycopg.Connection
 ) -> None:
@@ -425,8 +446,9 @@ def test_run_day_never_generates_over_a_loaded_day_whose_files_are_lost(
     orders = count_day(conn, "orders", D)
     for folder in (settings.data_path / day_dir_name(D), lake_day(settings, D)):
         shutil.rmtree(folder)
-    code, _, err = cli("run-day", "--date", str(D))
-    assert code == 3 and "neither the data folder nor the lake" in one_line(err)
+    for options in ([], ["--orders", "123"]):
+        code, _, err = cli("run-day", "--date", str(D), *options)
+        assert code == 3 and "neither the data folder nor the lake" in one_line(err)
     assert ledger(conn, D) == ["loaded"] and count_day(conn, "orders", D) == orders
     assert not (settings.data_path / day_dir_name(D)).exists()
 
