@@ -112,10 +112,10 @@ def test_a_fill_while_a_cancel_is_pending_is_the_order_s_and_counted_once(
     assert result.days[0].synthesized_orders == 0
 
 
-def trade(trade_id: str, trans: str, *, at: str, seq: int, ref: str | None = None, resend: bool = False) -> bytes:  # fmt: skip
-    """A TradeCaptureReport of 100 IBM at 10 between BUYACC (order OID-B) and SELLACC."""
+def trade(trade_id: str, trans: str, *, at: str, seq: int, ref: str | None = None, resend: bool = False, qty: str = "100", px: str = "10") -> bytes:  # fmt: skip
+    """A TradeCaptureReport of IBM between BUYACC (order OID-B) and SELLACC."""
     fields = [(571, trade_id), (487, trans), *([(572, ref)] if ref else [])]
-    fields += [(55, "IBM"), (32, "100"), (31, "10"), (60, at), (552, "2")]
+    fields += [(55, "IBM"), (32, qty), (31, px), (60, at), (552, "2")]
     fields += [(54, "1"), (37, "OID-B"), (1, "BUYACC"), (54, "2"), (37, "OID-S"), (1, "SELLACC")]
     if resend:
         fields.insert(0, (43, "Y"))
@@ -280,3 +280,24 @@ def test_a_rejected_cancel_request_leaves_the_order_live(local: Settings, tmp_pa
         "100",
         "",
     )
+
+
+def test_a_trade_replaced_under_its_own_id_is_the_new_trade(
+    local: Settings, tmp_path: Path
+) -> None:
+    """Venues that reuse the TradeReportID for the replace (487=2) and name no
+    TradeReportRefID: the replace's 80 at 10.5 stand, the first 100 at 10 go."""
+    at = "20261125-15:00:00"
+    log = write_log(
+        tmp_path / "tcr.log",
+        new_order("O1", at=at),
+        trade("T1", "0", at=at, seq=1),
+        trade("T1", "2", at="20261125-15:10:00", seq=2, qty="80", px="10.5"),
+    )
+    result = import_fix(local, [log])
+    executions = table(local, DAY, "executions")
+    assert [(e["exec_id"], e["fill_qty"], e["fill_price"]) for e in executions] == [
+        ("T1-1", "80", "10.5"),
+        ("T1-2", "80", "10.5"),
+    ]
+    assert result.skipped_by_reason == {}

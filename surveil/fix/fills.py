@@ -211,8 +211,11 @@ class Executions(_DayState):
         if trade_id is None:
             raise Invalid("TradeCaptureReport without TradeReportID(571) or ExecID(17)")
         trans_type = m.text(487) or "0"
+        # The trade a cancel, reversal or replace names: TradeReportRefID(572), else (the
+        # venues that reuse the trade's id for its replace) its own TradeReportID.
+        ref = m.text(572) or trade_id
         if trans_type in ("1", "4"):
-            self._forget_trade_orders(self._drop_trade(m.text(572)))
+            self._forget_trade_orders(self._drop_trade(ref))
             return
         when = self._now
         qty = _whole(m.text(32), "LastQty(32)")
@@ -232,7 +235,7 @@ class Executions(_DayState):
         if not sides:
             raise Invalid("TradeCaptureReport without sides (NoSides 552)")
         planned = [self._trade_side(m, trade_id, n, side) for n, side in enumerate(sides, 1)]
-        replaced = self._drop_trade(m.text(572)) if trans_type == "2" else []
+        replaced = self._drop_trade(ref) if trans_type == "2" else []
         exec_ids = []
         for exec_id, key, side, ident in planned:
             order = self.orders.get(key) or self._trade_order(m, key, symbol, side, ident)
