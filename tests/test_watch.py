@@ -447,6 +447,33 @@ def test_a_refusal_that_undoes_a_day_s_only_message_empties_that_day(
     assert conn.execute("SELECT trade_date, cl_ord_id FROM orders ORDER BY 2").fetchall() == rows
 
 
+@pytest.mark.parametrize("delimiter", [b"|", b"^A"])
+def test_the_last_message_of_a_pipe_delimited_log_is_applied_without_waiting_for_the_next(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path, delimiter: bytes
+) -> None:
+    """A `|` or `^A` log's message is known to be whole once it verifies: the end of the
+    engine's day is not a message that never arrives."""
+    from tests.test_import_fix import new_order
+
+    live = tmp_path / "pipe.log"
+    messages = [new_order(cl, seq=n).replace(b"\x01", delimiter) for n, cl in enumerate("AB", 1)]
+    live.write_bytes(b"".join(m + b"\n" for m in messages))
+    w, _ = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+        assert [r[0] for r in conn.execute("SELECT cl_ord_id FROM orders ORDER BY 1")] == ["A", "B"]
+        with live.open("ab") as fh:  # the next message, written in two parts
+            third = new_order("C", seq=3).replace(b"\x01", delimiter)
+            fh.write(third[:40])
+            fh.flush()
+            w.poll_until_idle()
+            assert count(conn, "SELECT count(*) FROM orders") == 2  # cut: waited for
+            fh.write(third[40:] + b"\n")
+        w.poll_until_idle()
+    assert count(conn, "SELECT count(*) FROM orders") == 3
+    assert_journal_exact(conn, 3)
+
+
 def test_a_refused_message_s_date_is_found_by_its_seq_when_dates_interleave() -> None:
     """Days.day_of keeps only the seqs where the date changes; a late message of one day
     between two of the next is still found under its own date."""

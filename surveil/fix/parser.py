@@ -454,7 +454,7 @@ class LogScanner:
         nxt = buf.find(BEGIN, i + 5)
         if nxt < 0:
             if not final and n - i < self.max_message:
-                return None, -1
+                return self._verified_at_end(buf, i, line)
             nxt = n
         stop = min(nxt, i + self.max_message)
         acc = b""
@@ -484,6 +484,40 @@ class LogScanner:
         self.stats.message_bytes += len(acc)
         norm = acc if delim == SOH else acc.replace(delim, SOH)
         return _bad(self.source, line, reason, norm), nxt
+
+    def _verified_at_end(self, buf: bytes, i: int, line: int) -> tuple[Item | None, int]:
+        """The last message of a live log, before the next one has begun: taken once it
+        verifies (BodyLength and CheckSum right, the delimiter after CheckSum written),
+        with the position just after it; else (None, -1), to wait for more. Without this
+        a `|` or `^A` log's last message waited for the next message, which may never
+        come. A message that does not verify yet waits, as before: it may be unfinished."""
+        acc, at = b"", i
+        for piece in buf[i:].split(b"\n"):
+            start, at = at, at + len(piece) + 1
+            if piece.endswith(b"\r"):
+                piece = piece[:-1]
+            acc += piece
+            head = _HEADER.match(acc)
+            if head is None:
+                continue
+            delim = head.group(2)
+            norm = acc if delim == SOH else acc.replace(delim, SOH)
+            found = _HEADER_SOH.match(norm)
+            trailer = _trailer_at(norm, found.end(), int(found.group(2))) if found else -1
+            if found is None or trailer < 0 or len(norm) < trailer + 7:
+                continue
+            item = self._check(norm, found, found.end(), int(found.group(2)), trailer, line)
+            if not isinstance(item, FixMessage):
+                return None, -1
+            # norm's end of the message, back in acc's bytes (a 2-byte ^A was 1 SOH), then
+            # in buf's: it lies in this piece, the one that completed it
+            end = trailer + 7 + norm.count(SOH, 0, trailer + 7) * (len(delim) - 1)
+            within = end - (len(acc) - len(piece))
+            if within < 0:
+                return None, -1
+            self.stats.message_bytes += trailer + 7
+            return item, start + within
+        return None, -1
 
     def _complete(self, norm: bytes, line: int) -> Item | None:
         """The message in `norm` (its lines joined so far, delimiters made SOH) once its
