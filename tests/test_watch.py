@@ -474,6 +474,48 @@ def test_the_last_message_of_a_pipe_delimited_log_is_applied_without_waiting_for
     assert_journal_exact(conn, 3)
 
 
+@pytest.mark.parametrize("between", ["restart", "refusal"])
+def test_a_fill_on_a_replaced_order_after_a_replay_rewrites_the_order_replacing_it(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path, between: str
+) -> None:
+    """P replaced by S (300 shares); then a restart, or a refusal that rebuilds the day
+    from the journal; then a fill of 100 on P, which crossed the replace: S has 200 left,
+    as import-fix says (the replay had forgotten that S follows P)."""
+    from tests.test_import_fix import fix, new_order, report
+
+    at = "20261125-15:00:0{}.000"
+    replace = [(11, "S"), (41, "P"), (1, "ACC1"), (55, "IBM"), (54, "1"), (38, "300")]
+    live = tmp_path / "fix.log"
+    live.write_bytes(b"".join(m + b"\n" for m in [
+        new_order("P", seq=1),
+        fix("G", [*replace, (40, "2"), (44, "10"), (60, at.format(2))], seq=2, at=at.format(2)),
+        report("S", "E2", "5", "0", at=at.format(3), seq=2, extra=[(41, "P")]),
+        new_order("X", seq=3, at=at.format(3)),
+    ]))  # fmt: skip
+    refusal = fix("3", [(45, "3"), (58, "no")], sender="VENUE", target="CLIENT", seq=9)
+    fill = report("P", "E3", "F", "1", at=at.format(4), seq=3, extra=[(32, "100"), (31, "10")])
+    w, _ = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+        if between == "refusal":
+            with live.open("ab") as fh:
+                fh.write(refusal + b"\n")
+            w.poll_until_idle()
+    if between == "restart":
+        w, _ = watcher(settings, live)
+    with w:
+        with live.open("ab") as fh:
+            fh.write(fill + b"\n")
+        w.poll_until_idle()
+    quantities = dict(conn.execute("SELECT cl_ord_id, quantity FROM orders").fetchall())
+    assert quantities["S"] == 200
+    watched = day_rows(conn, TRADING_DAY)
+    import_fix(settings, [live])
+    upload_day(settings, TRADING_DAY)
+    load_day(settings, TRADING_DAY, force=True)
+    assert_same_rows(watched, day_rows(conn, TRADING_DAY), ("orders", "executions"))
+
+
 def test_a_refused_message_s_date_is_found_by_its_seq_when_dates_interleave() -> None:
     """Days.day_of keeps only the seqs where the date changes; a late message of one day
     between two of the next is still found under its own date."""

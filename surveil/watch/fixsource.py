@@ -278,9 +278,23 @@ class Days:
             if seq != self.count:
                 raise RuntimeError(f"journal: message {seq} where {self.count} was expected")
             self.apply(FixMessage(name, line, begin, msg_type, body), replay=True)
-        self.take()
+        self._link_successors(self.take())
         self.needs_rebuild.clear()
         return self.count
+
+    def _link_successors(self, applied: Applied) -> None:
+        """Note which order replaces which among the orders `applied` touched (order_rows
+        notes them as it writes rows; a replay writes none): a later fill on a replaced
+        order then rewrites the order replacing it, whose quantity follows it."""
+        for day, keys in applied.orders.items():
+            builder = self.builders.get(day)
+            if builder is None:
+                continue
+            orders, successors = builder.orders, self._successors[day]
+            for key in keys:
+                order = orders.peek(key)
+                if order is not None and order.predecessor:
+                    successors.setdefault(order.predecessor, set()).add(key)
 
     def replay_from(self) -> int:
         """The journal's seq a restart replays from: the first message of the oldest day
