@@ -312,8 +312,8 @@ def test_bad_messages_become_rejects_with_import_fix_reasons(
     with w:
         w.poll_until_idle()
         assert count(conn, "SELECT count(*) FROM watch_rejects") == 2  # the cut one may end
-        live.rename(tmp_path / "fix.log.1")  # ... and it does: the log is rotated
-        live.write_bytes(b"")
+        live.rename(tmp_path / "fix.log.1")  # ... and it does: the log is rotated, and
+        live.write_bytes(new_order("C5", seq=6) + b"\n")  # the engine writes the new one
         w.poll_until_idle()
     rejects = conn.execute(
         "SELECT line, msg_type, reason FROM watch_rejects ORDER BY seq"
@@ -324,7 +324,7 @@ def test_bad_messages_become_rejects_with_import_fix_reasons(
     )
     reasons = " | ".join(r[2] for r in rejects)
     assert "CheckSum(10)" in reasons and "Side(54)=9" in reasons and "truncated" in reasons
-    assert count(conn, "SELECT count(*) FROM orders") == 1
+    assert count(conn, "SELECT count(*) FROM orders") == 2  # C1, and C5 of the new file
     assert count(conn, "SELECT cum_qty FROM orders WHERE cl_ord_id = 'C1'") == 300
 
 

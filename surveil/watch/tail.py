@@ -3,9 +3,10 @@
 The file is known by its inode, not its name. At the end of what is written so far the
 tail looks at the name again:
 
-* the name now holds another file (the log was rotated: renamed, a new one created): the
-  old file is read to its end first, its last incomplete message (if any) becomes a
-  reject, then the new file is read from its start;
+* the name now holds another file (the log was rotated: renamed, a new one created) that
+  has been written to: the old file is read to its end first (while the new one is
+  empty, the engine may still be writing the old one), its last incomplete message (if
+  any) becomes a reject, then the new file is read from its start;
 * the file is shorter than what was read (copytruncate, or an engine that truncates its
   log at a new session): the incomplete message is a reject and reading starts over at
   byte 0 of the same file;
@@ -14,13 +15,16 @@ tail looks at the name again:
 A position (inode, byte offset just after the last complete message, line number there)
 is what the watcher commits. On restart the tail opens the file at the name when it is
 the same inode, or finds the rotated file by its inode in the same folder and reads its
-rest first. Truncation is seen by size: a file truncated and then written past the old
-offset between two looks cannot be told from one that grew (tail -F has the same limit).
+rest first. Truncation is seen by size, and on restart also by the bytes before the
+offset (they end a message's CheckSum field, or the file was written again): a file
+truncated and then written past the old offset between two looks of a running watcher
+cannot be told from one that grew (tail -F has the same limit).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +63,45 @@ def _inode(path: Path) -> int | None:
         return path.stat().st_ino
     except FileNotFoundError:
         return None
+
+
+# The names logrotate gives a rotated log: name.N (numbered, N=1 the newest) and
+# name-YYYYMMDD[HH[MM[SS]]] (dateext); compressed ones (.gz, ...) cannot be tailed.
+_ROTATED = re.compile(r"\.(\d{1,4})|-(\d{8,14})")
+
+
+def rotations(path: Path) -> list[Path]:
+    """The log's rotated files beside it, oldest first (dated ones, then numbered)."""
+    dated: list[tuple[str, Path]] = []
+    numbered: list[tuple[int, Path]] = []
+    for candidate in path.parent.iterdir():
+        name = candidate.name
+        if not name.startswith(path.name) or name == path.name or not candidate.is_file():
+            continue
+        match = _ROTATED.fullmatch(name[len(path.name) :])
+        if match and match[1]:
+            numbered.append((-int(match[1]), candidate))
+        elif match:
+            dated.append((match[2], candidate))
+    return [p for _, p in sorted(dated)] + [p for _, p in sorted(numbered)]
+
+
+# A CheckSum field and its delimiter, and a message's start.
+_TRAILER = re.compile(rb"10=\d{3}(?:\x01|\||\^A)")
+_BEGIN = b"8=FIX"
+_LOOK_BACK = 4096
+
+
+def _ends_a_message(path: Path, offset: int) -> bool:
+    """Whether the bytes before `offset` are what a committed position lies after: the end
+    of a message (its CheckSum field), perhaps with bytes outside messages after it (line
+    ends, an engine's time prefix), but no message begun. Else the file was truncated and
+    written past the offset again while the watcher was stopped."""
+    with path.open("rb") as fh:
+        fh.seek(max(0, offset - _LOOK_BACK))
+        before = fh.read(offset - max(0, offset - _LOOK_BACK))
+    ends = [m.end() for m in _TRAILER.finditer(before)]
+    return _BEGIN not in before[ends[-1] if ends else 0 :]
 
 
 class FileTail:
@@ -120,6 +163,12 @@ class FileTail:
             if size < offset:
                 self.log(f"{self.path}: shorter than when it was last read; reading from byte 0")
                 self._open(self.path, 0, 1)
+            elif offset and not _ends_a_message(self.path, offset):
+                self.log(
+                    f"{self.path}: no message ends where the last read stopped (truncated and "
+                    "written again while stopped); reading from byte 0"
+                )
+                self._open(self.path, 0, 1)
             else:
                 self._open(self.path, offset, line)
             return
@@ -167,15 +216,41 @@ class FileTail:
         return items
 
     def _at_end(self) -> tuple[list[Item], bool]:
-        """At the end of the open file: switch to the file at the name when it is another."""
-        current = _inode(self.path)
-        if current is None or current == self.inode:
+        """At the end of the open file, when the name holds another file: switch to the
+        next file of the log, a newer rotated one (rotated twice since the last look, or
+        while stopped), else the one at the name once it has been written to. Until then
+        the engine may still be writing to the old one (logrotate's `create`: the engine
+        goes on with the renamed file until it reopens its log, perhaps at its next
+        session); what the old file got meanwhile is read first."""
+        try:
+            current: os.stat_result | None = self.path.stat()
+        except FileNotFoundError:
+            current = None
+        if current is not None and current.st_ino == self.inode:
             return [], False
-        items = self.scanner.finish()
-        if self._open(self.path, 0, 1):
+        newer = self._newer_rotations()
+        if not newer and (current is None or current.st_size == 0):
+            return [], False
+        assert self._fh is not None
+        items = []
+        while data := self._fh.read(self.chunk):  # its last writes, before the switch
+            items += self.scanner.feed(data)
+        items += self.scanner.finish()
+        if newer:
+            self.log(f"{self.path}: rotated more than once; reading {newer[0]} next")
+            self._open(newer[0], 0, 1)
+            self._draining = True
+        elif self._open(self.path, 0, 1):
             self.log(f"{self.path}: rotated; reading the new file from its start")
             self._draining = False
         return items, True
+
+    def _newer_rotations(self) -> list[Path]:
+        """The rotated files of the log newer than the open one, oldest first (none when
+        the open file is not among them)."""
+        rotated = rotations(self.path)
+        found = [i for i, p in enumerate(rotated) if _inode(p) == self.inode]
+        return rotated[found[0] + 1 :] if found else []
 
 
 def file_source(path: Path, max_message: int) -> SourceSpec:
