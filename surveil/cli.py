@@ -1235,6 +1235,10 @@ def report(
     """Write the day's surveillance report: one self-contained HTML page (charts, evidence,
     provenance) that opens offline and prints to PDF.
 
+    Exits 5, the page written with a warning at its top, when the day's detection is not
+    current (never run, failed, or run on another copy of the day or with other rules):
+    its alerts are then not the day's.
+
     Example: surveil report --date 2026-11-25 --top 10 --out report.html
     """
 
@@ -1253,7 +1257,8 @@ def report(
             soft_wrap=True,
         )
 
-    return Report({"status": "written", **_jsonable(r)}, render)
+    code = ExitCode.GAP if r.warning else ExitCode.OK
+    return Report({"status": "written", **_jsonable(r)}, render, code, r.warning)
 
 
 @app.command()

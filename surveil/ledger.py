@@ -214,3 +214,29 @@ def _detection(
             return "stale", None
         seen.add(validation or "unknown")
     return "current", next(v for v in _WORST_FIRST if v in seen)
+
+
+def detection_warning(state: DayState) -> str:
+    """Why the day's stored alerts are not its alerts ('' when its detection is current):
+    what `alerts` and `report` warn of, exiting 5."""
+    day = state.trade_date
+    if state.load_run_id is None:
+        return f"{day}: not loaded, never detected: no alerts can be the day's"
+    if state.detection == "failed":
+        return f"{day}: detection failed ({state.detect_error}); these are not the day's alerts"
+    if state.detection == "missing":
+        return f"{day}: detection has not run on the loaded day; these are not the day's alerts"
+    if state.detection == "stale":
+        return (
+            f"{day}: detection ran on another copy of the day or with other rules; "
+            "these are not the day's alerts (run run-day again)"
+        )
+    if state.detected_over == "failed":
+        return f"{day}: these alerts were computed over a day that FAILED validation"
+    return ""
+
+
+def basis(state: DayState) -> str:
+    """The runs a day's report is made over (load, validation, newest detection): a
+    report whose basis is not the day's now shows another day than the warehouse holds."""
+    return f"load {state.load_run_id} validation {state.validation_id} detect {state.detect_run_id}"

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from surveil import calendar, db, ledger
@@ -215,7 +217,9 @@ def make_report(settings: Settings, result: RunDayResult, say: Progress) -> None
     say("report")
     clock = time.perf_counter()
     path = report_path(settings, result.trade_date)
-    if not result.new_work and path.exists():
+    if not result.new_work and _report_basis(path) == ledger.basis(
+        _state(settings, result.trade_date)
+    ):
         result.steps.append(StepResult("report", "skipped", f"already made: {path}", 0.0))
         return
     try:
@@ -229,6 +233,18 @@ def make_report(settings: Settings, result: RunDayResult, say: Progress) -> None
     result.steps.append(
         StepResult("report", "written", f"{r.bytes:,} bytes: {where}", time.perf_counter() - clock)
     )
+
+
+def _report_basis(path: Path) -> str | None:
+    """The runs the report at `path` was made over (its surveil-basis meta), None when
+    there is no report there: a report made over other runs is made again."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return None
+    found = re.search(r'<meta name="surveil-basis" content="([^"]*)">', head)
+    return found[1] if found else None
 
 
 def take_day(
@@ -312,21 +328,7 @@ def _state(
 
 def detection_warning(settings: Settings, day: dt.date) -> str:
     """Why the day's stored alerts are not its alerts ('' when its detection is current)."""
-    state = _state(settings, day, resolve_params(settings.rules_file))
-    if state.load_run_id is None:
-        return f"{day}: not loaded, never detected: no alerts can be the day's"
-    if state.detection == "failed":
-        return f"{day}: detection failed ({state.detect_error}); these are not the day's alerts"
-    if state.detection == "missing":
-        return f"{day}: detection has not run on the loaded day; these are not the day's alerts"
-    if state.detection == "stale":
-        return (
-            f"{day}: detection ran on another copy of the day or with other rules; "
-            "these are not the day's alerts (run run-day again)"
-        )
-    if state.detected_over == "failed":
-        return f"{day}: these alerts were computed over a day that FAILED validation"
-    return ""
+    return ledger.detection_warning(_state(settings, day, resolve_params(settings.rules_file)))
 
 
 def _alert_counts(settings: Settings, day: dt.date) -> dict[str, int]:

@@ -93,3 +93,39 @@ def test_catch_up_reports_exit_7_when_a_day_is_done_but_its_report_failed(
     assert result.exit_code == 7, result.stderr
     (day,) = json.loads(result.stdout)["days"]
     assert day["status"] == "done" and day["exit_code"] == 7
+
+
+def test_a_report_made_over_an_earlier_detection_is_made_again(settings: Settings) -> None:
+    """The day detected again since its report (a rules file changed, `surveil detect` run
+    by hand): the page on disk shows alerts the warehouse no longer holds."""
+    code, _, _ = run_day()
+    assert code == 0
+    page = report_path(settings, TRADING_DAY)
+    before = page.read_text()
+    detect = runner.invoke(app, ["detect", "--date", str(TRADING_DAY)])
+    assert detect.exit_code == 0, detect.stderr
+    code, again, _ = run_day()
+    assert code == 0 and steps(again)["detect"] == "skipped"  # nothing for the stages to do
+    assert steps(again)["report"] == "written"
+    assert page.read_text() != before
+    code, third, _ = run_day()
+    assert steps(third)["report"] == "skipped"  # made over the current runs now
+
+
+def test_a_report_of_a_day_whose_detection_is_not_current_says_so_and_exits_5(
+    settings: Settings, tmp_path
+) -> None:
+    code, _, _ = run_day()
+    assert code == 0
+    out = tmp_path / "r.html"
+    stale = runner.invoke(
+        app, ["detect", "--date", str(TRADING_DAY), "--param", "spoofing.cancel_window_s=5"]
+    )
+    assert stale.exit_code == 0, stale.stderr
+    result = runner.invoke(app, ["report", "--date", str(TRADING_DAY), "--out", str(out)])
+    assert result.exit_code == 5
+    assert "detection ran on another copy of the day or with other rules" in result.stderr
+    assert "Not the day" in out.read_text()
+    assert run_day()[0] == 0  # detected again with the configured rules
+    result = runner.invoke(app, ["report", "--date", str(TRADING_DAY), "--out", str(out)])
+    assert result.exit_code == 0 and "Not the day" not in out.read_text()

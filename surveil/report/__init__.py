@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from surveil import __version__, db
+from surveil import __version__, db, ledger
 from surveil.errors import BadInputError, ConfigError, UnavailableError
 from surveil.manifest import day_dir_name
 from surveil.report import gather, queries
@@ -51,6 +51,8 @@ class ReportResult:
     left_out: int  # alerts neither shown nor listed (see `surveil alerts`)
     charts: int
     seconds: float
+    warning: str = ""  # why the day's alerts shown are not its alerts ('' when current)
+    basis: str = ""  # the runs it was made over (ledger.basis)
 
 
 def report_path(settings: Settings, day: dt.date) -> Path:
@@ -101,18 +103,22 @@ def report_day(
         context["left_out"],
         len(context["charts"]),
         time.perf_counter() - clock,
+        context["warning"],
+        context["basis"],
     )
 
 
 def gather_context(settings: Settings, day: dt.date, *, days: int, top: int) -> dict[str, Any]:
     """Everything the page shows, read from the warehouse in one snapshot."""
-    from surveil.detect import RULES
+    from surveil.detect import RULES, resolve_params
 
+    params = resolve_params(settings.rules_file)
     with db.connect(settings) as conn:
         db.migrate(conn)
         with conn.transaction():
             conn.execute(queries.SNAPSHOT)
             summary = read_summary(conn, day, list(RULES), days)
+            state = ledger.day_state(conn, day, params)
             sections = [
                 alert_section(conn, rank, row)
                 for rank, row in enumerate(alert_rows(conn, day, top, 0), start=1)
@@ -144,6 +150,8 @@ def gather_context(settings: Settings, day: dt.date, *, days: int, top: int) -> 
         "history_chart": history,
         "charts": charts,
         "charts_json": [{"id": c.id, "kind": c.kind, "data": c.data} for c in charts],
+        "warning": ledger.detection_warning(state),
+        "basis": ledger.basis(state),
     }
 
 
