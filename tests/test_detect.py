@@ -611,6 +611,9 @@ def test_alerts_command_prints_json_and_csv(settings: Settings) -> None:
         ({"wash_trade": {"window": 1}}, "unknown parameter wash_trade.window"),
         ({"wash_trade": {"window_s": "soon"}}, "expected a number"),
         ({"front_running": {"same_firm": "maybe"}}, "expected true or false"),
+        # a divisor of the rule's score: 0 failed the detection (DivisionByZero, exit 70)
+        ({"excessive_otr": {"min_ratio": 0}}, "excessive_otr.min_ratio: must be greater than 0"),
+        ({"wash_trade": {"window_s": "0"}}, "wash_trade.window_s: must be greater than 0"),
     ],
 )
 def test_bad_rule_parameters_are_configuration_errors(layer: dict, message: str) -> None:

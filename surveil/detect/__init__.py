@@ -161,6 +161,8 @@ def _apply_layer(params: dict[str, dict[str, Any]], layer: dict[str, Any]) -> No
                 known = ", ".join(RULES[rule].PARAMS)
                 raise ConfigError(f"unknown parameter {rule}.{key}; {rule} takes {known}")
             params[rule][key] = _coerce(rule, key, value, RULES[rule].PARAMS[key])
+            if key in getattr(RULES[rule], "POSITIVE", ()) and not params[rule][key] > 0:
+                raise ConfigError(f"rule parameter {rule}.{key}: must be greater than 0")
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:

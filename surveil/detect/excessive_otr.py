@@ -41,6 +41,8 @@ PARAMS = {
     "min_symbols": 2,
     "max_evidence_ids": 200,
 }
+# Parameters the rule divides by (its score): zero is refused with the others' checks.
+POSITIVE = frozenset({"min_ratio", "peer_multiple"})
 
 SQL = """
 WITH order_counts AS (

@@ -55,6 +55,8 @@ PARAMS = {
     "min_executions": 2,
     "min_move_multiple": 2.5,
 }
+# Parameters the rule divides by (its score): zero is refused with the others' checks.
+POSITIVE = frozenset({"window_minutes", "min_price_move_pct"})
 
 SQL = """
 WITH bounds AS (

@@ -54,6 +54,8 @@ PARAMS = {
     "min_orders": 2,
     "min_repeats_no_owner": 2,
 }
+# Parameters the rule divides by (its score): zero is refused with the others' checks.
+POSITIVE = frozenset({"cancel_window_s"})
 
 # The medians are counted per (key, quantity), not sorted per order (see medians.py). The
 # opposite side is written as an equality (`l.is_buy = (NOT g.is_buy)`), which the join

@@ -37,6 +37,8 @@ PARAMS = {
     "window_s": 0.5,
     "qty_tolerance_pct": 0.0,
 }
+# Parameters the rule divides by (its score): zero is refused with the others' checks.
+POSITIVE = frozenset({"window_s"})
 
 # The fills of known owners at one price in one symbol that both bought and sold (a hash
 # aggregate), then, for those only, runs of fills no more than `window_s` apart: a run is a
