@@ -447,23 +447,30 @@ def test_a_refusal_that_undoes_a_day_s_only_message_empties_that_day(
     assert conn.execute("SELECT trade_date, cl_ord_id FROM orders ORDER BY 2").fetchall() == rows
 
 
-@pytest.mark.parametrize("delimiter", [b"|", b"^A"])
+@pytest.mark.parametrize(
+    ("delimiter", "last"), [(b"|", 0), (b"^A", 0), (b"|", -1)], ids=["pipe", "caret", "bare"]
+)
 def test_the_last_message_of_a_pipe_delimited_log_is_applied_without_waiting_for_the_next(
-    settings: Settings, conn: psycopg.Connection, tmp_path: Path, delimiter: bytes
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path, delimiter: bytes, last: int
 ) -> None:
     """A `|` or `^A` log's message is known to be whole once it verifies: the end of the
-    engine's day is not a message that never arrives."""
+    engine's day is not a message that never arrives. `bare`: no delimiter after CheckSum,
+    the line's end closes the message (tests/data/fix/log4fix-j's pipe log is written so)."""
     from tests.test_import_fix import new_order
 
+    def written(message: bytes) -> bytes:
+        message = message.replace(b"\x01", delimiter)
+        return message[: len(message) + last]
+
     live = tmp_path / "pipe.log"
-    messages = [new_order(cl, seq=n).replace(b"\x01", delimiter) for n, cl in enumerate("AB", 1)]
+    messages = [written(new_order(cl, seq=n)) for n, cl in enumerate("AB", 1)]
     live.write_bytes(b"".join(m + b"\n" for m in messages))
     w, _ = watcher(settings, live)
     with w:
         w.poll_until_idle()
         assert [r[0] for r in conn.execute("SELECT cl_ord_id FROM orders ORDER BY 1")] == ["A", "B"]
         with live.open("ab") as fh:  # the next message, written in two parts
-            third = new_order("C", seq=3).replace(b"\x01", delimiter)
+            third = written(new_order("C", seq=3))
             fh.write(third[:40])
             fh.flush()
             w.poll_until_idle()

@@ -96,21 +96,24 @@ def test_a_renamed_log_the_engine_still_writes_is_read_until_the_new_one_is_writ
     assert_journal_exact(conn, 20)
 
 
-def test_a_log_truncated_and_written_past_the_old_offset_while_stopped_is_read_from_its_start(
+def test_a_stray_file_of_another_naming_is_not_read_as_a_newer_rotation(
     settings: Settings, conn: psycopg.Connection, tmp_path: Path
 ) -> None:
-    """Same inode, larger than the offset read to: only the bytes before the offset tell
-    that the engine cut its log at a new session and wrote more than before."""
+    """Dated rotation (dateext) beside an old numbered copy, fix.log.1: after the file read
+    before, only the dated files newer than it are read, never the copy."""
     live = tmp_path / "fix.log"
-    live.write_bytes(orders(0, 10))
+    live.write_bytes(orders(0, 5))
+    live.with_name("fix.log.1").write_bytes(orders(100, 3))  # left from before dateext
     w, _ = watcher(settings, live)
     with w:
         w.poll_until_idle()
-    live.write_bytes(orders(100, 25))  # the same file, written again
-    lines: list[str] = []
-    w, _ = watcher(settings, live, log_lines=lines)
+    live.rename(live.with_name("fix.log-20261124"))
+    live.write_bytes(orders(5, 5))
+    live.rename(live.with_name("fix.log-20261125"))
+    live.write_bytes(orders(10, 5))
+    w, _ = watcher(settings, live)
     with w:
         w.poll_until_idle()
-    assert watched_orders(conn) == 35
-    assert_journal_exact(conn, 35)
-    assert any("no message ends where the last read stopped" in line for line in lines)
+    assert watched_orders(conn) == 15
+    assert count(conn, "SELECT count(*) FROM orders WHERE cl_ord_id LIKE 'O10_'") == 0
+    assert_journal_exact(conn, 15)

@@ -134,6 +134,10 @@ SESSION_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 _MSG_TYPE = re.compile(rb"35=([0-9A-Za-z]{1,4})")
 _MSG_TYPE_IN = re.compile(rb"\x0135=([0-9A-Za-z]{1,4})\x01")
 _HEADER = re.compile(rb"8=(FIXT?\.\d\.\d)(\x01|\||\^A)9=")
+# The most bytes at a live log's end tried as one whole message before the next begins: a
+# longer one waits for the next message, as every message did before (no re-scan of a
+# long unfinished message at every look).
+_LIVE_END_LOOK = 64 << 10
 _HEADER_SOH = re.compile(rb"8=(FIXT?\.\d\.\d)\x019=(\d{1,9})\x01")
 _TRAILER = re.compile(rb"\x0110=(\d\d\d)(?!\d)")
 _TIME_HINTS = tuple(
@@ -491,8 +495,11 @@ class LogScanner:
         with the position just after it; else (None, -1), to wait for more. Without this
         a `|` or `^A` log's last message waited for the next message, which may never
         come. A message that does not verify yet waits, as before: it may be unfinished."""
+        if len(buf) - i > _LIVE_END_LOOK:
+            return None, -1  # a long wait: the next message (or the file's end) decides
         acc, at = b"", i
-        for piece in buf[i:].split(b"\n"):
+        pieces = buf[i:].split(b"\n")
+        for k, piece in enumerate(pieces):
             start, at = at, at + len(piece) + 1
             if piece.endswith(b"\r"):
                 piece = piece[:-1]
@@ -504,18 +511,24 @@ class LogScanner:
             norm = acc if delim == SOH else acc.replace(delim, SOH)
             found = _HEADER_SOH.match(norm)
             trailer = _trailer_at(norm, found.end(), int(found.group(2))) if found else -1
-            if found is None or trailer < 0 or len(norm) < trailer + 7:
+            if found is None or trailer < 0 or len(norm) < trailer + 6:
+                continue
+            # the delimiter after CheckSum written, or (logs that end a message without
+            # one) the line ended right after it
+            whole = len(norm) >= trailer + 7 or k < len(pieces) - 1
+            if not whole:
                 continue
             item = self._check(norm, found, found.end(), int(found.group(2)), trailer, line)
             if not isinstance(item, FixMessage):
                 return None, -1
             # norm's end of the message, back in acc's bytes (a 2-byte ^A was 1 SOH), then
             # in buf's: it lies in this piece, the one that completed it
-            end = trailer + 7 + norm.count(SOH, 0, trailer + 7) * (len(delim) - 1)
+            length = min(trailer + 7, len(norm))
+            end = length + norm.count(SOH, 0, length) * (len(delim) - 1)
             within = end - (len(acc) - len(piece))
             if within < 0:
                 return None, -1
-            self.stats.message_bytes += trailer + 7
+            self.stats.message_bytes += trailer + 7  # as _complete() counts it
             return item, start + within
         return None, -1
 

@@ -15,10 +15,9 @@ tail looks at the name again:
 A position (inode, byte offset just after the last complete message, line number there)
 is what the watcher commits. On restart the tail opens the file at the name when it is
 the same inode, or finds the rotated file by its inode in the same folder and reads its
-rest first. Truncation is seen by size, and on restart also by the bytes before the
-offset (they end a message's CheckSum field, or the file was written again): a file
-truncated and then written past the old offset between two looks of a running watcher
-cannot be told from one that grew (tail -F has the same limit).
+rest first. Truncation is seen by size: a file truncated and then written past the old
+offset between two looks (or while the watcher was stopped) cannot be told from one that
+grew (tail -F has the same limit).
 """
 
 from __future__ import annotations
@@ -71,7 +70,8 @@ _ROTATED = re.compile(r"\.(\d{1,4})|-(\d{8,14})")
 
 
 def rotations(path: Path) -> list[Path]:
-    """The log's rotated files beside it, oldest first (dated ones, then numbered)."""
+    """The log's rotated files beside it, oldest first: the dated ones, then the numbered
+    ones (newer_rotations() keeps to the scheme of the file it starts from)."""
     dated: list[tuple[str, Path]] = []
     numbered: list[tuple[int, Path]] = []
     for candidate in path.parent.iterdir():
@@ -86,22 +86,10 @@ def rotations(path: Path) -> list[Path]:
     return [p for _, p in sorted(dated)] + [p for _, p in sorted(numbered)]
 
 
-# A CheckSum field and its delimiter, and a message's start.
-_TRAILER = re.compile(rb"10=\d{3}(?:\x01|\||\^A)")
-_BEGIN = b"8=FIX"
-_LOOK_BACK = 4096
-
-
-def _ends_a_message(path: Path, offset: int) -> bool:
-    """Whether the bytes before `offset` are what a committed position lies after: the end
-    of a message (its CheckSum field), perhaps with bytes outside messages after it (line
-    ends, an engine's time prefix), but no message begun. Else the file was truncated and
-    written past the offset again while the watcher was stopped."""
-    with path.open("rb") as fh:
-        fh.seek(max(0, offset - _LOOK_BACK))
-        before = fh.read(offset - max(0, offset - _LOOK_BACK))
-    ends = [m.end() for m in _TRAILER.finditer(before)]
-    return _BEGIN not in before[ends[-1] if ends else 0 :]
+def _scheme(path: Path, rotated: Path) -> bool:
+    """Whether `rotated` is a numbered rotation of `path` (name.N), not a dated one."""
+    match = _ROTATED.fullmatch(rotated.name[len(path.name) :])
+    return bool(match and match[1])
 
 
 class FileTail:
@@ -163,12 +151,6 @@ class FileTail:
             if size < offset:
                 self.log(f"{self.path}: shorter than when it was last read; reading from byte 0")
                 self._open(self.path, 0, 1)
-            elif offset and not _ends_a_message(self.path, offset):
-                self.log(
-                    f"{self.path}: no message ends where the last read stopped (truncated and "
-                    "written again while stopped); reading from byte 0"
-                )
-                self._open(self.path, 0, 1)
             else:
                 self._open(self.path, offset, line)
             return
@@ -206,8 +188,8 @@ class FileTail:
         items = self.scanner.feed(data) if data else []
         if len(data) == size:
             return items, True, size
-        rest, switched = self._at_end()  # the end of what is written: rotated?
-        return items + rest, switched, len(data)
+        rest, switched, drained = self._at_end()  # the end of what is written: rotated?
+        return items + rest, switched, len(data) + drained
 
     def _restart_truncated(self) -> list[Item]:
         self.log(f"{self.path}: truncated; reading it again from byte 0")
@@ -215,26 +197,27 @@ class FileTail:
         self._open(self.path, 0, 1)
         return items
 
-    def _at_end(self) -> tuple[list[Item], bool]:
+    def _at_end(self) -> tuple[list[Item], bool, int]:
         """At the end of the open file, when the name holds another file: switch to the
         next file of the log, a newer rotated one (rotated twice since the last look, or
         while stopped), else the one at the name once it has been written to. Until then
         the engine may still be writing to the old one (logrotate's `create`: the engine
         goes on with the renamed file until it reopens its log, perhaps at its next
-        session); what the old file got meanwhile is read first."""
+        session); what the old file got meanwhile is read first (its bytes counted)."""
         try:
             current: os.stat_result | None = self.path.stat()
         except FileNotFoundError:
             current = None
         if current is not None and current.st_ino == self.inode:
-            return [], False
+            return [], False, 0
         newer = self._newer_rotations()
         if not newer and (current is None or current.st_size == 0):
-            return [], False
+            return [], False, 0
         assert self._fh is not None
-        items = []
+        items, drained = [], 0
         while data := self._fh.read(self.chunk):  # its last writes, before the switch
             items += self.scanner.feed(data)
+            drained += len(data)
         items += self.scanner.finish()
         if newer:
             self.log(f"{self.path}: rotated more than once; reading {newer[0]} next")
@@ -243,14 +226,18 @@ class FileTail:
         elif self._open(self.path, 0, 1):
             self.log(f"{self.path}: rotated; reading the new file from its start")
             self._draining = False
-        return items, True
+        return items, True, drained
 
     def _newer_rotations(self) -> list[Path]:
-        """The rotated files of the log newer than the open one, oldest first (none when
-        the open file is not among them)."""
+        """The rotated files of the log newer than the open one, oldest first, named as it
+        is (numbered or dated: a stray file of the other scheme, an old copy, is never
+        taken for a rotation); none when the open file is not among them."""
         rotated = rotations(self.path)
         found = [i for i, p in enumerate(rotated) if _inode(p) == self.inode]
-        return rotated[found[0] + 1 :] if found else []
+        if not found:
+            return []
+        numbered = _scheme(self.path, rotated[found[0]])
+        return [p for p in rotated[found[0] + 1 :] if _scheme(self.path, p) == numbered]
 
 
 def file_source(path: Path, max_message: int) -> SourceSpec:
