@@ -491,7 +491,8 @@ class LogScanner:
 
     def _verified_at_end(self, buf: bytes, i: int, line: int) -> tuple[Item | None, int]:
         """The last message of a live log, before the next one has begun: taken once it
-        verifies (BodyLength and CheckSum right, the delimiter after CheckSum written),
+        verifies (BodyLength and CheckSum right, the delimiter after CheckSum written or,
+        in logs that write none, the line ended),
         with the position just after it; else (None, -1), to wait for more. Without this
         a `|` or `^A` log's last message waited for the next message, which may never
         come. A message that does not verify yet waits, as before: it may be unfinished."""

@@ -113,6 +113,7 @@ class FileTail:
         self.inode: int | None = None
         self.scanner = Scanner(self.name, max_message)
         self._draining = False  # reading a rotated file to its end
+        self._rotations_seen: tuple[tuple[int, int, int], list[Path]] | None = None
         if inode is not None:
             self._resume(inode, offset, line)
 
@@ -232,12 +233,19 @@ class FileTail:
         """The rotated files of the log newer than the open one, oldest first, named as it
         is (numbered or dated: a stray file of the other scheme, an old copy, is never
         taken for a rotation); none when the open file is not among them."""
+        # Looked up again only when the folder changed (a rename, a new file): a watcher
+        # waiting for the engine to write its new log polls here for hours.
+        key = (os.stat(self.path.parent).st_mtime_ns, self.inode or 0, _inode(self.path) or 0)
+        if self._rotations_seen is not None and self._rotations_seen[0] == key:
+            return self._rotations_seen[1]
         rotated = rotations(self.path)
         found = [i for i, p in enumerate(rotated) if _inode(p) == self.inode]
-        if not found:
-            return []
-        numbered = _scheme(self.path, rotated[found[0]])
-        return [p for p in rotated[found[0] + 1 :] if _scheme(self.path, p) == numbered]
+        newer: list[Path] = []
+        if found:
+            numbered = _scheme(self.path, rotated[found[0]])
+            newer = [p for p in rotated[found[0] + 1 :] if _scheme(self.path, p) == numbered]
+        self._rotations_seen = (key, newer)
+        return newer
 
 
 def file_source(path: Path, max_message: int) -> SourceSpec:
