@@ -65,6 +65,39 @@ def next_stage(state: ledger.DayState, lake: LakeCopy | None) -> str | None:
 
 
 @dataclass
+class Survey:
+    """What the data folder, the lake and the warehouse know of the days in a range."""
+
+    lake: Lake
+    local: set[dt.date]  # days in the data folder
+    lake_shas: dict[dt.date, str]  # days in the lake, their manifest's sha256
+    states: dict[dt.date, ledger.DayState]  # days the warehouse has a trace of
+
+    @classmethod
+    def of(cls, settings: Settings, start: dt.date | None, end: dt.date | None) -> Survey:
+        params = resolve_params(settings.rules_file)
+        lake = open_lake(settings)
+        local, lake_shas = known_days(settings, lake)
+        with db.connect(settings) as conn:
+            db.migrate(conn)
+            states = ledger.day_states(conn, start, end, params)
+        return cls(lake, local, lake_shas, states)
+
+    def known(self, start: dt.date | None, end: dt.date | None) -> set[dt.date]:
+        """Every day any of them knows, between `start` and `end` (either may be None)."""
+        return {
+            d
+            for d in self.local | set(self.lake_shas) | set(self.states)
+            if (start is None or d >= start) and (end is None or d <= end)
+        }
+
+    def state(self, day: dt.date) -> tuple[ledger.DayState, LakeCopy | None]:
+        """The day's ledger state and its LakeCopy."""
+        state = self.states.get(day, ledger.DayState(day))
+        return state, lake_copy(self.lake, state, self.lake_shas)
+
+
+@dataclass
 class StatusResult:
     days: list[dict[str, Any]]
     gaps: list[dt.date]  # completed sessions shown that are not done: surveillance gaps
@@ -78,17 +111,8 @@ def day_status(
     last completed session), traces or not, and every day known in that range (a future
     day run with --allow-future, say). A trading day up to the last completed session that
     is not done is a gap; nothing known and no range: no rows, no gap."""
-    params = resolve_params(settings.rules_file)
-    lake = open_lake(settings)
-    local, lake_shas = known_days(settings, lake)
-    with db.connect(settings) as conn:
-        db.migrate(conn)
-        states = ledger.day_states(conn, start, end, params)
-    known = {
-        d
-        for d in local | set(lake_shas) | set(states)
-        if (start is None or d >= start) and (end is None or d <= end)
-    }
+    survey = Survey.of(settings, start, end)
+    known = survey.known(start, end)
     last_session = calendar.last_completed_session()
     first = start or (min(known) if known else None)
     shown = set(known)
@@ -96,9 +120,8 @@ def day_status(
         shown |= set(calendar.trading_days(first, end or last_session))
     rows, gaps = [], []
     for day in sorted(shown):
-        state = states.get(day, ledger.DayState(day))
-        copy = lake_copy(lake, state, lake_shas)
-        row = _status_row(state, day in local, day in lake_shas, copy)
+        state, copy = survey.state(day)
+        row = _status_row(state, day in survey.local, day in survey.lake_shas, copy)
         rows.append(row)
         if not row["done"] and calendar.is_trading_day(day) and day <= last_session:
             gaps.append(day)
@@ -134,18 +157,9 @@ def catch_up_days(settings: Settings, until: dt.date) -> list[dt.date]:
     `until` (backfill covers history). Each such day, run through run_day, resumes at its
     first unfinished stage: a day loaded and validated but undetected is detected, not
     loaded again. A day known after `until` moves nothing."""
-    params = resolve_params(settings.rules_file)
-    lake = open_lake(settings)
-    local, lake_shas = known_days(settings, lake)
-    with db.connect(settings) as conn:
-        db.migrate(conn)
-        states = ledger.day_states(conn, None, until, params)
-    known = {d for d in local | set(lake_shas) | set(states) if d <= until}
+    survey = Survey.of(settings, None, until)
+    known = survey.known(None, until)
     if not known:
         return [until] if calendar.is_trading_day(until) else []
-    days = []
-    for day in calendar.trading_days(min(known), until):
-        state = states.get(day, ledger.DayState(day))
-        if next_stage(state, lake_copy(lake, state, lake_shas)) is not None:
-            days.append(day)
-    return days
+    days = calendar.trading_days(min(known), until)
+    return [day for day in days if next_stage(*survey.state(day)) is not None]
