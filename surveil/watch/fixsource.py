@@ -293,8 +293,8 @@ class Days:
             orders, successors = builder.orders, self._successors[day]
             for key in keys:
                 order = orders.peek(key)
-                if order is not None and order.predecessor:
-                    successors.setdefault(order.predecessor, set()).add(key)
+                if order is not None:
+                    _note_successor(successors, order)
 
     def replay_from(self) -> int:
         """The journal's seq a restart replays from: the first message of the oldest day
@@ -372,8 +372,7 @@ class Days:
             if order is None:
                 gone.add(key)
                 continue
-            if order.predecessor:
-                successors.setdefault(order.predecessor, set()).add(key)
+            _note_successor(successors, order)
             todo.extend(successors.get(key, ()))
             row = self._order_row(builder, order)
             if row is None:
@@ -418,3 +417,9 @@ class Days:
             if order is not None:
                 found.update(exec_id for exec_id, _, _ in order.fills)
         return found
+
+
+def _note_successor(successors: dict[str, set[str]], order: Any) -> None:
+    """Note that `order` replaces its predecessor, if it replaces one."""
+    if order.predecessor:
+        successors.setdefault(order.predecessor, set()).add(order.cl_ord_id)
