@@ -81,8 +81,9 @@ def refuse_unfinished(day: dt.date, allow_future: bool = False) -> None:
         )
 
 
-def day_in_data_folder(settings: Settings, day: dt.date) -> str | None:
-    """How the intact day already in the data folder was made, or None when there is none.
+def local_day(settings: Settings, day: dt.date) -> Manifest | None:
+    """The manifest of the intact day already in the data folder, or None when there is
+    none.
 
     run-day without --orders or --seed takes that day as it is (imported by import-fix, or
     generated with other options) rather than generating over it; with them, generate
@@ -91,6 +92,11 @@ def day_in_data_folder(settings: Settings, day: dt.date) -> str | None:
     manifest = read_local_manifest(folder) if folder.exists() else None
     if manifest is None or not verify_local_day(folder, manifest):
         return None
+    return manifest
+
+
+def _made(manifest: Manifest) -> str:
+    """How the day in the data folder was made, as run-day's generate step says it."""
     source = manifest.source
     if source.get("kind") == "generated":
         return (
@@ -259,10 +265,10 @@ def take_day(
     never over a loaded day whose files are lost."""
     default = orders is None and seed is None
     raw = open_lake(settings).read_bytes(manifest_key(day))
-    kept = day_in_data_folder(settings, day)
+    # the local day is hashed only where it decides: without options, or with none in the lake
+    local = local_day(settings, day) if default or raw is None else None
     if default and raw is not None:
         lake_sha = Manifest.from_bytes(raw, f"{day}: the lake's manifest").sha256
-        local = read_local_manifest(settings.data_path / day_dir_name(day)) if kept else None
         if local is None:
             return "skipped", "the day already in the lake (no copy in the data folder)", True
         if local.sha256 != lake_sha:
@@ -271,12 +277,12 @@ def take_day(
                 f"alone (`surveil upload --date {day} --force` would make it the lake's)"
             )
             return "skipped", detail, True
-    if default and kept:
-        return "skipped", kept, False
+    if default and local is not None:
+        return "skipped", _made(local), False
     if default and (watched := record_watched_day(settings, day)):
         return (*watched, False)
     _refuse_over_watched_day(settings, day)
-    if raw is None and kept is None:
+    if raw is None and local is None:
         _refuse_over_lost_day(settings, day)
     r = generate_day(settings, day, orders=orders, seed=seed)
     made = f"{r.rows.get('orders', 0):,} orders, {r.rows.get('executions', 0):,} executions"
