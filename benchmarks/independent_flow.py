@@ -123,7 +123,8 @@ def matches(alert: dict, case: dict, rule: str | None = None) -> bool:
     if not set(alert["account_ids"]) & set(case["account_ids"]):
         return False
     if case["type"] == "excessive_otr" and (rule == "excessive_otr" or rule is None):
-        return case["symbol"] is None or alert["symbol"] in case.get("symbols", [case["symbol"]])
+        wide = case["symbol"] is None or alert["symbol"] == "*"  # either spans the account
+        return wide or alert["symbol"] in case.get("symbols", [case["symbol"]])
     if alert["symbol"] != case["symbol"]:
         return False
     return bool(

@@ -4,6 +4,7 @@ deterministic and replaced per rule."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import random
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from surveil import db
 from surveil.cli import app
 from surveil.detect import detect_day, list_alerts, resolve_params
 from surveil.detect.medians import typical_quantity
@@ -333,10 +335,54 @@ def test_excessive_otr_spread_thinly_over_many_symbols_fires_once_for_the_accoun
     day.filled("A1", "S3", "sell", 100, "10.00", "17:00:00")
     (alert,) = run(settings, day, "excessive_otr")
     assert alert["account_ids"] == ["A1"]
-    assert alert["symbol"] == "S0"  # where it sent most
+    assert alert["symbol"] == "*"  # every symbol (version 2 stored the busiest, S0)
     assert set(stuffed) <= set(alert["cl_ord_ids"])
     assert "34 orders across 8 symbols (most in S0) for 1 trades" in alert["explanation"]
     assert "client peers" in alert["explanation"]
+
+
+def test_excessive_otr_account_wide_alert_is_not_closed_by_one_symbol_s_suppression(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Version 2 stored the account-level alert under its busiest symbol: a suppression of
+    that symbol alone (a registered instrument) closed the alert over all eight, and a STOR
+    drafted from it named that one instrument."""
+    from surveil.review import stor, suppressions
+
+    symbols = tuple(f"S{i}" for i in range(8))
+    day = DayBuilder()
+    _otr_peers(day, symbols)
+    for i, s in enumerate(symbols):
+        for k in range(5 if s == "S0" else 4):
+            day.order("A1", s, "sell", 100, f"16:{k:02d}:{i:02d}", "10.50",
+                      cancel_at=f"16:{k:02d}:{i + 1:02d}")  # fmt: skip
+    day.filled("A1", "S3", "sell", 100, "10.00", "17:00:00")
+    (alert,) = run(settings, day, "excessive_otr")
+    ahead = dt.date.today() + dt.timedelta(days=30)
+
+    def suppress(**scope: str) -> None:
+        s = suppressions.propose(settings, "excessive_otr", reason="registered", expires=ahead,
+                                 actor="ann", **scope)  # fmt: skip
+        suppressions.decide(settings, s.suppression_id, "approve", actor="bob")
+        detect_day(settings, DAY, rule="excessive_otr")
+
+    def status() -> str:
+        with db.connect(settings) as conn:
+            row = conn.execute(
+                "SELECT status || '/' || coalesce(disposition, '') FROM review_cases"
+                " WHERE alert_id = %s", (alert["alert_id"],)).fetchone()  # fmt: skip
+        return str(row[0])
+
+    suppress(account=None, symbol="S0")
+    assert status() == "open/"
+    suppress(account="A1", symbol=None)
+    assert status() == "closed/suppressed"
+    for name, value in (("NAME", "Example Securities Ltd"), ("LEI", "5493001KJTIIGC8Y1R12"),
+                        ("CONTACT", "MLRO")):  # fmt: skip
+        monkeypatch.setenv(f"SURVEIL_FIRM_{name}", value)
+    draft = stor.draft(Settings(), [alert["alert_id"]], tmp_path / "stor", actor="ann")
+    [part] = json.loads(draft.json_path.read_text())["section_2_transactions_and_orders"]
+    assert part["instrument"] == ", ".join(symbols)
 
 
 def test_excessive_otr_spread_that_trades_or_stays_small_does_not_fire(

@@ -323,3 +323,17 @@ def test_the_readme_documents_the_report_and_its_exit_code() -> None:
     assert "| `report` |" in readme
     assert re.search(r"^\| 7 \| .*report", readme, re.M)
     assert "docs/report.png" in readme and (README.parent / "docs" / "report.png").exists()
+
+
+def test_an_alert_over_every_symbol_counts_for_its_account_not_for_a_symbol(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    """excessive_otr's account-level alert (symbol `*`) is not "the most alerted symbol"."""
+    day = quiet_day()
+    order = day.filled("A3", "XYZ", "buy", 100, "100.02", "16:00:00")
+    load_built(settings, day)
+    wide = ("a" * 32, DAY, "excessive_otr", "*", ["A4"], [], [], 70, "across 15 symbols")
+    one = ("b" * 32, DAY, "wash_trade", "XYZ", ["A3"], [order], day.exec_ids(order), 60, "x")
+    insert_alerts(conn, [wide, one])
+    assert [r.name for r in gather.top_symbols(conn, DAY)] == ["XYZ"]
+    assert {r.name for r in gather.top_accounts(conn, DAY)} == {"A3", "A4"}

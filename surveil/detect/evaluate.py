@@ -2,7 +2,8 @@
 
 An alert matches a planted scenario of its rule's type on the same day and symbol that
 shares an account and at least one order or execution id (for excessive_otr the account
-and symbol suffice). Precision is counted per alert (matched alerts ÷ alerts), recall per
+and symbol suffice, and an account-level alert, symbol `*`, matches its account's case in
+any symbol). Precision is counted per alert (matched alerts ÷ alerts), recall per
 planted case (scenarios found ÷ scenarios planted); each is None (JSON null, "n/a") where it
 is undefined — no alerts, nothing planted — never 0. A day whose load carried no
 `scenarios.csv` (an imported drop copy, say) has no ground truth: its alerts are counted but
@@ -40,7 +41,8 @@ WITH fired AS (
 ), matches AS (
     SELECT f.key, p.scenario_id, p.label
     FROM fired f JOIN planted p
-      ON p.symbol = f.symbol AND p.account_ids && f.account_ids
+      ON (p.symbol = f.symbol OR (%(rule)s = 'excessive_otr' AND f.symbol = '*'))
+     AND p.account_ids && f.account_ids
      AND (%(rule)s = 'excessive_otr' OR p.cl_ord_ids && f.cl_ord_ids OR p.exec_ids && f.exec_ids)
 )
 SELECT (SELECT count(*) FROM planted WHERE label = 'abuse') AS planted,

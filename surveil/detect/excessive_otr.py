@@ -20,8 +20,9 @@ type. The peers leave out what is itself a candidate (at least `min_orders` orde
 `min_ratio` or more: the pair, or for the account-level test the whole account), so a
 suspect's stuffing cannot raise the baseline it is measured against; a type with no peers
 left is measured against every type's pairs. The volume ratio (order quantity ÷
-traded quantity) is reported in the explanation. An account-level alert names the symbol in
-which the account sent most orders. Does not catch: market makers exempted by a venue
+traded quantity) is reported in the explanation. An account-level alert has the symbol `*`
+(its evidence, a suppression's scope and the report take every symbol of the account) and
+names in its explanation the symbol in which the account sent most orders. Does not catch: market makers exempted by a venue
 (configure a higher `min_ratio` for a day of them), or a ratio below `min_ratio` however
 many orders it is made of.
 
@@ -30,10 +31,14 @@ pairs, the suspect's own among them): an account stuffing most of a small day's 
 its own baseline and was never seen; messaging spread over many symbols, under `min_orders`
 in each, was never seen; and a market maker's ordinary quoting was measured against clients,
 who trade most of what they send.
+
+Version 3: the account-level alert was stored under its busiest symbol, so a suppression
+of that one symbol (say, a market maker's registered instrument) silently closed an alert
+over fifteen, and the report counted the whole account's messaging against that symbol.
 """
 
 NAME = "excessive_otr"
-VERSION = "2"
+VERSION = "3"
 PARAMS = {
     "min_orders": 20,
     "min_ratio": 20.0,
@@ -133,7 +138,7 @@ WITH order_counts AS (
     GROUP BY key
 )
 SELECT f.key,
-       f.symbol,
+       f.scope AS symbol,
        ARRAY[f.account_id] AS account_ids,
        coalesce(oe.cl_ord_ids, ARRAY[]::text[]) AS cl_ord_ids,
        coalesce(ee.exec_ids, ARRAY[]::text[]) AS exec_ids,

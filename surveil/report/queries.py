@@ -76,7 +76,7 @@ TOP_SYMBOLS = """
 SELECT symbol, count(DISTINCT alert_id) AS alerts, max(score),
        array_agg(DISTINCT rule ORDER BY rule), count(DISTINCT account_id)
 FROM alerts, unnest(account_ids) AS account_id
-WHERE trade_date = %(d)s
+WHERE trade_date = %(d)s AND symbol <> '*'  -- an alert over every symbol is none of them
 GROUP BY symbol ORDER BY alerts DESC, max(score) DESC, symbol LIMIT %(limit)s
 """
 

@@ -85,6 +85,13 @@ def _orders(found: evidence.Evidence | None) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def _instrument(symbol: str, orders: list[dict[str, Any]]) -> str:
+    """The alert's instrument; for an alert over several (`*`), those its orders were in."""
+    if symbol != "*":
+        return symbol
+    return ", ".join(sorted({o["instrument"] for o in orders})) or symbol
+
+
 def _alert_part(conn: psycopg.Connection, alert_id: str) -> dict[str, Any]:
     case = load_case(conn, alert_id)
     row = conn.execute(ALERT, (alert_id,)).fetchone()
@@ -93,6 +100,7 @@ def _alert_part(conn: psycopg.Connection, alert_id: str) -> dict[str, Any]:
         dict(zip(HISTORY_COLUMNS, r, strict=True)) for r in conn.execute(HISTORY, (alert_id,))
     ]
     found = evidence.alert_evidence(conn, alert_id) if case["produced"] else None
+    orders = _orders(found)
     accounts = conn.execute(ACCOUNTS, (case["trade_date"], list(case["account_ids"]))).fetchall()
     comments = [
         f"{h['at'].astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC, {h['actor']} ({h['action']}): {h['comment']}"
@@ -103,9 +111,9 @@ def _alert_part(conn: psycopg.Connection, alert_id: str) -> dict[str, Any]:
         "alert_id": alert_id,
         "trade_date": str(case["trade_date"]),
         "rule": case["rule"],
-        "instrument": case["symbol"],
+        "instrument": _instrument(case["symbol"], orders),
         "score": float(case["score"]),
-        "orders_and_transactions": _orders(found),
+        "orders_and_transactions": orders,
         "suspicion": {
             "nature": _rule_description(case["rule"]),
             "reasons": snapshot.get("explanation", ""),

@@ -3,7 +3,8 @@ alert a suppression in force covers is closed as suppressed, with an automatic e
 
 A suppression is scoped to a rule and an account and/or a symbol. It covers an alert of
 that rule whose accounts are all the suppression's account (an alert of two accounts is
-never hidden by a suppression of one) and whose symbol is the suppression's. It is in force
+never hidden by a suppression of one) and whose symbol is the suppression's (an alert over
+every symbol of its account, `*`, is in none of them). It is in force
 once approved by a second person, for trading days up to its expiry and while today is not
 past its expiry; a revoked or expired one stops applying. Only a case nobody has acted on
 is closed by it: a person's decision is never overridden by detection.
