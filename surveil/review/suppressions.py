@@ -1,5 +1,6 @@
-"""Suppressions, and what detection does with them: every new alert opens a case, and an
-alert a suppression in force covers is closed as suppressed, with an automatic event.
+"""Suppressions, and what detection does to cases: every new alert opens a case, an alert a
+suppression in force covers is closed as suppressed, and a case whose alert a re-run changed
+follows it, each with an automatic event.
 
 A suppression is scoped to a rule and an account and/or a symbol. It covers an alert of
 that rule whose accounts are all the suppression's account (an alert of two accounts is
@@ -8,6 +9,15 @@ every symbol of its account, `*`, is in none of them). It is in force
 once approved by a second person, for trading days up to its expiry and while today is not
 past its expiry; a revoked or expired one stops applying. Only a case nobody has acted on
 is closed by it: a person's decision is never overridden by detection.
+
+A re-run (new data loaded, other parameters, a new rule version) can give an alert under
+the same id another score, symbol or accounts. The case then takes them (the queue, the
+score filters and four-eyes read the alert as it is now; the case's `alert` keeps what it
+was opened on), with a `changed` event naming both. A close that no longer holds goes back:
+one made by one person on a score under the four-eyes threshold, now at or over it, waits
+for a second person's approval of that same close (`pending`, requested by who closed it);
+a suppressed alert that no suppression in force covers any longer (its symbol became `*`,
+say) is open again. A close approved by a second person stands.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from typing import Any
 import psycopg
 
 from surveil.errors import ReviewError
-from surveil.review import SYSTEM_ACTOR, require_comment, session
+from surveil.review import APPROVAL_SCORE, SYSTEM_ACTOR, require_comment, session
 from surveil.settings import Settings
 
 # The day's alerts of the rules just run that have no case yet open one, each with its
@@ -40,21 +50,77 @@ SELECT %(actor)s::text, 'opened', alert_id, 'open', jsonb_build_object('by', %(b
 FROM opened ORDER BY alert_id
 """
 SET_SYSTEM_ACTOR = "SELECT set_config('surveil.actor', %s, true)"
+# Suppression s in force covers alert a.
+COVERS = """s.rule = a.rule AND s.status = 'active'
+     AND s.expires_on >= a.trade_date AND s.expires_on >= current_date
+     AND (s.account_id IS NULL OR a.account_ids <@ ARRAY[s.account_id::text])
+     AND (s.symbol IS NULL OR s.symbol = a.symbol)"""
+# Cases of the day's alerts whose alert a re-run changed take its score, symbol and accounts;
+# a close that no longer holds goes back (module docstring); one `changed` event each.
+FOLLOW = f"""
+WITH moved AS (
+    SELECT c.alert_id, c.status, c.disposition, c.closed_by, c.suppression_id,
+           c.score AS was_score, c.symbol AS was_symbol, c.account_ids AS was_accounts,
+           a.score, a.symbol, a.account_ids,
+           CASE WHEN c.status <> 'closed' THEN c.status
+                WHEN c.disposition = 'suppressed' AND NOT EXISTS (
+                     SELECT 1 FROM suppressions s WHERE {COVERS}) THEN 'open'
+                WHEN c.disposition <> 'suppressed' AND c.approved_by IS NULL
+                     AND c.score < %(approval)s AND a.score >= %(approval)s THEN 'pending'
+                ELSE 'closed' END AS to_status
+    FROM review_cases c JOIN alerts a ON a.alert_id = c.alert_id
+    WHERE a.trade_date = %(d)s AND a.rule = ANY(%(rules)s)
+      AND (c.score, c.symbol, c.account_ids) IS DISTINCT FROM (a.score, a.symbol, a.account_ids)
+), followed AS (
+    UPDATE review_cases c SET score = m.score, symbol = m.symbol, account_ids = m.account_ids,
+           status = m.to_status,
+           pending_from = CASE WHEN m.to_status = 'pending' AND m.status = 'closed'
+                               THEN 'open' ELSE c.pending_from END,
+           pending_disposition = CASE WHEN m.to_status = 'pending' AND m.status = 'closed'
+                                      THEN c.disposition ELSE c.pending_disposition END,
+           pending_by = CASE WHEN m.to_status = 'pending' AND m.status = 'closed'
+                             THEN c.closed_by ELSE c.pending_by END,
+           pending_at = CASE WHEN m.to_status = 'pending' AND m.status = 'closed'
+                             THEN clock_timestamp() ELSE c.pending_at END,
+           disposition = CASE WHEN m.to_status = 'closed' THEN c.disposition END,
+           closed_by = CASE WHEN m.to_status = 'closed' THEN c.closed_by END,
+           closed_at = CASE WHEN m.to_status = 'closed' THEN c.closed_at END,
+           suppression_id = CASE WHEN m.to_status = 'closed' THEN c.suppression_id END
+    FROM moved m WHERE c.alert_id = m.alert_id
+    RETURNING m.*
+)
+INSERT INTO review_events (actor, action, alert_id, suppression_id, from_status, to_status,
+                           comment, detail, event_id, at, prev_hash, hash)
+SELECT %(actor)s::text, 'changed', alert_id,
+       CASE WHEN to_status = 'open' AND status = 'closed' THEN suppression_id END,
+       status, to_status,
+       'the alert changed on re-detection'
+       || CASE WHEN to_status = 'pending' AND status = 'closed'
+               THEN format(': the close by %%s now needs a second person (score %%s >= %%s)',
+                           closed_by, score, %(approval)s::int)
+               WHEN to_status = 'open' AND status = 'closed'
+               THEN format(': suppression %%s no longer covers it', suppression_id)
+               ELSE '' END,
+       jsonb_build_object('by', %(by)s::text, 'score', jsonb_build_array(was_score, score),
+                          'symbol', jsonb_build_array(was_symbol, symbol),
+                          'account_ids', jsonb_build_array(was_accounts, account_ids)),
+       0, now(), '', ''
+FROM followed ORDER BY alert_id
+"""
+# What detection itself writes into a case's history; a case with nothing else is untouched.
+SYSTEM_ACTIONS = ["opened", "suppressed", "changed"]
 # Untouched open cases of the day's alerts that a suppression in force covers: closed as
 # suppressed, each with an event naming the suppression.
-APPLY = """
+APPLY = f"""
 WITH covered AS (
     SELECT DISTINCT ON (c.alert_id) c.alert_id, s.suppression_id, s.reason
     FROM review_cases c
     JOIN alerts a ON a.alert_id = c.alert_id
-    JOIN suppressions s ON s.rule = a.rule AND s.status = 'active'
-     AND s.expires_on >= a.trade_date AND s.expires_on >= current_date
-     AND (s.account_id IS NULL OR a.account_ids <@ ARRAY[s.account_id::text])
-     AND (s.symbol IS NULL OR s.symbol = a.symbol)
+    JOIN suppressions s ON {COVERS}
     WHERE a.trade_date = %(d)s AND a.rule = ANY(%(rules)s) AND c.status = 'open'
       AND c.assignee IS NULL
       AND NOT EXISTS (SELECT 1 FROM review_events e
-                      WHERE e.alert_id = c.alert_id AND e.action <> 'opened')
+                      WHERE e.alert_id = c.alert_id AND e.action <> ALL(%(system)s))
     ORDER BY c.alert_id, s.suppression_id
 ), closed AS (
     UPDATE review_cases c SET status = 'closed', disposition = 'suppressed',
@@ -79,12 +145,15 @@ WHERE trade_date = %(d)s AND rule = ANY(%(rules)s) AND disposition = 'suppressed
 def apply_to_day(
     conn: psycopg.Connection, day: dt.date, rules: list[str], by: str = "detect"
 ) -> int:
-    """Open cases for the day's new alerts of `rules` and close the ones a suppression in
-    force covers; returns how many of the day's alerts of these rules stand suppressed.
+    """Bring the cases of alerts a re-run changed up to date, open cases for the day's new
+    alerts of `rules` and close the ones a suppression in force covers; returns how many of
+    the day's alerts of these rules stand suppressed.
     Runs inside the caller's transaction (detect's, load-alerts'): the alerts and their
     cases are committed together."""
     conn.execute(SET_SYSTEM_ACTOR, (SYSTEM_ACTOR,))
-    params = {"d": day, "rules": rules, "actor": SYSTEM_ACTOR, "by": by}
+    params = {"d": day, "rules": rules, "actor": SYSTEM_ACTOR, "by": by,
+              "approval": APPROVAL_SCORE, "system": SYSTEM_ACTIONS}  # fmt: skip
+    conn.execute(FOLLOW, params)
     conn.execute(OPEN_CASES, params)
     conn.execute(APPLY, params)
     row = conn.execute(SUPPRESSED_COUNT, params).fetchone()
