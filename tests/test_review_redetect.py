@@ -4,13 +4,15 @@ FOLLOW): the case follows the alert, and a close that no longer holds goes back.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from surveil.detect import detect_day
 from surveil.errors import ReviewError
-from surveil.review import APPROVAL_SCORE, cases, suppressions
+from surveil.review import APPROVAL_SCORE, cases, stor, suppressions
 from surveil.settings import Settings
 from tests import test_review as base
 from tests.conftest import TRADING_DAY
@@ -27,7 +29,7 @@ def redetected(conn: psycopg.Connection, alert_id: str, **changes: object) -> No
     detection's hook over the day's cases."""
     with conn.transaction():
         for column, value in changes.items():
-            assert column in ("score", "symbol")
+            assert column in ("score", "symbol", "explanation")
             conn.execute(f"UPDATE alerts SET {column} = %s WHERE alert_id = %s", (value, alert_id))
         suppressions.apply_to_day(conn, TRADING_DAY, ["excessive_otr", "spoofing"])
 
@@ -124,3 +126,18 @@ def test_a_real_re_run_with_other_parameters_moves_the_cases_it_changed(
         "SELECT count(*) FROM review_events WHERE action = 'changed' AND alert_id = ANY(%s)",
         (moved,)).fetchone()[0]  # fmt: skip
     assert changed == len(moved)
+
+
+def test_a_stor_drafted_after_the_re_run_states_the_alert_as_it_is_now(
+    settings: Settings, migrated: psycopg.Connection, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    [alert] = plant(migrated, score=50)
+    redetected(migrated, alert, score=90, explanation="now 40 orders per trade")
+    for name, value in (("NAME", "Example Securities Ltd"), ("LEI", "5493001KJTIIGC8Y1R12"),
+                        ("CONTACT", "MLRO")):  # fmt: skip
+        monkeypatch.setenv(f"SURVEIL_FIRM_{name}", value)
+    draft = stor.draft(Settings(), [alert], tmp_path, actor="ann")
+    doc = json.loads(draft.json_path.read_text())
+    [nature] = doc["section_3_nature_of_suspicion"]
+    assert nature["score"] == 90 and nature["reasons"] == "now 40 orders per trade"

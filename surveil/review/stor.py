@@ -29,7 +29,13 @@ from surveil.settings import Settings
 
 SIDES = {"1": "buy", "2": "sell", "5": "sell short", "6": "sell short exempt"}
 ORDER_TYPES = {"1": "market", "2": "limit", "3": "stop", "4": "stop limit"}
-ALERT = "SELECT alert FROM review_cases WHERE alert_id = %s"
+# The alert as it is now (the one the evidence and the case's score are of), or, when a
+# re-run no longer produces it, as the case opened on it.
+ALERT = """
+SELECT coalesce((SELECT to_jsonb(a) - 'created_at' FROM alerts a WHERE a.alert_id = c.alert_id),
+                c.alert)
+FROM review_cases c WHERE c.alert_id = %s
+"""
 ACCOUNTS = """
 SELECT a.account_id, a.account_type, a.beneficial_owner_id, a.firm_id, f.firm_name
 FROM accounts a LEFT JOIN firms f ON f.trade_date = a.trade_date AND f.firm_id = a.firm_id
