@@ -50,21 +50,16 @@ SELECT %(actor)s::text, 'opened', alert_id, 'open', jsonb_build_object('by', %(b
 FROM opened ORDER BY alert_id
 """
 SET_SYSTEM_ACTOR = "SELECT set_config('surveil.actor', %s, true)"
-# Suppression s in force covers alert a.
-COVERS = """s.rule = a.rule AND s.status = 'active'
-     AND s.expires_on >= a.trade_date AND s.expires_on >= current_date
-     AND (s.account_id IS NULL OR a.account_ids <@ ARRAY[s.account_id::text])
-     AND (s.symbol IS NULL OR s.symbol = a.symbol)"""
 # Cases of the day's alerts whose alert a re-run changed take its score, symbol and accounts;
 # a close that no longer holds goes back (module docstring); one `changed` event each.
-FOLLOW = f"""
+FOLLOW = """
 WITH moved AS (
     SELECT c.alert_id, c.status, c.disposition, c.closed_by, c.suppression_id,
            c.score AS was_score, c.symbol AS was_symbol, c.account_ids AS was_accounts,
            a.score, a.symbol, a.account_ids,
            CASE WHEN c.status <> 'closed' THEN c.status
                 WHEN c.disposition = 'suppressed' AND NOT EXISTS (
-                     SELECT 1 FROM suppressions s WHERE {COVERS}) THEN 'open'
+                     SELECT 1 FROM suppressions s WHERE review_covers(s, a)) THEN 'open'
                 WHEN c.disposition <> 'suppressed' AND c.approved_by IS NULL
                      AND c.score < %(approval)s AND a.score >= %(approval)s THEN 'pending'
                 ELSE 'closed' END AS to_status
@@ -111,12 +106,12 @@ FROM followed ORDER BY alert_id
 SYSTEM_ACTIONS = ["opened", "suppressed", "changed"]
 # Untouched open cases of the day's alerts that a suppression in force covers: closed as
 # suppressed, each with an event naming the suppression.
-APPLY = f"""
+APPLY = """
 WITH covered AS (
     SELECT DISTINCT ON (c.alert_id) c.alert_id, s.suppression_id, s.reason
     FROM review_cases c
     JOIN alerts a ON a.alert_id = c.alert_id
-    JOIN suppressions s ON {COVERS}
+    JOIN suppressions s ON review_covers(s, a)
     WHERE a.trade_date = %(d)s AND a.rule = ANY(%(rules)s) AND c.status = 'open'
       AND c.assignee IS NULL
       AND NOT EXISTS (SELECT 1 FROM review_events e
