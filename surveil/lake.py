@@ -39,6 +39,9 @@ class Lake(Protocol):
     def put_file(self, key: str, path: Path, sha256: str, *, overwrite: bool) -> None:
         """Store `path` under `key`; with overwrite=False never replace an existing object."""
 
+    def delete(self, key: str) -> None:
+        """Remove the object under `key`; nothing when there is none."""
+
     def open(self, key: str) -> AbstractContextManager[IO[bytes]]:
         """A binary stream of the object, as a context manager."""
 
@@ -89,6 +92,12 @@ class LocalLake:
                 raise
         except FileExistsError:
             raise ConflictError(f"{target}: already exists in the lake") from None
+        except PermissionError as exc:
+            raise UnavailableError(f"lake folder {self.root}: {exc.strerror}") from None
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
         except PermissionError as exc:
             raise UnavailableError(f"lake folder {self.root}: {exc.strerror}") from None
 
@@ -200,6 +209,10 @@ class S3Lake:
                     raise ConflictError(f"{self._where(key)}: already exists in the lake") from None
                 raise
 
+    def delete(self, key: str) -> None:
+        with self._errors(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
     @contextmanager
     def open(self, key: str) -> Iterator[IO[bytes]]:
         from botocore.exceptions import ClientError
@@ -294,7 +307,12 @@ def upload_day(settings: Settings, day: dt.date, *, force: bool = False) -> Uplo
     """Copy the day folder into the lake: data files first, the manifest last.
 
     An object already in the lake with the same sha256 is skipped; a different one is a
-    ConflictError unless `force`.
+    ConflictError unless `force`. A forced replacement takes the lake's old manifest away
+    before the first data file is replaced: an upload stopped half way (the bucket failing,
+    a kill) then leaves a day without a manifest, which status and catch-up see as not
+    uploaded, never the old manifest over new files, which they would take for done. Data
+    files of a day with no manifest in the lake are such an unfinished upload's, of no
+    day: they are replaced without `force`.
     """
     day_dir = settings.data_path / day_dir_name(day)
     manifest = read_local_manifest(day_dir)
@@ -305,6 +323,7 @@ def upload_day(settings: Settings, day: dt.date, *, force: bool = False) -> Uplo
     manifest_path = day_dir / MANIFEST_NAME
     files = [(e.name, e.sha256) for e in manifest.files.values()]
     files.append((MANIFEST_NAME, sha256_file(manifest_path)))
+    manifest_key = f"{day_dir_name(day)}/{MANIFEST_NAME}"
     for name, sha in files:
         path = day_dir / name
         if not path.exists():
@@ -316,12 +335,14 @@ def upload_day(settings: Settings, day: dt.date, *, force: bool = False) -> Uplo
         if existing == sha:
             result.skipped.append(name)
             continue
-        if existing is not None and not force:
+        if existing is not None and not force and lake.sha256_of(manifest_key) is not None:
             raise ConflictError(
                 f"{lake.uri}/{key}: the lake holds a different file for {day}; "
                 f"`surveil upload --date {day} --force` replaces it, then "
                 f"`surveil load --date {day}` loads the new day"
             )
+        if existing is not None and name != MANIFEST_NAME:
+            lake.delete(manifest_key)  # forced: the old manifest first (docstring)
         try:
             lake.put_file(key, path, sha, overwrite=existing is not None)
         except ConflictError:

@@ -75,6 +75,34 @@ def test_upload_refuses_a_different_file_unless_forced(settings: Settings) -> No
     assert "orders.csv" in forced.uploaded and forced.uploaded[-1] == "_manifest.json"
 
 
+def test_an_s3_upload_force_stopped_half_way_leaves_no_manifest_and_the_next_upload_completes(
+    settings: Settings, s3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old manifest over half-replaced files would read as the old day, done."""
+    from surveil.errors import UnavailableError
+    from surveil.lake import S3Lake, open_lake
+
+    settings = Settings()  # with the s3 fixture's lake
+    assert settings.lake_uri.startswith("s3://")
+    generate_day(settings, TRADING_DAY, orders=300)
+    upload_day(settings, TRADING_DAY)
+    generate_day(settings, TRADING_DAY, orders=301, force=True)
+    real_put = S3Lake.put_file
+
+    def failing_put(self: S3Lake, key: str, path: Path, sha256: str, *, overwrite: bool) -> None:
+        if key.endswith("/orders.csv"):
+            raise UnavailableError(f"{key}: the bucket is down")
+        real_put(self, key, path, sha256, overwrite=overwrite)
+
+    monkeypatch.setattr(S3Lake, "put_file", failing_put)
+    with pytest.raises(UnavailableError):
+        upload_day(settings, TRADING_DAY, force=True)
+    monkeypatch.setattr(S3Lake, "put_file", real_put)
+    assert open_lake(settings).days() == []  # not a day: an upload to finish
+    done = upload_day(settings, TRADING_DAY)  # no --force: the leftovers are of no day
+    assert done.uploaded[-1] == "_manifest.json" and open_lake(settings).days() == [TRADING_DAY]
+
+
 def test_s3_lake_end_to_end_with_mock_aws(settings: Settings, s3, conn) -> None:
     result = runner.invoke(app, ["run-day", "--date", str(TRADING_DAY), "--json"])
     assert result.exit_code == 0, result.stderr

@@ -437,6 +437,36 @@ def test_a_loaded_day_gone_from_the_lake_is_a_gap_that_catch_up_uploads_again(
     assert status_of(D)[0] == 0
 
 
+@pytest.mark.parametrize("fails_at", ["executions.csv", MANIFEST_NAME])
+def test_an_upload_force_stopped_half_way_is_a_gap_that_run_day_completes(
+    settings: Settings, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch,
+    fails_at: str,
+) -> None:  # fmt: skip
+    """The bucket fails part way through replacing a loaded day: the lake held the old
+    manifest over the new files, status said done and run-day skipped everything."""
+    from surveil.errors import UnavailableError
+    from surveil.lake import LocalLake
+
+    run_day(D)
+    assert cli("generate", "--date", str(D), "--orders", "250", "--force")[0] == 0
+    real_put = LocalLake.put_file
+
+    def failing_put(self: LocalLake, key: str, path: Path, sha256: str, *, overwrite: bool) -> None:
+        if key.endswith(fails_at):
+            raise UnavailableError(f"{key}: the bucket is down")
+        real_put(self, key, path, sha256, overwrite=overwrite)
+
+    monkeypatch.setattr(LocalLake, "put_file", failing_put)
+    assert cli("upload", "--date", str(D), "--force")[0] == 4
+    monkeypatch.setattr(LocalLake, "put_file", real_put)
+    code, row = status_of(D)
+    assert code == 5 and (row["lake_manifest"], row["next_stage"]) == ("missing", "upload")
+    run_day(D)  # the re-run the docs promise completes the day
+    assert count_day(conn, "orders", D) == 250 and ledger(conn, D) == ["loaded", "replaced"]
+    code, row = status_of(D)
+    assert code == 0 and row["done"] and row["lake_manifest"] == "same"
+
+
 def test_run_day_never_generates_over_a_loaded_day_whose_files_are_lost(
     settings: Settings, conn: psycopg.Connection
 ) -> None:
