@@ -292,9 +292,14 @@ def take_day(
 def _refuse_over_lost_day(settings: Settings, day: dt.date) -> None:
     """ConflictError (exit 3) when the warehouse holds a load of `day` whose files neither
     the data folder nor the lake has any more (run-day looked in both first): a generated
-    day would be loaded over it (over a real day, if it was imported)."""
+    day would be loaded over it (over a real day, if it was imported). Files there now were
+    put by another run that loaded the day since this one looked (two first runs at once):
+    the day is not lost."""
     loaded = _state(settings, day).load_run_id
-    if loaded is not None:
+    if loaded is None:
+        return
+    there = open_lake(settings).read_bytes(manifest_key(day)) is not None
+    if not there and local_day(settings, day) is None:
         raise ConflictError(
             f"{day}: the warehouse holds the day (load run {loaded}), but neither the data "
             "folder nor the lake has its files; run-day would generate a synthetic day and "

@@ -21,7 +21,7 @@ from typing import Any
 
 from surveil.dayfolder import write_csv, write_manifest
 from surveil.detect import ALERT_COLUMNS, DELETE_ALERTS, INSERT_DETECT_RUN, RULES, RuleRun
-from surveil.errors import BadInputError
+from surveil.errors import BadInputError, ConflictError
 from surveil.lake import Lake, open_lake
 from surveil.manifest import MANIFEST_NAME, FileEntry, Manifest, day_dir_name
 from surveil.settings import Settings
@@ -212,11 +212,29 @@ class LoadAlertsResult:
         return sum(self.rules.values())
 
 
+def _refuse_another_copy(
+    settings: Settings, day: dt.date, where: str, source: dict[str, Any], loaded: str | None
+) -> None:
+    """The alerts must be of the day the warehouse holds (its current load), or, with none
+    loaded (a Spark-only backfill), of the lake's copy: alerts of a copy since replaced
+    would stand as the day's, under a detection the ledger counts as current."""
+    made_over = source.get("input_sha256")
+    against, what = loaded, "the copy loaded in the warehouse"
+    if against is None:
+        against, what = open_lake(settings).manifest_sha256s().get(day), "the lake's copy"
+    if against is not None and made_over != against:
+        raise ConflictError(
+            f"{where}: computed over another copy of {day} (manifest {str(made_over)[:12]}) "
+            f"than {what} ({against[:12]}); run `surveil detect --engine spark --date {day}` "
+            "again, then load-alerts"
+        )
+
+
 def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
     """Put the day's alerts from the lake into PostgreSQL: in one transaction, every rule
     the file covers has its alerts for the day replaced by the file's. When the warehouse
-    holds the same input day (same manifest), the runs are recorded in detect_runs too, so
-    run-day sees detection as done."""
+    holds the day, the runs are recorded in detect_runs too, so run-day sees detection as
+    done; alerts made over another copy of the day are refused (_refuse_another_copy)."""
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
@@ -240,6 +258,8 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
             # As detect: a load of the day waits, and so does a detection of the day.
             db.lock_day(conn, day, settings.lock_timeout_s, shared=True)
             db.lock_day(conn, day, settings.lock_timeout_s, namespace=db.DETECT_LOCK_NAMESPACE)
+            current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
+            _refuse_another_copy(settings, day, where, source, current[1] if current else None)
             for rule in covered:
                 cur = conn.execute(DELETE_ALERTS, (day, rule))
                 result.replaced += cur.rowcount
@@ -258,8 +278,7 @@ def load_alerts(settings: Settings, day: dt.date) -> LoadAlertsResult:
                 result.rules[rule] = sum(a["rule"] == rule for a in found.rows)
             # As detect: new alerts open review cases, suppressed ones are closed.
             result.suppressed = suppressions.apply_to_day(conn, day, covered, by="load-alerts")
-            current = conn.execute(CURRENT_LOAD, (day,)).fetchone()
-            if current is not None and current[1] == source.get("input_sha256"):
+            if current is not None:
                 # What the warehouse's copy of the input day says of its validation, as
                 # detect records it (the ledger shows a forced or unvalidated detection).
                 validation = ledger.VALIDATION_AT_DETECT[ledger.day_state(conn, day).validation]

@@ -9,6 +9,7 @@ after its load. docs/reliability.md lists the cases and the figures.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -467,6 +468,34 @@ def test_an_upload_force_stopped_half_way_is_a_gap_that_run_day_completes(
     assert code == 0 and row["done"] and row["lake_manifest"] == "same"
 
 
+def test_load_alerts_made_over_a_copy_since_replaced_is_refused_and_changes_nothing(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    """Spark's alerts of copy A, then the day replaced by B and run: load-alerts put A's
+    alerts in place of B's, under B's detection, which the ledger still counted current."""
+    from surveil.detect import ALERT_COLUMNS, RuleRun, resolve_params
+    from surveil.detect.lake_alerts import write_alerts
+
+    run_day(D)
+    manifest_a = lake_day(settings, D) / MANIFEST_NAME
+    rows = conn.execute(
+        "SELECT " + ", ".join(ALERT_COLUMNS) + " FROM alerts WHERE trade_date = %s", (D,)
+    ).fetchall()
+    alerts = [dict(zip(ALERT_COLUMNS, r, strict=True)) for r in rows]
+    for a in alerts:
+        a["params"] = json.dumps(a["params"])
+    params = resolve_params(None)
+    runs = [RuleRun(r, RULES[r].VERSION, params[r], 0, 0.1) for r in RULES]
+    write_alerts(settings, D, alerts, runs, hashlib.sha256(manifest_a.read_bytes()).hexdigest())
+    assert cli("generate", "--date", str(D), "--orders", "250", "--force")[0] == 0
+    assert cli("upload", "--date", str(D), "--force")[0] == 0
+    run_day(D)
+    before = alert_ids(conn, D)
+    code, _, err = cli("load-alerts", "--date", str(D))
+    assert code == 3 and "computed over another copy" in one_line(err)
+    assert alert_ids(conn, D) == before and status_of(D)[0] == 0
+
+
 def test_run_day_never_generates_over_a_loaded_day_whose_files_are_lost(
     settings: Settings, conn: psycopg.Connection
 ) -> None:
@@ -481,6 +510,33 @@ def test_run_day_never_generates_over_a_loaded_day_whose_files_are_lost(
         assert code == 3 and "neither the data folder nor the lake" in one_line(err)
     assert ledger(conn, D) == ["loaded"] and count_day(conn, "orders", D) == orders
     assert not (settings.data_path / day_dir_name(D)).exists()
+
+
+def test_a_day_another_run_made_and_loaded_while_this_one_looked_is_not_lost(
+    settings: Settings, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first runs at once: this one looked in the data folder and the lake before the
+    other had written the day, and in the ledger after it had loaded it (it refused the
+    day as lost, exit 3, in tests/reliability/test_faults.py's two-runs test)."""
+    from surveil import pipeline
+    from surveil.lake import LocalLake
+
+    run_day(D)  # the other run, done meanwhile
+    real_local, real_read = pipeline.local_day, LocalLake.read_bytes
+    looked: list[str] = []
+
+    def local_day(settings: Settings, day: dt.date):  # type: ignore[no-untyped-def]
+        looked.append("local")
+        return None if looked.count("local") == 1 else real_local(settings, day)
+
+    def read_bytes(self: LocalLake, key: str) -> bytes | None:
+        looked.append("lake")
+        return None if looked.count("lake") == 1 else real_read(self, key)
+
+    monkeypatch.setattr(pipeline, "local_day", local_day)
+    monkeypatch.setattr(LocalLake, "read_bytes", read_bytes)
+    out = run_day(D)
+    assert out["steps"][0]["status"] == "skipped" and ledger(conn, D) == ["loaded", "skipped"]
 
 
 def test_run_day_fails_when_the_day_is_loaded_again_between_its_validate_and_detect(
