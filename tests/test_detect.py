@@ -163,6 +163,21 @@ def test_spoofing_layering_pattern_fires(settings: Settings) -> None:
     assert "layered 3 sell orders" in alert["explanation"]
 
 
+def test_spoofing_the_venue_ending_day_orders_at_the_close_is_not_the_trader_s_cancel(
+    settings: Settings,
+) -> None:
+    """Layers resting since the afternoon, ended by the venue at the close (reported as
+    cancelled) a few seconds after a fill just before it: version 3 alerted."""
+    day = DayBuilder()
+    background(day)
+    for k in range(5):
+        day.filled("A3", "SPF", "buy", 100, "20.00", f"15:0{k}:00")
+    for k in range(3):
+        day.order("A3", "SPF", "sell", 5000, f"18:30:0{k}", "20.10", cancel_at="21:00:00.300")
+    day.order("A3", "SPF", "buy", 100, "20:59:40", "20.02", [(100, "20.02", "20:59:45")])
+    assert run(settings, day, "spoofing") == []
+
+
 def test_spoofing_needs_a_pattern_and_a_quick_cancel(settings: Settings) -> None:
     day = DayBuilder()
     for k in range(5):
@@ -193,6 +208,22 @@ def test_marking_the_close_fires_for_a_dominant_push(settings: Settings) -> None
     assert "too few trades earlier in the day for a typical move" in alert["explanation"]
 
 
+def test_marking_the_close_one_order_sweeping_three_levels_is_one_order_its_way(
+    settings: Settings,
+) -> None:
+    """Version 3 counted its three fills (a millisecond apart) as three executions."""
+    day = DayBuilder()
+    day.filled("A4", "MTC", "buy", 100, "50.00", "20:40:00")
+    day.order("A1", "MTC", "buy", 3000, "20:55:00", "50.40",
+              [(1000, "50.10", "20:55:00.001"), (1000, "50.25", "20:55:00.002"),
+               (1000, "50.40", "20:55:00.003")])  # fmt: skip
+    day.filled("A4", "MTC", "sell", 100, "50.40", "20:58:30")
+    assert run(settings, day, "marking_the_close") == []
+    day.filled("A1", "MTC", "buy", 200, "50.45", "20:58:40")  # a second order its way
+    (alert,) = run(settings, day, "marking_the_close")
+    assert "(2 orders its way)" in alert["explanation"]
+
+
 def test_marking_the_close_ignores_a_small_share_or_a_move_against(settings: Settings) -> None:
     day = DayBuilder()
     day.filled("A4", "MTC", "buy", 100, "50.00", "20:40:00")
@@ -221,7 +252,8 @@ def test_marking_the_close_fires_through_the_closing_auction(settings: Settings)
     (alert,) = run(settings, day, "marking_the_close")
     assert alert["account_ids"] == ["A1"]
     assert alert["cl_ord_ids"] == sorted([moc, *late])
-    assert "(2 fills its way) and 83.3% of its closing auction, net buying" in alert["explanation"]
+    # version 4 counts orders, not fills ("2 fills its way" before)
+    assert "(2 orders its way) and 83.3% of its closing auction, net buying" in alert["explanation"]
     assert "(50.0000 to 50.6000)" in alert["explanation"]
 
 

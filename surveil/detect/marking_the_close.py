@@ -13,8 +13,8 @@ The window is the last `window_minutes` of continuous trading before the session
 (13:00 ET on early-close days) and the symbol's closing auction print: the fills of
 at-the-close orders (TimeInForce 59 = 7, MOC and LOC) from the close to five minutes after.
 Fires per account and symbol when the account, on balance in one direction (its net over
-the window and the print), has at least `min_executions` continuous fills in the window
-that way and its continuous trading there is net that way; traded, net in that direction,
+the window and the print), has at least `min_executions` orders filled in the window
+that way (continuous fills; an order sweeping several price levels is one) and its continuous trading there is net that way; traded, net in that direction,
 at least `min_volume_share` of the symbol's continuous volume in the window or at least
 `min_auction_share` of its volume in the closing print; and the closing price (the print,
 else the last trade) is at least `min_price_move_pct` percent from the symbol's first trade
@@ -43,10 +43,13 @@ trading both ways (an omnibus account's many clients, a desk) is not pushing wit
 volume. Does not catch: several accounts sharing the push; marking through the auction
 with at most one continuous fill; marking that moves the print less than
 `min_price_move_pct` or `min_move_multiple` typical moves.
+
+Version 4: `min_executions` counted fills, so one order sweeping three price levels (three
+fills a millisecond apart, one decision) met it as three; it counts the orders filled.
 """
 
 NAME = "marking_the_close"
-VERSION = "3"
+VERSION = "4"
 PARAMS = {
     "window_minutes": 10.0,
     "min_volume_share": 0.25,
@@ -96,8 +99,9 @@ WITH bounds AS (
            sum(CASE WHEN NOT at_close THEN 0 WHEN side = '1' THEN fill_qty ELSE -fill_qty END)
                AS auction_net,
            sum(CASE WHEN side = '1' THEN fill_qty ELSE -fill_qty END) AS net,
-           count(*) FILTER (WHERE NOT at_close AND side = '1') AS continuous_buys,
-           count(*) FILTER (WHERE NOT at_close AND side <> '1') AS continuous_sells,
+           count(DISTINCT cl_ord_id) FILTER (WHERE NOT at_close AND side = '1') AS continuous_buys,
+           count(DISTINCT cl_ord_id) FILTER (WHERE NOT at_close AND side <> '1')
+               AS continuous_sells,
            array_agg(DISTINCT cl_ord_id ORDER BY cl_ord_id) AS cl_ord_ids,
            array_agg(exec_id ORDER BY exec_id) AS exec_ids
     FROM late GROUP BY account_id, symbol
@@ -120,7 +124,7 @@ WITH bounds AS (
     WHERE a.net <> 0
 ), candidates AS (
     -- An at-the-close order alone is not marking: the account pushes in the continuous
-    -- session too, net its way, with min_executions fills its way there.
+    -- session too, net its way, with min_executions orders filled its way there.
     SELECT * FROM scored
     WHERE its_way >= %(min_executions)s
       AND continuous_way > 0
@@ -160,7 +164,7 @@ SELECT account_id || '/' || symbol AS key,
        least(100, 40 + 60 * greatest(share, auction_share) + 5 * move_pct / %(min_price_move_pct)s)
            AS score,
        format('Account %%s did %%s%%%% of %%s continuous volume in the last %%s minutes (%%s '
-              || 'fills its way) and %%s%%%% of its closing auction, net %%s, and the price '
+              || 'orders its way) and %%s%%%% of its closing auction, net %%s, and the price '
               || 'moved %%s%%%% its way into the close (%%s to %%s), %%s.',
               account_id, round((100 * share)::numeric, 1), symbol, %(window_minutes)s,
               its_way, round((100 * auction_share)::numeric, 1),

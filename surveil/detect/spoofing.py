@@ -38,13 +38,18 @@ known owner is alerted when the pattern repeats in the symbol that day, at least
 one end client of an omnibus account is the omnibus holder's to find, which knows the end
 client. Does not catch: spoofing across accounts (collusive),
 the "inside the spread" variant (FINRA 5210.03 type 2), which needs the market's quotes, or
-an account whose every order is large.
+an account whose every order is large, or layers cancelled from the close on (outside
+the regular session).
+
+Version 4: a venue ending Day orders at the close reports each as cancelled (ExecType 4 in
+some dialects); layers resting all afternoon then read as cancelled seconds after a fill
+just before the close. Only cancels before the session's close count.
 """
 
 from surveil.detect.medians import typical_quantity
 
 NAME = "spoofing"
-VERSION = "3"
+VERSION = "4"
 PARAMS = {
     "layer_multiple": 3.0,
     "size_multiple": 5.0,
@@ -99,6 +104,7 @@ SQL = (
      AND l.transact_time <= g.first_fill
      AND l.cancel_time BETWEEN g.first_fill
                            AND g.last_fill + make_interval(secs => %(cancel_window_s)s)
+     AND l.cancel_time < %(close_utc)s::timestamptz  -- at the close the venue ends Day orders
     GROUP BY g.cl_ord_id, g.account_id, g.symbol, g.exec_ids, g.filled, g.is_buy, o.quantity
     HAVING count(*) >= %(min_orders)s
        AND sum(l.quantity) >= %(size_multiple)s * o.quantity
