@@ -6,7 +6,7 @@ each loaded day was loaded from."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from surveil import calendar, db, ledger
@@ -64,6 +64,19 @@ def next_stage(state: ledger.DayState, lake: LakeCopy | None) -> str | None:
     return state.next_stage
 
 
+# The days `watch` journalled messages of, by a skip scan of watch_messages_day_idx (a
+# plain DISTINCT would read every journalled message's index entry).
+WATCHED_DAYS = """
+WITH RECURSIVE d AS (
+    SELECT min(trade_date) AS t FROM watch_messages
+    UNION ALL
+    SELECT (SELECT min(trade_date) FROM watch_messages WHERE trade_date > d.t) FROM d
+    WHERE d.t IS NOT NULL
+)
+SELECT t FROM d WHERE t IS NOT NULL
+"""
+
+
 @dataclass
 class Survey:
     """What the data folder, the lake and the warehouse know of the days in a range."""
@@ -72,6 +85,8 @@ class Survey:
     local: set[dt.date]  # days in the data folder
     lake_shas: dict[dt.date, str]  # days in the lake, their manifest's sha256
     states: dict[dt.date, ledger.DayState]  # days the warehouse has a trace of
+    # days `watch` built (journalled) that may have no other trace: nobody ran run-day
+    watched: set[dt.date] = field(default_factory=set)
 
     @classmethod
     def of(cls, settings: Settings, start: dt.date | None, end: dt.date | None) -> Survey:
@@ -81,13 +96,14 @@ class Survey:
         with db.connect(settings) as conn:
             db.migrate(conn)
             states = ledger.day_states(conn, start, end, params)
-        return cls(lake, local, lake_shas, states)
+            watched = {row[0] for row in conn.execute(WATCHED_DAYS)}
+        return cls(lake, local, lake_shas, states, watched)
 
     def known(self, start: dt.date | None, end: dt.date | None) -> set[dt.date]:
         """Every day any of them knows, between `start` and `end` (either may be None)."""
         return {
             d
-            for d in self.local | set(self.lake_shas) | set(self.states)
+            for d in self.local | set(self.lake_shas) | set(self.states) | self.watched
             if (start is None or d >= start) and (end is None or d <= end)
         }
 

@@ -93,3 +93,22 @@ def test_a_journalled_message_is_written_back_with_its_wire_bodylength_and_check
     begin, rest = wire.split(b"\x01", 1)
     body = rest.split(b"\x01", 1)[1].rsplit(b"\x0110=", 1)[0]
     assert fix_message(begin.removeprefix(b"8=").decode(), body) == wire
+
+
+def test_a_day_only_watch_built_is_a_gap_status_shows_and_catch_up_runs(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Nobody ran run-day for a watched day: it had no load, no folder, no lake copy, and
+    status (no range) and catch-up never saw it."""
+    import datetime as dt
+
+    from surveil.daystatus import catch_up_days, day_status
+
+    earlier = dt.date(2026, 11, 24)
+    watch_day(settings, generated_log(tmp_path, earlier))
+    status = day_status(settings)
+    row = next(r for r in status.days if r["trade_date"] == str(earlier))
+    assert not row["done"] and earlier in status.gaps
+    assert catch_up_days(settings, TRADING_DAY)[0] == earlier
+    assert run_day(settings, earlier, report=False).status == "done"
+    assert earlier not in day_status(settings).gaps
