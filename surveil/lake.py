@@ -323,7 +323,7 @@ def upload_day(settings: Settings, day: dt.date, *, force: bool = False) -> Uplo
     manifest_path = day_dir / MANIFEST_NAME
     files = [(e.name, e.sha256) for e in manifest.files.values()]
     files.append((MANIFEST_NAME, sha256_file(manifest_path)))
-    manifest_key = f"{day_dir_name(day)}/{MANIFEST_NAME}"
+    old_manifest_taken = False
     for name, sha in files:
         path = day_dir / name
         if not path.exists():
@@ -335,14 +335,15 @@ def upload_day(settings: Settings, day: dt.date, *, force: bool = False) -> Uplo
         if existing == sha:
             result.skipped.append(name)
             continue
-        if existing is not None and not force and lake.sha256_of(manifest_key) is not None:
+        if existing is not None and not force and lake.sha256_of(manifest_key(day)) is not None:
             raise ConflictError(
                 f"{lake.uri}/{key}: the lake holds a different file for {day}; "
                 f"`surveil upload --date {day} --force` replaces it, then "
                 f"`surveil load --date {day}` loads the new day"
             )
-        if existing is not None and name != MANIFEST_NAME:
-            lake.delete(manifest_key)  # forced: the old manifest first (docstring)
+        if existing is not None and name != MANIFEST_NAME and not old_manifest_taken:
+            lake.delete(manifest_key(day))  # forced: the old manifest first (docstring)
+            old_manifest_taken = True
         try:
             lake.put_file(key, path, sha, overwrite=existing is not None)
         except ConflictError:
