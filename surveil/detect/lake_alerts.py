@@ -22,7 +22,7 @@ from typing import Any
 from surveil.dayfolder import write_csv, write_manifest
 from surveil.detect import ALERT_COLUMNS, DELETE_ALERTS, INSERT_DETECT_RUN, RULES, RuleRun
 from surveil.errors import BadInputError, ConflictError
-from surveil.lake import Lake, open_lake
+from surveil.lake import Lake, manifest_key, open_lake
 from surveil.manifest import MANIFEST_NAME, FileEntry, Manifest, day_dir_name
 from surveil.settings import Settings
 
@@ -221,8 +221,14 @@ def _refuse_another_copy(
     made_over = source.get("input_sha256")
     against, what = loaded, "the copy loaded in the warehouse"
     if against is None:
-        against, what = open_lake(settings).manifest_sha256s().get(day), "the lake's copy"
-    if against is not None and made_over != against:
+        lake = open_lake(settings)
+        raw = lake.read_bytes(manifest_key(day))
+        if raw is None:
+            return  # not in the lake either: nothing to be another copy of
+        # the manifest's sha256 as Spark and load take it (a malformed one: BadInputError)
+        where_manifest = f"{lake.uri}/{manifest_key(day)}"
+        against, what = Manifest.from_bytes(raw, where_manifest).sha256, "the lake's copy"
+    if made_over != against:
         raise ConflictError(
             f"{where}: computed over another copy of {day} (manifest {str(made_over)[:12]}) "
             f"than {what} ({against[:12]}); run `surveil detect --engine spark --date {day}` "
