@@ -14,8 +14,9 @@ The window is the last `window_minutes` of continuous trading before the session
 at-the-close orders (TimeInForce 59 = 7, MOC and LOC) from the close to five minutes after.
 Fires per account and symbol when the account, on balance in one direction (its net over
 the window and the print), has at least `min_executions` orders filled in the window
-that way (continuous fills; an order sweeping several price levels is one) and its continuous trading there is net that way; traded, net in that direction,
-at least `min_volume_share` of the symbol's continuous volume in the window or at least
+that way (continuous fills; an order sweeping several price levels is one) and its
+continuous trading there is net that way; traded, net in that direction, at least
+`min_volume_share` of the symbol's continuous volume in the window or at least
 `min_auction_share` of its volume in the closing print; and the closing price (the print,
 else the last trade) is at least `min_price_move_pct` percent from the symbol's first trade
 in the window, the account's way, and at least `min_move_multiple` times the symbol's
