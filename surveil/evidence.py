@@ -17,7 +17,7 @@ from typing import Literal
 
 import psycopg
 
-EventKind = Literal["placed", "filled", "cancelled"]
+EventKind = Literal["placed", "filled", "cancelled", "replaced"]
 
 DEFAULT_MARGIN_S = 300.0  # seconds of context on either side of what the rule named
 MAX_EVENTS = 2_000  # per alert; the rest is counted, not listed
@@ -54,7 +54,8 @@ WITH own AS (
            o.limit_price AS price, NULL::text AS venue, o.ord_status
     FROM own o
     UNION ALL
-    SELECT o.cancel_time, 'cancelled', o.account_id, o.symbol, o.cl_ord_id, NULL, o.side,
+    SELECT o.cancel_time, CASE o.ord_status WHEN '5' THEN 'replaced' ELSE 'cancelled' END,
+           o.account_id, o.symbol, o.cl_ord_id, NULL, o.side,
            o.order_type, o.time_in_force, o.quantity - o.cum_qty, o.limit_price, NULL,
            o.ord_status
     FROM own o WHERE o.cancel_time IS NOT NULL
@@ -103,7 +104,7 @@ class Event:
     side: str  # FIX 54
     order_type: str  # FIX 40
     time_in_force: str  # FIX 59
-    quantity: int  # ordered (placed), filled (filled) or left open (cancelled)
+    quantity: int  # ordered (placed), filled (filled), left open (cancelled, replaced)
     price: Decimal | None  # limit price, or the fill's price
     venue: str | None
     ord_status: str  # the order's final FIX 39

@@ -9,7 +9,9 @@ directions, in time order:
   ExecType 0 (new) or 8 (rejected) at once, ExecType F (trade) per execution, and the end of
   the order: for a cancelled day order an OrderCancelRequest (F) and the ExecType 4 report
   answering it; for a cancelled IOC an unsolicited ExecType 4; for an expired order an
-  ExecType C at the session's close; for a pending cancel an F and an ExecType 6.
+  ExecType C at the session's close; for a pending cancel an F and an ExecType 6; for a
+  replaced order (a link of a replace chain, its successor a row of its own) an ExecType 5
+  with OrdStatus 5 on its own ClOrdID, at its cancel_time.
 
 Written so that `import_fix` gives back the same orders and executions rows: times carry
 microseconds (FIX 4.4 names milliseconds; QuickFIX and later FIX versions take more),
@@ -158,6 +160,9 @@ def _order_events(
                    [(41, cl)], cancel_id)  # fmt: skip
         else:  # an IOC's remainder, cancelled by the market unasked
             report(when, cl + b".C", b"4", b"4", cum, final_avg, [])
+    elif status == "5":  # replaced: the chain's next order is a row of its own
+        when = order["cancel_time"] or last
+        report(when, cl + b".P", b"5", b"5", cum, final_avg, [])
     elif status == "C":
         when = max(close, last)
         report(when, cl + b".E", b"C", b"C", cum, final_avg, [])

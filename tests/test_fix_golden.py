@@ -8,7 +8,8 @@ with their replace and cancel, an invalid message, a second date). The expected 
 tests/data/fix-golden/expected/ were written by the importer before it was split into the
 surveil.fix package (issue 18); the split must not change one byte. Regenerated since for
 changes of behaviour only, each named here: stop 36, a cancelled or replaced trade's
-synthesised orders with no fill left are forgotten (they were rejects, "cannot be sized").
+synthesised orders with no fill left are forgotten (they were rejects, "cannot be sized");
+stop 38, a replaced order is OrdStatus 5, not 4 (crafted: O1).
 
 Regenerate (only for an intended change of behaviour): `python -m tests.test_fix_golden`.
 """
@@ -66,8 +67,9 @@ def test_the_golden_cases_exercise_what_the_split_moves() -> None:
     crafted = day_files(EXPECTED / "crafted")
     orders = crafted["trade_date=2026-11-25/orders.csv"].decode()
     executions = crafted["trade_date=2026-11-25/executions.csv"].decode()
-    assert "O1,2026-11-25,ACC1,CLIENT,IBM,1,2,0,300,10," in orders  # replaced: closed, '4'
-    assert ",4,100," in orders and "T1-1" not in executions  # a trade report cancelled
+    # replaced: closed as '5' (until stop 38 '4'), at the confirmation's time
+    assert "O1,2026-11-25,ACC1,CLIENT,IBM,1,2,0,300,10,2026-11-25T15:00:00.000000Z,5,100," in orders
+    assert "T1-1" not in executions  # a trade report cancelled
     assert (
         "T2-1" not in executions and "T3-1,2026-11-25,T3-1,ACCB,IBM,1,45,10.75,XOFF" in executions
     )

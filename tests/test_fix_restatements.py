@@ -47,7 +47,7 @@ def test_cumqty_counted_over_the_replace_chain_is_no_new_fill(
     )  # fmt: skip
     result = import_fix(local, [log])
     assert fills(local, DAY) == [("E1", "O1", "100")]
-    assert orders(local, DAY) == {"O1": ("4", "100"), "O2": ("4", "0")}
+    assert orders(local, DAY) == {"O1": ("5", "100"), "O2": ("4", "0")}  # O1 replaced by O2
     assert result.skipped_by_reason == {}
 
 
@@ -219,7 +219,7 @@ def test_a_replace_confirmation_logged_after_the_next_one_leaves_the_order_repla
         report("B", "R1", "5", "0", at="20261125-15:00:04", seq=2, extra=[(41, "A")]),
     )
     import_fix(local, [log])
-    assert orders(local, DAY) == {"A": ("4", "0"), "B": ("4", "0"), "C": ("0", "0")}
+    assert orders(local, DAY) == {"A": ("5", "0"), "B": ("5", "0"), "C": ("0", "0")}  # replaced
 
 
 def test_a_watched_trade_cancel_removes_the_trade_s_rows_from_the_warehouse(

@@ -379,8 +379,9 @@ def test_fix44_replace_chain(local: Settings, tmp_path: Path) -> None:
     )
     import_fix(local, [log])
     orders = {o["cl_ord_id"]: o for o in table(local, DAY, "orders")}
+    # O1 is replaced (5), not cancelled (4): its cancel_time is when the replace was confirmed.
     assert (orders["O1"]["ord_status"], orders["O1"]["cum_qty"], orders["O1"]["quantity"]) == (
-        "4",
+        "5",
         "50",
         "200",
     )
@@ -623,7 +624,8 @@ def test_a_day_larger_than_memory_imports_as_if_held_whole(
     assert (orders["O3"]["cum_qty"], orders["O7"]["cum_qty"], orders["O9"]["cum_qty"]) == (
         "150", "0", "60",
     )  # fmt: skip
-    assert (orders["O11"]["ord_status"], orders["O13"]["ord_status"]) == ("4", "4")
+    # O11 cancelled (4); O13 replaced by O13R (5, not a cancel: its life goes on as O13R).
+    assert (orders["O11"]["ord_status"], orders["O13"]["ord_status"]) == ("4", "5")
     assert (orders["O13R"]["quantity"], orders["O15"]["cum_qty"]) == ("200", "250")  # 300 - 100
     assert orders["LATE"]["order_type"] == "2" and list(orders)[:2] == ["LATE", "O1"]
     assert not {"T1-1", "T1-2"} & {e["exec_id"] for e in table(spilled_home, DAY, "executions")}

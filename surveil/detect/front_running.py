@@ -60,6 +60,14 @@ trade ahead (the independent day's employee accounts are ordinary client account
 OrderCapacity A, in the drop copy): it caught all eight cases and raised 101 false alerts
 with them (precision 0.07), most on institutions working their own parents.
 
+Version 5 (replace chains): an order amended by OrderCancelReplaceRequest (35=G) is one row
+per ClOrdID, and version 4 added every link's quantity to the parent: an 800-share client
+order re-priced twice was a parent of 2,400 shares, 24x the median, and raised an alert. A
+replaced link (OrdStatus 5) now counts what it filled and its successor the rest, so a
+chain counts its order's size once, and neither it nor the symbol's median order size
+counts a link as an order. A replace request the venue rejected (35=9) is no order at all
+(import-fix writes no row for it).
+
 Does not catch: front running through an employee's or a client account (nothing in a drop
 copy tells an employee's account from a client's; a firm's list of employee accounts would),
 an external broker or an omnibus account; trading ahead of a later child of a parent rather
@@ -69,7 +77,7 @@ than its arrival; information gained from a venue rather than from the client or
 from surveil.detect.medians import typical_quantity
 
 NAME = "front_running"
-VERSION = "4"
+VERSION = "5"
 PARAMS = {
     "lead_minutes": 5.0,
     "client_size_multiple": 10.0,
@@ -95,8 +103,12 @@ PLANNER_SETTINGS = {"enable_mergejoin": "off"}
 SQL = (
     typical_quantity("symbol")
     + """, client_orders AS (
+    -- A replaced order (5) is a link of one order's replace chain: it counts what it
+    -- filled, its successor the rest (a replacement's quantity is what its predecessors
+    -- left), so the chain counts once.
     SELECT o.cl_ord_id, o.account_id, a.firm_id, a.beneficial_owner_id AS owner, o.symbol,
-           o.side = '1' AS is_buy, o.quantity, o.transact_time
+           o.side = '1' AS is_buy, o.transact_time, o.ord_status <> '5' AS is_order,
+           CASE WHEN o.ord_status = '5' THEN o.cum_qty ELSE o.quantity END AS quantity
     FROM orders o JOIN accounts a USING (trade_date, account_id)
     WHERE o.trade_date = %(trade_date)s AND a.account_type = 'client'
       AND a.beneficial_owner_id IS NOT NULL
@@ -124,7 +136,7 @@ SQL = (
     FROM children c
 ), large_client AS (
     SELECT p.first_child AS cl_ord_id, p.account_id, p.firm_id, p.owner, p.symbol, p.is_buy,
-           sum(p.quantity) AS quantity, count(*) AS child_orders,
+           sum(p.quantity) AS quantity, count(*) FILTER (WHERE p.is_order) AS child_orders,
            array_agg(p.cl_ord_id ORDER BY p.cl_ord_id) AS child_ids,
            min(p.transact_time) AS transact_time, max(p.transact_time) AS last_time,
            t.median_qty

@@ -31,7 +31,7 @@ _TYPICAL = """
 )"""
 
 # Which orders a median may be taken over (code constants, never input).
-ONLY = {"all": "", "filled": " AND ord_status = '2'"}
+ONLY = {"all": " AND ord_status <> '5'", "filled": " AND ord_status = '2'"}
 
 
 def typical_quantity(

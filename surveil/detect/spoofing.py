@@ -44,12 +44,19 @@ the regular session).
 Version 4: a venue ending Day orders at the close reports each as cancelled (ExecType 4 in
 some dialects); layers resting all afternoon then read as cancelled seconds after a fill
 just before the close. Only cancels before the session's close count.
+
+Version 5: an amended order (OrderCancelReplaceRequest, 35=G) is a replace chain, one row
+per ClOrdID. Its replaced links were written as cancelled (4) until import-fix wrote them as
+replaced (5): a layer re-priced and then filled read as a layer cancelled. Replaced links
+are not cancels (only 4 is), and the market's order sizes count each order once (its
+replaced links left out), so that an account amending all day cannot set the symbol's
+usual size.
 """
 
 from surveil.detect.medians import typical_quantity
 
 NAME = "spoofing"
-VERSION = "4"
+VERSION = "5"
 PARAMS = {
     "layer_multiple": 3.0,
     "size_multiple": 5.0,
@@ -116,13 +123,15 @@ suspects AS (
 ), own_sizes AS (
     SELECT o.symbol, o.account_id, o.quantity, count(*) AS orders
     FROM orders o JOIN suspects c ON c.symbol = o.symbol AND c.account_id = o.account_id
-    WHERE o.trade_date = %(trade_date)s GROUP BY o.symbol, o.account_id, o.quantity
+    WHERE o.trade_date = %(trade_date)s AND o.ord_status <> '5'
+    GROUP BY o.symbol, o.account_id, o.quantity
 ), market_sizes AS (
     SELECT c.symbol, c.account_id, m.quantity, m.orders - coalesce(w.orders, 0) AS orders
     FROM suspects c
     JOIN (SELECT o.symbol, o.quantity, count(*) AS orders
           FROM orders o JOIN (SELECT DISTINCT symbol FROM suspects) x ON x.symbol = o.symbol
-          WHERE o.trade_date = %(trade_date)s GROUP BY o.symbol, o.quantity) m
+          WHERE o.trade_date = %(trade_date)s AND o.ord_status <> '5'  -- replaced: once
+          GROUP BY o.symbol, o.quantity) m
       ON m.symbol = c.symbol
     LEFT JOIN own_sizes w
       ON w.symbol = c.symbol AND w.account_id = c.account_id AND w.quantity = m.quantity

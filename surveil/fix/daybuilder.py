@@ -117,6 +117,8 @@ class DayBuilder(OrderState, Executions):
                 self._replace_request(m)
             elif msg_type == "AE":
                 self._trade_report(m)
+            elif msg_type == "9":
+                self._cancel_reject(m)
             else:
                 self.skipped["cancel request (state comes from reports)"] += 1
         except Invalid as exc:
@@ -205,7 +207,7 @@ class DayBuilder(OrderState, Executions):
                 avg = order.reported_avg
             else:
                 avg = format(_vwap(fills).quantize(SIX_PLACES, ROUND_HALF_EVEN), "f")
-        return quantity, cum, status, avg, order.closed_at if status == "4" else None
+        return quantity, cum, status, avg, order.closed_at if status in ("4", "5") else None
 
     def execution_rows(self, unsized: set[str]) -> Iterable[tuple[str, ...]]:
         """executions.csv rows in the order the fills were made, with their orders' final

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from surveil.calendar import EXCHANGE_TZ
 from surveil.fix.parser import TAGS, FixMessage
 
-APP_TYPES = frozenset({"D", "F", "G", "8", "AE"})
+APP_TYPES = frozenset({"D", "F", "G", "8", "9", "AE"})
 NO_ACCOUNT = "{firm}:noacct"
 OFF_EXCHANGE = "XOFF"
 WIDTH = {"cl_ord_id": 64, "exec_id": 64, "account_id": 50, "firm_id": 50, "symbol": 16, "venue": 20}

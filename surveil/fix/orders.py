@@ -89,7 +89,7 @@ def _final_status(order: _Order, cum: int, quantity: int) -> str:
     if quantity > 0 and cum >= quantity:
         return "2"
     if reported in ("4", "5"):
-        return "4"
+        return reported  # 5: replaced, its life goes on under the ClOrdID that replaced it
     if reported in ("C", "3"):
         return "C"
     if reported == "8":
@@ -292,6 +292,21 @@ class OrderState(_DayState):
             raise Invalid("no OrderQty(38)")
         order.predecessor = orig
         self._put(key, order, None)
+
+    def _cancel_reject(self, m: MessageFields) -> None:
+        """OrderCancelReject(9): the venue refused a cancel or a replace. A refused replace
+        request (CxlRejResponseTo(434) 2) that no report has confirmed was never an order:
+        its row goes, and the order it meant to replace lives on as before. Anything else
+        in it changes nothing (the order's state comes from its reports)."""
+        get = m.values.get
+        key = get("11") or ""
+        request = self.orders.get(key) if key and get("434") == "2" else None
+        if request is not None and request.origin == "G" and request.status is None:
+            if not request.fills:
+                self.orders.pop(key)
+                self.skipped["replace request the venue rejected (9)"] += 1
+                return
+        self.skipped["cancel reject (state comes from reports)"] += 1
 
     def _resolve(self, m: MessageFields) -> tuple[str, str | None]:
         """(the report's order key, the order it replaces if it confirms a replace)."""

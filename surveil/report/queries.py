@@ -137,12 +137,12 @@ ORDER BY at, book
 # For an alert over several symbols (`*`): the accounts' messages per five minutes.
 MESSAGES_PER_BUCKET = """
 WITH own AS (
-    SELECT transact_time, cancel_time FROM orders
+    SELECT transact_time, cancel_time, ord_status FROM orders
     WHERE trade_date = %(d)s AND account_id = ANY(%(accounts)s)
 ), events AS (
     SELECT transact_time AS at, 'placed' AS kind FROM own
-    UNION ALL
-    SELECT cancel_time, 'cancelled' FROM own WHERE cancel_time IS NOT NULL
+    UNION ALL  -- a replaced order (5) ends as its successor is placed: one message
+    SELECT cancel_time, 'cancelled' FROM own WHERE cancel_time IS NOT NULL AND ord_status <> '5'
     UNION ALL
     SELECT transact_time, 'filled' FROM executions
     WHERE trade_date = %(d)s AND account_id = ANY(%(accounts)s)

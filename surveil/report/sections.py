@@ -207,7 +207,13 @@ def price_chart(
     prices = [float(t.price) for t in trades]
     drawn, left_out = chart_events(evidence.events)
     section.events_drawn = len(drawn)
-    marks: dict[str, list[list[Any]]] = {"placed": [], "cancelled": [], "filled": []}
+    # A replaced order's end is drawn by its successor's placing: "replaced" has no mark.
+    marks: dict[str, list[list[Any]]] = {
+        "placed": [],
+        "cancelled": [],
+        "filled": [],
+        "replaced": [],
+    }
     for e in drawn:
         t = et_seconds(e.at, day)
         price, market = (

@@ -19,7 +19,7 @@ from psycopg import sql
 SIDES = ("1", "2", "5", "6")  # buy, sell, sell short, sell short exempt
 ORDER_TYPES = ("1", "2", "3", "4")  # market, limit, stop, stop limit
 TIME_IN_FORCE = ("0", "1", "2", "3", "4", "6", "7")  # day … at the close (7)
-ORD_STATUSES = ("0", "1", "2", "4", "6", "8", "C")  # new, partial, filled, cancelled, …
+ORD_STATUSES = ("0", "1", "2", "4", "5", "6", "8", "C")  # new, partial, filled, cancelled, …
 
 CheckKind = Literal["provenance", "count", "reference", "rows"]
 Pass = Literal["orders_key", "executions_key", "orders", "executions"]
@@ -111,7 +111,7 @@ CHECKS: tuple[Check, ...] = (
             "orders": """NOT ((o.ord_status = '2' AND o.cum_qty = o.quantity)
           OR (o.ord_status = '1' AND o.cum_qty > 0 AND o.cum_qty < o.quantity)
           OR (o.ord_status IN ('0', '8') AND o.cum_qty = 0)
-          OR (o.ord_status IN ('4', '6', 'C') AND o.cum_qty < o.quantity))"""
+          OR (o.ord_status IN ('4', '5', '6', 'C') AND o.cum_qty < o.quantity))"""
         },
     ),
     Check(
