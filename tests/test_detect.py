@@ -91,6 +91,42 @@ def test_wash_trade_a_cross_straddling_the_clock_s_half_second_is_one_alert(
     assert "bought 3000 and sold 3000" in alert["explanation"]
 
 
+def set_venue(day: DayBuilder, orders: tuple[str, ...], venue: str) -> None:
+    for execution in day.executions:
+        if execution["cl_ord_id"] in orders:
+            execution["venue"] = venue
+
+
+@pytest.mark.parametrize("sell_venue", ["XNYS", "ARCX"])
+def test_wash_trade_is_a_cross_on_one_venue(settings: Settings, sell_venue: str) -> None:
+    """M1 bought 300 on NYSE and sold 300 at the same price 120 ms later: on NYSE that can be
+    its own orders crossing (a wash); on Arca it was hit by another counterparty (a market
+    maker in a locked market, flat again), which version 3 called a wash too."""
+    day = DayBuilder()
+    buy = day.filled("M1", "XYZ", "buy", 300, "100.00", "15:00:00.000")
+    sell = day.filled("M1", "XYZ", "sell", 300, "100.00", "15:00:00.120")
+    set_venue(day, (sell,), sell_venue)
+    alerts = run(settings, day, "wash_trade")
+    if sell_venue == "XNYS":
+        (alert,) = alerts
+        assert alert["cl_ord_ids"] == sorted([buy, sell])
+        assert "at 100.0000 on XNYS within 0.120 s" in alert["explanation"]
+    else:
+        assert alerts == []
+
+
+def test_riskless_principal_facilitation_is_not_a_wash(settings: Settings) -> None:
+    """The broker fills client C1's 1,000-share buy riskless principal: its facilitation
+    account P1 buys 1,000 on NYSE and at once sells them to C1 off-exchange (XOFF), at the
+    same price. Both legs changed owner; P1 is flat by design."""
+    day = DayBuilder()
+    day.filled("P1", "XYZ", "buy", 1000, "100.00", "15:00:00.000")
+    to_client = day.filled("P1", "XYZ", "sell", 1000, "100.00", "15:00:00.040")
+    client = day.filled("C1", "XYZ", "buy", 1000, "100.00", "15:00:00.040")
+    set_venue(day, (to_client, client), "XOFF")
+    assert run(settings, day, "wash_trade") == []
+
+
 def test_wash_trade_look_alikes_do_not_fire(settings: Settings) -> None:
     day = DayBuilder()
     day.filled("A1", "XYZ", "buy", 500, "100.00", "15:00:00")

@@ -142,14 +142,14 @@ def _seconds(value: float | int | bool) -> dt.timedelta:
 
 
 def wash_trades(day: Day) -> list[Alert]:
-    """Matched crosses: runs of fills of one known owner, symbol and price, each at most
-    window_s after the one before, that bought and sold the same quantity."""
+    """Matched crosses: runs of fills of one known owner, symbol, venue and price, each at
+    most window_s after the one before, that bought and sold the same quantity."""
     owner = {a: r["beneficial_owner_id"] for a, r in day.accounts.items()}
     width = dt.timedelta(seconds=float(WASH["window_s"]))
-    groups: dict[tuple[str, str, Decimal], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, Decimal], list[dict[str, Any]]] = defaultdict(list)
     for e in day.executions:
         if owner[e["account_id"]]:  # an unknown owner is never paired
-            groups[e["symbol"], owner[e["account_id"]], e["fill_price"]].append(e)
+            groups[e["symbol"], owner[e["account_id"]], e["venue"], e["fill_price"]].append(e)
     alerts = []
     for (symbol, *_), fills in groups.items():
         fills.sort(key=lambda f: (f["transact_time"], f["exec_id"]))
@@ -554,6 +554,18 @@ def test_scenarios_csv_holds_array_literals_in_quoted_fields(day: Day) -> None:
     for kind, count in default_counts(ORDERS).items():
         assert labels[kind, "abuse"] == labels[kind, "lookalike"] == count > 0
     assert len({s["scenario_id"] for s in day.scenarios}) == len(day.scenarios)
+
+
+def test_both_sides_of_a_planted_cross_print_on_one_venue(day: Day) -> None:
+    """The venue matched the two sides of a cross (wash_trade v4 pairs fills of one venue):
+    every wash scenario's fills, planted or look-alike, share one venue; other fills are
+    spread over the venues."""
+    washes = [s for s in day.scenarios if s["type"] == "wash_trade"]
+    assert washes
+    for scenario in washes:
+        fills = [e for e in day.executions if e["exec_id"] in scenario["exec_ids"]]
+        assert len(fills) >= 2 and len({e["venue"] for e in fills}) == 1
+    assert len({e["venue"] for e in day.executions}) > 3
 
 
 # -- lifecycle rules -------------------------------------------------------------------------------

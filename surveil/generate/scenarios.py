@@ -1062,6 +1062,7 @@ def _to_arrays(scenarios: list[Scenario], ctx: DayContext) -> Plan:
     venue = ctx.universe.venues(venue_rng, fill_symbols)
     at_close = np.array([rows[i].at_close for i, *_ in fills], dtype=bool)
     venue[at_close] = listing_venues(ctx.universe)[fill_symbols[at_close]]
+    _one_venue_per_cross(scenarios, [i for i, *_ in fills], venue)
 
     def column(values: Sequence[int], dtype: type = np.int64) -> np.ndarray:
         return np.array(values, dtype=dtype)
@@ -1090,6 +1091,19 @@ def _to_arrays(scenarios: list[Scenario], ctx: DayContext) -> Plan:
         ref=np.arange(len(fills), dtype=np.int64),
     )
     return Plan(scenarios, orders, fill_block, column(order_scenario), column(fill_scenario))
+
+
+def _one_venue_per_cross(
+    scenarios: list[Scenario], fill_orders: list[int], venue: np.ndarray
+) -> None:
+    """Both sides of a cross print on the venue that matched them: every fill of a wash
+    scenario (planted or look-alike) takes the venue of its first fill, in place."""
+    scenario_of = [number for number, s in enumerate(scenarios) for _ in s.orders]
+    first: dict[int, int] = {}
+    for k, order in enumerate(fill_orders):
+        number = scenario_of[order]
+        if scenarios[number].type == "wash_trade":
+            venue[k] = first.setdefault(number, int(venue[k]))
 
 
 def _filled(
