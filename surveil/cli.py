@@ -1441,9 +1441,12 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
             done = "(no session)"
         else:
             done = "[green]yes[/]" if r["done"] else f"[red]no[/] ({r['next_stage']})"
+        generated = "yes" if r["generated"] else "-"
+        if r["unrecorded_messages"]:
+            generated = f"[red]{r['unrecorded_messages']:,} watched messages not in it[/]"
         table.add_row(
             r["trade_date"],
-            "yes" if r["generated"] else "-",
+            generated,
             _uploaded_cell(r),
             loaded,
             validated,

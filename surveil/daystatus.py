@@ -1,7 +1,8 @@
 """Which days are done, and which are not: `surveil status` and the days `run-day
 --catch-up` runs. The warehouse's verdict is the ledger's (surveil/ledger.py); this adds the
 data folder and the lake: the days they know, and whether the lake still holds the manifest
-each loaded day was loaded from."""
+each loaded day was loaded from; and watch's journal: the days it built, and whether a
+day loaded from a record of it misses messages journalled since."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from surveil.errors import BadInputError
 from surveil.lake import Lake, open_lake, read_manifest
 from surveil.manifest import parse_day_dir_name, read_local_manifest
 from surveil.settings import Settings
+from surveil.watch.record import unrecorded_messages
 
 
 def known_days(settings: Settings, lake: Lake) -> tuple[set[dt.date], dict[dt.date, str]]:
@@ -54,9 +56,12 @@ def lake_copy(lake: Lake, state: ledger.DayState, lake_shas: dict[dt.date, str])
     return "same" if manifest.sha256 == loaded else "differs"
 
 
-def next_stage(state: ledger.DayState, lake: LakeCopy | None) -> str | None:
+def next_stage(state: ledger.DayState, lake: LakeCopy | None, unrecorded: int = 0) -> str | None:
     """The first stage not done, with the lake's copy weighed: a day replaced in the lake
-    is to be loaded again, a day gone from it uploaded again."""
+    is to be loaded again, a day gone from it uploaded again; and a day whose load is a
+    record of watch's journal that misses `unrecorded` of its messages recorded again."""
+    if unrecorded:
+        return "generate"
     if lake == "missing":
         return "upload"
     if lake == "differs":
@@ -87,6 +92,8 @@ class Survey:
     states: dict[dt.date, ledger.DayState]  # days the warehouse has a trace of
     # days `watch` built (journalled) that may have no other trace: nobody ran run-day
     watched: set[dt.date] = field(default_factory=set)
+    # loaded records of watch's journal, and how many of the day's messages they miss
+    unrecorded: dict[dt.date, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, settings: Settings, start: dt.date | None, end: dt.date | None) -> Survey:
@@ -97,7 +104,8 @@ class Survey:
             db.migrate(conn)
             states = ledger.day_states(conn, start, end, params)
             watched = {row[0] for row in conn.execute(WATCHED_DAYS)}
-        return cls(lake, local, lake_shas, states, watched)
+            unrecorded = unrecorded_messages(conn, start, end)
+        return cls(lake, local, lake_shas, states, watched, unrecorded)
 
     def known(self, start: dt.date | None, end: dt.date | None) -> set[dt.date]:
         """Every day any of them knows, between `start` and `end` (either may be None)."""
@@ -107,10 +115,11 @@ class Survey:
             if (start is None or d >= start) and (end is None or d <= end)
         }
 
-    def state(self, day: dt.date) -> tuple[ledger.DayState, LakeCopy | None]:
-        """The day's ledger state and its LakeCopy."""
+    def state(self, day: dt.date) -> tuple[ledger.DayState, LakeCopy | None, int]:
+        """The day's ledger state, its LakeCopy, and the journal's messages of it that its
+        load (a record of the journal) misses."""
         state = self.states.get(day, ledger.DayState(day))
-        return state, lake_copy(self.lake, state, self.lake_shas)
+        return state, lake_copy(self.lake, state, self.lake_shas), self.unrecorded.get(day, 0)
 
 
 @dataclass
@@ -136,8 +145,8 @@ def day_status(
         shown |= set(calendar.trading_days(first, end or last_session))
     rows, gaps = [], []
     for day in sorted(shown):
-        state, copy = survey.state(day)
-        row = _status_row(state, day in survey.local, day in survey.lake_shas, copy)
+        state, copy, unrecorded = survey.state(day)
+        row = _status_row(state, day in survey.local, day in survey.lake_shas, copy, unrecorded)
         rows.append(row)
         if not row["done"] and calendar.is_trading_day(day) and day <= last_session:
             gaps.append(day)
@@ -145,13 +154,18 @@ def day_status(
 
 
 def _status_row(
-    state: ledger.DayState, generated: bool, uploaded: bool, lake: LakeCopy | None
+    state: ledger.DayState,
+    generated: bool,
+    uploaded: bool,
+    lake: LakeCopy | None,
+    unrecorded: int,
 ) -> dict[str, Any]:
-    stage = next_stage(state, lake)
+    stage = next_stage(state, lake, unrecorded)
     return {
         "trade_date": state.trade_date.isoformat(),
         "trading_day": calendar.is_trading_day(state.trade_date),
         "generated": generated,
+        "unrecorded_messages": unrecorded,
         "uploaded": uploaded,
         "lake_manifest": lake,
         "loaded_rows": state.loaded_rows,

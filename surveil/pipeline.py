@@ -47,6 +47,9 @@ Progress = Callable[[str], None]
 
 
 DayStatus = Literal["done", "skipped", "failed"]
+# Which copy run-day takes a day from: the lake's (nothing to upload), the data folder's,
+# or a new record of watch's journal (replacing the lake's copy of the one it outgrew).
+DayCopy = Literal["lake", "folder", "new record"]
 
 
 @dataclass
@@ -106,15 +109,17 @@ def _made(manifest: Manifest) -> str:
     return f"the day already in the data folder (from {source.get('kind', 'elsewhere')})"
 
 
-def record_watched_day(settings: Settings, day: dt.date) -> tuple[str, str] | None:
+def record_watched_day(
+    settings: Settings, day: dt.date, *, replace: bool = False
+) -> tuple[str, str] | None:
     """The day folder of a day `surveil watch` built, written from its journal when there
     is no day folder for it (surveil/watch/record.py), as a step's (status, detail); None
     when the day was not watched. Generating over a watched day would load a synthetic day
-    over the real one."""
+    over the real one. `replace`: over the folder of an earlier record."""
     sources = watch_record.watched_sources(settings, day)
     if not sources:
         return None
-    recorded = watch_record.record_watched_day(settings, day, sources)
+    recorded = watch_record.record_watched_day(settings, day, sources, replace=replace)
     r, kept = recorded.result, recorded.kept
     rejects = f", {r.rejected:,} rejects" + (
         f" (watch kept {kept:,}: see the day's rejects.csv)" if r.rejected != kept else ""
@@ -129,6 +134,19 @@ def record_watched_day(settings: Settings, day: dt.date) -> tuple[str, str] | No
         f"the day `surveil watch` built, from its journal of {', '.join(sources)}: "
         f"{r.orders:,} orders, {r.executions:,} executions{rejects}{late}",
     )
+
+
+def record_watched_day_again(settings: Settings, day: dt.date) -> tuple[str, str] | None:
+    """The day recorded again from the journal when its load is a record of it that misses
+    messages journalled since (a late bust, a trade report, a message applied while the
+    day was being recorded), as a step's (status, detail); None when it misses none."""
+    with db.connect(settings) as conn:
+        db.migrate(conn)
+        missed = watch_record.unrecorded_messages(conn, day, day).get(day, 0)
+    if not missed:
+        return None
+    status, detail = record_watched_day(settings, day, replace=True) or ("recorded", "")
+    return status, f"again, {missed:,} messages journalled since the last record: {detail}"
 
 
 def run_day(
@@ -163,17 +181,18 @@ def run_day(
         status, detail = fn()
         result.steps.append(StepResult(name, status, detail, time.perf_counter() - clock))
 
-    from_lake = False  # the day is the lake's copy (the data folder has none, or another)
+    taken: DayCopy = "folder"
 
     def generate() -> tuple[str, str]:
-        nonlocal from_lake
-        status, detail, from_lake = take_day(settings, day, orders, seed)
+        nonlocal taken
+        status, detail, taken = take_day(settings, day, orders, seed)
         return status, detail
 
     def upload() -> tuple[str, str]:
-        if from_lake:
+        if taken == "lake":
             return "skipped", "the lake's copy is the day: nothing in the data folder to upload"
-        r = upload_day(settings, day)
+        # a new record of the journal replaces the lake's copy of the record it outgrew
+        r = upload_day(settings, day, force=taken == "new record")
         return r.status, f"{len(r.uploaded)} uploaded, {len(r.skipped)} already in {r.lake}"
 
     def load() -> tuple[str, str]:
@@ -255,38 +274,42 @@ def _report_basis(path: Path) -> str | None:
 
 def take_day(
     settings: Settings, day: dt.date, orders: int | None, seed: int | None
-) -> tuple[str, str, bool]:
-    """run-day's generate step: (status, detail, whether the day is the lake's copy).
+) -> tuple[str, str, DayCopy]:
+    """run-day's generate step: (status, detail, which copy the day is).
 
     Without --orders and --seed the day that exists is taken: the lake's, when the data
     folder has none or another (the lake is the batch record every machine shares: a copy
     replaced there from elsewhere is loaded, not pushed back), else the data folder's, else
-    the journal of a day `watch` built. A day is generated only when none exists, and
-    never over a loaded day whose files are lost."""
+    the journal of a day `watch` built. A day whose load is a record of the journal that
+    misses messages journalled since is recorded again, over its folder and lake copy. A
+    day is generated only when none exists, and never over a loaded day whose files are
+    lost."""
     default = orders is None and seed is None
+    if default and (again := record_watched_day_again(settings, day)):
+        return (*again, "new record")
     raw = open_lake(settings).read_bytes(manifest_key(day))
     # the local day is hashed only where it decides: without options, or with none in the lake
     local = local_day(settings, day) if default or raw is None else None
     if default and raw is not None:
         lake_sha = Manifest.from_bytes(raw, f"{day}: the lake's manifest").sha256
         if local is None:
-            return "skipped", "the day already in the lake (no copy in the data folder)", True
+            return "skipped", "the day already in the lake (no copy in the data folder)", "lake"
         if local.sha256 != lake_sha:
             detail = (
                 "the day in the lake, whose copy in the data folder differs and is left "
                 f"alone (`surveil upload --date {day} --force` would make it the lake's)"
             )
-            return "skipped", detail, True
+            return "skipped", detail, "lake"
     if default and local is not None:
-        return "skipped", _made(local), False
+        return "skipped", _made(local), "folder"
     if default and (watched := record_watched_day(settings, day)):
-        return (*watched, False)
+        return (*watched, "folder")
     _refuse_over_watched_day(settings, day)
     if raw is None and local is None:
         _refuse_over_lost_day(settings, day)
     r = generate_day(settings, day, orders=orders, seed=seed)
     made = f"{r.rows.get('orders', 0):,} orders, {r.rows.get('executions', 0):,} executions"
-    return r.status, made, False
+    return r.status, made, "folder"
 
 
 def _refuse_over_lost_day(settings: Settings, day: dt.date) -> None:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
+from surveil.cli import app
 from surveil.fix import import_fix
 from surveil.lake import upload_day
 from surveil.load import load_day
@@ -210,3 +212,47 @@ def test_a_retired_day_recorded_again_from_the_journal_takes_its_late_messages_i
     upload_day(settings, TRADING_DAY, force=True)
     load_day(settings, TRADING_DAY, force=True)
     assert_same_rows(record, day_rows(conn, TRADING_DAY), ("orders", "executions", "accounts"))
+
+
+def test_a_late_message_of_a_recorded_day_is_a_gap_until_run_day_records_it_again(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """A's fill comes after run-day recorded and loaded the day (a late report): watch
+    journals it and does not apply it, so the load misses it. Status shows the day not done
+    and catch-up runs it; run-day records the day again from the journal, over its folder
+    and lake copy, and loads the fill: the day is then what import-fix of the whole log is."""
+    from surveil.daystatus import catch_up_days, day_status
+
+    log = tmp_path / "fix.log"
+    append(log, new_order("A", seq=1), new_order("B", seq=2))
+    fill = [(32, "300"), (31, "10"), (14, "300"), (151, "0")]
+    with loaded_while_watched(settings, log, []) as w:
+        assert day_status(settings, TRADING_DAY, TRADING_DAY).gaps == []
+        append(log, report("A", "E1", "F", "2", at="20261125-15:00:01.000", seq=3, extra=fill))
+        w.poll_until_idle()
+    assert count(conn, "SELECT count(*) FROM executions") == 0
+    status = day_status(settings, TRADING_DAY, TRADING_DAY)
+    (row,) = status.days
+    assert (row["done"], row["next_stage"], row["unrecorded_messages"]) == (False, "generate", 1)
+    assert status.gaps == [TRADING_DAY]
+    assert catch_up_days(settings, TRADING_DAY) == [TRADING_DAY]
+    shown = CliRunner().invoke(app, ["status", "--date", str(TRADING_DAY)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 5 and "1 watched messages not in it" in shown.output  # 5: a gap
+
+    result = run_day(settings, TRADING_DAY, report=False)
+    steps = {s.step: s for s in result.steps}
+    assert result.status == "done" and steps["generate"].status == "recorded"
+    assert steps["generate"].detail.startswith("again, 1 messages journalled since")
+    assert steps["load"].status == "replaced"
+    assert [r[0] for r in conn.execute("SELECT exec_id FROM executions")] == ["E1"]
+    assert day_status(settings, TRADING_DAY, TRADING_DAY).gaps == []
+    assert {s.status for s in run_day(settings, TRADING_DAY, report=False).steps} == {"skipped"}
+
+    record = day_rows(conn, TRADING_DAY)
+    import_fix(settings, [log], force=True)  # the whole live log
+    upload_day(settings, TRADING_DAY, force=True)
+    load_day(settings, TRADING_DAY, force=True)
+    assert_same_rows(record, day_rows(conn, TRADING_DAY), ("orders", "executions", "accounts"))
+    # a load that is no record of the journal is not weighed against it
+    (row,) = day_status(settings, TRADING_DAY, TRADING_DAY).days
+    assert (row["unrecorded_messages"], row["next_stage"]) == (0, "validate")

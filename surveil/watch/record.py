@@ -20,6 +20,12 @@ the rewritten log.
 A message that came after the day was loaded (watch's reject with the reason
 fixsource.RECORDED) was verified and journalled: the record takes it in, as import-fix of
 the whole live log would, and does not list it among the rejects; run-day says how many.
+
+Each record is noted in `watch_records` (sql/013_watch_records.sql) with the last journal
+seq of each source it took in. While a record is the day's load, messages of the day
+journalled after it (a bust or a trade report that came once the day was loaded, or one
+applied while run-day was recording) are not in the warehouse: `unrecorded_messages`
+counts them, status shows the day not done, and run-day records the day again.
 """
 
 from __future__ import annotations
@@ -30,9 +36,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+from psycopg.types.json import Jsonb
+
 from surveil import db
 from surveil.fix import ImportResult, import_fix
 from surveil.fixwriter import frame
+from surveil.manifest import read_local_manifest
 from surveil.settings import Settings
 from surveil.watch.fixsource import RECORDED
 
@@ -41,7 +51,7 @@ WATCHED_SOURCES = "SELECT DISTINCT source FROM watch_messages WHERE trade_date =
 # A day's messages of one source, and the session messages without a readable date (a
 # refusal among them may name one of the day's messages).
 DAY_MESSAGES = """
-SELECT begin_string, body FROM watch_messages
+SELECT seq, begin_string, body FROM watch_messages
 WHERE source = %s AND (trade_date = %s OR trade_date IS NULL) ORDER BY seq
 """
 # The copies of the day's messages that failed verification: the others are in the
@@ -57,6 +67,39 @@ SELECT count(*) FILTER (WHERE reason <> %(late)s), count(*) FILTER (WHERE reason
 FROM watch_rejects
 WHERE source = ANY(%(sources)s) AND (trade_date = %(day)s OR trade_date IS NULL)
 """
+
+NOTE_RECORD = """
+INSERT INTO watch_records (trade_date, manifest_sha256, through) VALUES (%s, %s, %s)
+ON CONFLICT (trade_date, manifest_sha256) DO UPDATE SET through = excluded.through,
+    recorded_at = clock_timestamp()
+"""
+# Per day whose load is a record of the journal: the day's messages journalled after the
+# record (past its last seq of each source the watcher follows), by the journal's
+# (trade_date, source, seq) index. The load is the day's latest load run.
+UNRECORDED = """
+SELECT r.trade_date, count(*)
+FROM watch_records r
+JOIN LATERAL (
+    SELECT l.manifest_sha256 FROM load_runs l
+    WHERE l.trade_date = r.trade_date ORDER BY l.run_id DESC LIMIT 1
+) loaded ON loaded.manifest_sha256 = r.manifest_sha256
+CROSS JOIN watch_positions p
+JOIN watch_messages m
+  ON m.trade_date = r.trade_date AND m.source = p.source
+ AND m.seq > coalesce((r.through ->> p.source)::bigint, 0)
+WHERE (%(start)s::date IS NULL OR r.trade_date >= %(start)s)
+  AND (%(end)s::date IS NULL OR r.trade_date <= %(end)s)
+GROUP BY r.trade_date
+"""
+
+
+def unrecorded_messages(
+    conn: psycopg.Connection, start: dt.date | None = None, end: dt.date | None = None
+) -> dict[dt.date, int]:
+    """Days (between `start` and `end`) whose load is a record of watch's journal, with the
+    number of their messages journalled after it: in the journal, not in the warehouse."""
+    rows = conn.execute(UNRECORDED, {"start": start, "end": end}).fetchall()
+    return {day: int(n) for day, n in rows}
 
 
 def watched_sources(settings: Settings, day: dt.date) -> list[str]:
@@ -85,9 +128,13 @@ class Recorded:
     late: int  # messages read after the day was loaded, rejects then, in this record now
 
 
-def record_watched_day(settings: Settings, day: dt.date, sources: list[str]) -> Recorded:
-    """Write the day folder of a watched day from watch's journal (module docstring)."""
+def record_watched_day(
+    settings: Settings, day: dt.date, sources: list[str], *, replace: bool = False
+) -> Recorded:
+    """Write the day folder of a watched day from watch's journal (module docstring);
+    `replace`: over the day folder of an earlier record, which the journal has outgrown."""
     late_reason = RECORDED.format(day=day)
+    through: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix=".watch-record-", dir=_scratch(settings)) as scratch:
         logs: list[Path] = []
         with db.connect(settings) as conn:
@@ -96,16 +143,27 @@ def record_watched_day(settings: Settings, day: dt.date, sources: list[str]) -> 
                 if path in logs:
                     path = path.with_name(f"{len(logs)}-{path.name}")
                 with path.open("wb") as out:
-                    for begin, body in conn.execute(DAY_MESSAGES, (source, day)):
+                    for seq, begin, body in conn.execute(DAY_MESSAGES, (source, day)):
                         out.write(fix_message(begin, bytes(body)) + b"\n")
+                        through[source] = seq
                     for (message,) in conn.execute(DAY_REJECTS, (source, day)):
                         # one line per reject, whatever its copy holds
                         out.write(message.replace("\n", " ").encode("latin-1") + b"\n")
                 logs.append(path)
             counts = {"sources": sources, "day": day, "late": late_reason}
             kept, late = conn.execute(DAY_REJECT_COUNTS, counts).fetchone() or (0, 0)
-        result = import_fix(settings, logs, day, skip_invalid=True)
+        result = import_fix(settings, logs, day, skip_invalid=True, force=replace)
+    _note_record(settings, result, through)
     return Recorded(result, kept, late)
+
+
+def _note_record(settings: Settings, result: ImportResult, through: dict[str, int]) -> None:
+    """Note in watch_records which journal messages the day folder written holds."""
+    for written in result.days:
+        manifest = read_local_manifest(written.path)
+        if manifest is not None:
+            with db.connect(settings) as conn:
+                conn.execute(NOTE_RECORD, (written.trade_date, manifest.sha256, Jsonb(through)))
 
 
 def _scratch(settings: Settings) -> Path:
