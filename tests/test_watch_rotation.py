@@ -120,3 +120,33 @@ def test_a_stray_file_of_another_naming_is_not_read_as_a_newer_rotation(
     assert watched_orders(conn) == 15
     assert count(conn, "SELECT count(*) FROM orders WHERE cl_ord_id LIKE 'O10_'") == 0
     assert_journal_exact(conn, 15)
+
+
+def test_a_log_truncated_and_written_past_its_position_while_stopped_is_read_from_its_start(
+    settings: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """copytruncate over a weekend: the file read to byte N is cut to nothing and the next
+    session writes more than N bytes before the watcher is back. By size it only grew; the
+    watcher resumed at byte N, in the middle of the new content, and the new session's
+    first messages were never read."""
+    live = tmp_path / "fix.log"
+    live.write_bytes(orders(0, 10))
+    w, _ = watcher(settings, live)
+    with w:
+        w.poll_until_idle()
+    inode = live.stat().st_ino
+    with live.open("r+b") as fh:  # truncated in place: the same inode
+        fh.truncate(0)
+        fh.write(orders(10, 15))
+    assert live.stat().st_ino == inode and live.stat().st_size > 10 * len(orders(0, 1))
+    lines: list[str] = []
+    w, _ = watcher(settings, live, log_lines=lines)
+    with w:
+        w.poll_until_idle()
+    assert_read_once(conn, 25)
+    assert any("rewritten since it was last read" in line for line in lines)
+    w, _ = watcher(settings, live, log_lines=lines)  # a plain restart resumes where it was
+    with w:
+        w.poll_until_idle()
+    assert_read_once(conn, 25)
+    assert sum("rewritten" in line for line in lines) == 1

@@ -28,17 +28,17 @@ from surveil.load import (
 from surveil.watch.fixsource import Applied, Days, Journalled
 
 READ_POSITION = """
-SELECT inode, byte_offset, line, file_name, messages, offsets, replay_from FROM watch_positions
-WHERE source = %s
+SELECT inode, byte_offset, line, file_name, messages, offsets, replay_from, tail_bytes
+FROM watch_positions WHERE source = %s
 """
 SAVE_POSITION = """
 INSERT INTO watch_positions (source, inode, byte_offset, line, file_name, messages, offsets,
-                             replay_from)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                             replay_from, tail_bytes)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (source) DO UPDATE SET inode = excluded.inode, byte_offset = excluded.byte_offset,
     line = excluded.line, file_name = excluded.file_name, messages = excluded.messages,
     offsets = excluded.offsets, replay_from = excluded.replay_from,
-    updated_at = clock_timestamp()
+    tail_bytes = excluded.tail_bytes, updated_at = clock_timestamp()
 """
 REPLAY = """
 SELECT seq, file_name, line, begin_string, msg_type, body FROM watch_messages
@@ -141,6 +141,7 @@ class Position:
     messages: int
     offsets: dict[str, int] | None = None  # Kafka: partition (as text) -> next offset
     replay_from: int = 0  # the journal's seq a restart replays from (Days.replay_from)
+    tail: bytes | None = None  # a log file's last bytes before `offset` (FileTail.TAIL)
 
 
 class DayRecorded(Exception):
@@ -176,7 +177,13 @@ def _copy(
 
 def read_position(conn: psycopg.Connection, source: str) -> Position | None:
     row = conn.execute(READ_POSITION, (source,)).fetchone()
-    return None if row is None else Position(*row)
+    if row is None:
+        return None
+    inode, offset, line, file_name, messages, offsets, replay_from, tail = row
+    return Position(
+        inode, offset, line, file_name, messages, offsets, replay_from,
+        None if tail is None else bytes(tail),
+    )  # fmt: skip
 
 
 def loaded_days(conn: psycopg.Connection, among: set[dt.date] | None = None) -> set[dt.date]:
@@ -375,6 +382,7 @@ def _write_journal(
             position.messages,
             None if position.offsets is None else Jsonb(position.offsets),
             position.replay_from,
+            position.tail,
         ),
     )
 

@@ -15,9 +15,12 @@ tail looks at the name again:
 A position (inode, byte offset just after the last complete message, line number there)
 is what the watcher commits. On restart the tail opens the file at the name when it is
 the same inode, or finds the rotated file by its inode in the same folder and reads its
-rest first. Truncation is seen by size: a file truncated and then written past the old
-offset between two looks (or while the watcher was stopped) cannot be told from one that
-grew (tail -F has the same limit).
+rest first. Truncation is seen by size, and on restart by content too: the position keeps
+the file's last bytes before it (TAIL of them), and a file that no longer holds them there
+was truncated and written past the old offset while the watcher was stopped
+(copytruncate, an engine starting its log over at a new session): it is read again from
+byte 0. A file truncated and written past the old offset between two looks of a running
+watcher cannot be told from one that grew (tail -F has the same limit).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from surveil.watch.fixsource import BadMessage, FixMessage, Scanner
 from surveil.watch.store import Position
 
 CHUNK = 1 << 20  # bytes read per call
+TAIL = 64  # bytes before a position that a restart finds again, or reads the file anew
 
 Item = FixMessage | BadMessage
 
@@ -101,6 +105,7 @@ class FileTail:
         inode: int | None = None,
         offset: int = 0,
         line: int = 1,
+        tail: bytes | None = None,
         log: Callable[[str], None] = lambda _: None,
         chunk: int = CHUNK,
     ) -> None:
@@ -115,7 +120,7 @@ class FileTail:
         self._draining = False  # reading a rotated file to its end
         self._rotations_seen: tuple[tuple[int, int, int], list[Path]] | None = None
         if inode is not None:
-            self._resume(inode, offset, line)
+            self._resume(inode, offset, line, tail)
 
     # ---- position
 
@@ -146,14 +151,18 @@ class FileTail:
         self.scanner = Scanner(self.name, self.max_message, offset, line)
         return True
 
-    def _resume(self, inode: int, offset: int, line: int) -> None:
+    def _resume(self, inode: int, offset: int, line: int, tail: bytes | None) -> None:
         if _inode(self.path) == inode:
             size = self.path.stat().st_size
             if size < offset:
                 self.log(f"{self.path}: shorter than when it was last read; reading from byte 0")
                 self._open(self.path, 0, 1)
-            else:
-                self._open(self.path, offset, line)
+            elif self._open(self.path, offset, line) and not self._holds(tail, offset):
+                self.log(
+                    f"{self.path}: rewritten since it was last read (other bytes before byte "
+                    f"{offset:,}: truncated and written again); reading from byte 0"
+                )
+                self._open(self.path, 0, 1)
             return
         for candidate in sorted(self.path.parent.iterdir()):
             if candidate != self.path and _inode(candidate) == inode and candidate.is_file():
@@ -170,8 +179,20 @@ class FileTail:
     # ---- reading
 
     def position(self, messages: int) -> Position:
-        """Where the next read starts, with `messages` journalled so far."""
-        return Position(self.inode or 0, self.offset, self.line, self.name, messages)
+        """Where the next read starts, with `messages` journalled so far, and the open
+        file's TAIL bytes before it."""
+        tail = None
+        if self._fh is not None:
+            start = max(0, self.offset - TAIL)
+            tail = os.pread(self._fh.fileno(), self.offset - start, start)
+        return Position(self.inode or 0, self.offset, self.line, self.name, messages, tail=tail)
+
+    def _holds(self, tail: bytes | None, offset: int) -> bool:
+        """Whether the open file holds `tail` just before `offset` (None: nothing to check,
+        a position saved before positions kept their bytes)."""
+        if tail is None or self._fh is None:
+            return True
+        return os.pread(self._fh.fileno(), len(tail), offset - len(tail)) == tail
 
     def read(self, limit: int | None = None) -> tuple[list[Item], bool, int]:
         """The messages completed by what was written since the last call (at most `limit`
@@ -260,6 +281,7 @@ def file_source(path: Path, max_message: int) -> SourceSpec:
             inode=position.inode,
             offset=position.offset,
             line=position.line,
+            tail=position.tail,
             log=log,
         )
 
