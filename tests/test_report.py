@@ -3,6 +3,7 @@ checked in Chromium in test_report_browser.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -25,6 +26,7 @@ from surveil.report import alert_rows, gather, lake_key, report_day, report_path
 from surveil.settings import Settings
 from tests.conftest import TRADING_DAY
 from tests.daybuilder import DAY, DayBuilder
+from tests.watchlog import count
 
 runner = CliRunner()
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -297,17 +299,23 @@ def test_the_review_backlog_shows_only_where_review_tables_exist(
     conn: psycopg.Connection,
 ) -> None:
     name = "report_test_review_cases"
-    assert gather.review_backlog(conn, name) is None
-    conn.execute(f"CREATE TABLE {name} (alert_id text, status text, opened_at timestamptz)")
+    assert gather.review_backlog(conn, DAY, name) is None
     conn.execute(
-        f"INSERT INTO {name} VALUES ('a', 'open', now() - interval '50 hours'),"
-        " ('b', 'open', now() - interval '1 hour'), ('c', 'closed', now() - interval '9 days')"
+        f"CREATE TABLE {name} (alert_id text, trade_date date, status text, opened_at timestamptz)"
     )
-    backlog = gather.review_backlog(conn, name)
-    assert backlog is not None and backlog.open_alerts == 2
+    earlier = DAY - dt.timedelta(days=2)
+    conn.execute(
+        f"INSERT INTO {name} VALUES ('a', %s, 'open', now() - interval '50 hours'),"
+        " ('b', %s, 'open', now() - interval '1 hour'),"
+        " ('c', %s, 'closed', now() - interval '9 days')",
+        (earlier, DAY, DAY),
+    )
+    backlog = gather.review_backlog(conn, DAY, name)
+    # the desk's backlog (every day's open cases) and, of them, the report's day's
+    assert backlog is not None and (backlog.open_alerts, backlog.day_open) == (2, 1)
     assert backlog.oldest_age is not None and 49 < backlog.oldest_age.total_seconds() / 3600 < 51
     conn.execute(f"ALTER TABLE {name} RENAME COLUMN opened_at TO created")
-    assert gather.review_backlog(conn, name) is None  # not the table guessed: no block
+    assert gather.review_backlog(conn, DAY, name) is None  # not the table guessed: no block
 
 
 def test_evaluation_rows_read_the_scores_defensively() -> None:
@@ -337,3 +345,19 @@ def test_an_alert_over_every_symbol_counts_for_its_account_not_for_a_symbol(
     insert_alerts(conn, [wide, one])
     assert [r.name for r in gather.top_symbols(conn, DAY)] == ["XYZ"]
     assert {r.name for r in gather.top_accounts(conn, DAY)} == {"A3", "A4"}
+
+
+def test_the_backlog_on_the_page_tells_the_day_s_open_cases_from_every_day_s(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    """Under "The day", a figure of every day's open cases read as the day's own."""
+    earlier = dt.date(2026, 11, 24)
+    first = runner.invoke(app, ["run-day", "--date", str(earlier), "--no-report", "--json"])
+    assert first.exit_code == 0, first.stderr
+    run_day()
+    day_open = count(conn, "SELECT count(*) FROM review_cases WHERE trade_date = %s", DAY)
+    every = count(conn, "SELECT count(*) FROM review_cases WHERE status <> 'closed'")
+    assert 0 < day_open < every
+    html = Path(make_report()["path"]).read_text()
+    assert f'data-figure="backlog-day">{day_open:,}</span>' in html
+    assert f'data-figure="backlog">{every:,}</span> open over all days' in html

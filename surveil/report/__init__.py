@@ -174,7 +174,7 @@ def read_summary(
         top_symbols=gather.top_symbols(conn, day),
         total_alerts=int(row[0]) if row else 0,
         synthetic=gather.is_synthetic(conn, day),
-        backlog=gather.review_backlog(conn),
+        backlog=gather.review_backlog(conn, day),
     )
 
 

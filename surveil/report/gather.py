@@ -92,8 +92,9 @@ class Ranked:
 
 @dataclass
 class Backlog:
-    open_alerts: int
+    open_alerts: int  # every day's cases not closed: the desk's backlog
     oldest_age: dt.timedelta | None
+    day_open: int = 0  # of them, the report's day's
 
 
 @dataclass
@@ -209,28 +210,34 @@ def is_synthetic(conn: psycopg.Connection, day: dt.date) -> bool:
 
 
 # The review backlog (sql/006_review.sql): every case not yet closed (open, escalated or
-# waiting for approval) and how long the oldest has been open. None (no block on the page)
-# where the table is missing or not readable.
+# waiting for approval), how long the oldest has been open, and how many are the day's.
+# None (no block on the page) where the table is missing or not readable.
 REVIEW_CASES = "review_cases"
-REVIEW_BACKLOG = "SELECT count(*), now() - min(opened_at) FROM {table} WHERE status <> 'closed'"
+REVIEW_BACKLOG = """
+SELECT count(*), now() - min(opened_at), count(*) FILTER (WHERE trade_date = %s)
+FROM {table} WHERE status <> 'closed'
+"""
 
 
-def review_backlog(conn: psycopg.Connection, table: str = REVIEW_CASES) -> Backlog | None:
-    """The open review backlog and the oldest open alert's age, where review exists."""
+def review_backlog(
+    conn: psycopg.Connection, day: dt.date, table: str = REVIEW_CASES
+) -> Backlog | None:
+    """The open review backlog, the oldest open alert's age and the day's open cases,
+    where review exists."""
     row = conn.execute(queries.REVIEW_TABLE, (table,)).fetchone()
     if not row or not row[0]:
         return None
     query = sql.SQL(REVIEW_BACKLOG).format(table=sql.Identifier(table))
     try:
         with conn.transaction():  # a savepoint: a wrong guess leaves the snapshot usable
-            found = conn.execute(query).fetchone()
+            found = conn.execute(query, (day,)).fetchone()
     except psycopg.Error as exc:
         # Class 42 (no such column, no privilege) or 22 (not a status it knows): the table
         # is not the one guessed, or not ours to read; anything else is a real failure.
         if (exc.sqlstate or "")[:2] in ("42", "22"):
             return None
         raise
-    return Backlog(int(found[0]), found[1]) if found else None
+    return Backlog(int(found[0]), found[1], int(found[2])) if found else None
 
 
 def evaluation_rows(scores: list[Any]) -> list[dict[str, Any]]:
