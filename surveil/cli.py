@@ -1424,6 +1424,8 @@ def _uploaded_cell(r: dict[str, Any]) -> str:
         return "[red]replaced[/] (not loaded)"
     if r["lake_manifest"] == "missing":
         return "[red]gone[/]"
+    if r["lake_manifest"] == "incomplete":
+        return f"[red]{', '.join(r['lake_files_missing'])} gone[/]"
     return "yes" if r["uploaded"] else "-"
 
 

@@ -14,7 +14,7 @@ from surveil import calendar, db, ledger
 from surveil.detect import resolve_params
 from surveil.errors import BadInputError
 from surveil.lake import Lake, open_lake, read_manifest
-from surveil.manifest import parse_day_dir_name, read_local_manifest
+from surveil.manifest import COLUMNS, parse_day_dir_name, read_local_manifest
 from surveil.settings import Settings
 from surveil.watch.record import unrecorded_messages
 
@@ -34,26 +34,43 @@ def known_days(settings: Settings, lake: Lake) -> tuple[set[dt.date], dict[dt.da
 
 # Whether the lake still holds the manifest a loaded day was loaded from. `differs`: the
 # lake holds another (the day replaced there, by `upload --force`, and not loaded since);
-# `missing`: none (the day's batch record gone from the lake: validate cannot prove it).
-LakeCopy = Literal["same", "differs", "missing"]
+# `missing`: none (the day's batch record gone from the lake: validate cannot prove it);
+# `incomplete`: the same, but a data file the load read is gone from beside it.
+LakeCopy = Literal["same", "differs", "missing", "incomplete"]
+
+# The files every load reads (the manifest may list more, which load does not need).
+LOADED_FILES = tuple(f"{table}.csv" for table in COLUMNS)
 
 
-def lake_copy(lake: Lake, state: ledger.DayState, lake_shas: dict[dt.date, str]) -> LakeCopy | None:
+def lake_copy(
+    lake: Lake,
+    state: ledger.DayState,
+    lake_shas: dict[dt.date, str],
+    lake_files: dict[dt.date, set[str]],
+) -> LakeCopy | None:
     """LakeCopy of a loaded day (None when it is not loaded). The manifest object's sha256
-    first; only when that differs is the manifest read, as load reads it."""
+    first; only when that differs is the manifest read, as load reads it. A data file
+    changed in place under the same manifest is validate's to find (it re-hashes them)."""
     loaded = state.manifest_sha256
     if loaded is None:
         return None
     sha = lake_shas.get(state.trade_date)
     if sha is None:
         return "missing"
-    if sha == loaded:
-        return "same"
-    try:
-        manifest = read_manifest(lake, state.trade_date)
-    except BadInputError:
-        return "differs"
-    return "same" if manifest.sha256 == loaded else "differs"
+    if sha != loaded:
+        try:
+            manifest = read_manifest(lake, state.trade_date)
+        except BadInputError:
+            return "differs"
+        if manifest.sha256 != loaded:
+            return "differs"
+    return "incomplete" if missing_files(state.trade_date, lake_files) else "same"
+
+
+def missing_files(day: dt.date, lake_files: dict[dt.date, set[str]]) -> list[str]:
+    """The files every load reads that the lake's folder of `day` lacks."""
+    present = lake_files.get(day, set())
+    return [name for name in LOADED_FILES if name not in present]
 
 
 def next_stage(state: ledger.DayState, lake: LakeCopy | None, unrecorded: int = 0) -> str | None:
@@ -62,7 +79,7 @@ def next_stage(state: ledger.DayState, lake: LakeCopy | None, unrecorded: int = 
     record of watch's journal that misses `unrecorded` of its messages recorded again."""
     if unrecorded:
         return "generate"
-    if lake == "missing":
+    if lake in ("missing", "incomplete"):
         return "upload"
     if lake == "differs":
         return "load"
@@ -89,6 +106,7 @@ class Survey:
     lake: Lake
     local: set[dt.date]  # days in the data folder
     lake_shas: dict[dt.date, str]  # days in the lake, their manifest's sha256
+    lake_files: dict[dt.date, set[str]]  # the objects in each day's folder of the lake
     states: dict[dt.date, ledger.DayState]  # days the warehouse has a trace of
     # days `watch` built (journalled) that may have no other trace: nobody ran run-day
     watched: set[dt.date] = field(default_factory=set)
@@ -100,12 +118,13 @@ class Survey:
         params = resolve_params(settings.rules_file)
         lake = open_lake(settings)
         local, lake_shas = known_days(settings, lake)
+        lake_files = lake.day_files()
         with db.connect(settings) as conn:
             db.migrate(conn)
             states = ledger.day_states(conn, start, end, params)
             watched = {row[0] for row in conn.execute(WATCHED_DAYS)}
             unrecorded = unrecorded_messages(conn, start, end)
-        return cls(lake, local, lake_shas, states, watched, unrecorded)
+        return cls(lake, local, lake_shas, lake_files, states, watched, unrecorded)
 
     def known(self, start: dt.date | None, end: dt.date | None) -> set[dt.date]:
         """Every day any of them knows, between `start` and `end` (either may be None)."""
@@ -119,7 +138,8 @@ class Survey:
         """The day's ledger state, its LakeCopy, and the journal's messages of it that its
         load (a record of the journal) misses."""
         state = self.states.get(day, ledger.DayState(day))
-        return state, lake_copy(self.lake, state, self.lake_shas), self.unrecorded.get(day, 0)
+        copy = lake_copy(self.lake, state, self.lake_shas, self.lake_files)
+        return state, copy, self.unrecorded.get(day, 0)
 
 
 @dataclass
@@ -147,6 +167,8 @@ def day_status(
     for day in sorted(shown):
         state, copy, unrecorded = survey.state(day)
         row = _status_row(state, day in survey.local, day in survey.lake_shas, copy, unrecorded)
+        if copy == "incomplete":
+            row["lake_files_missing"] = missing_files(day, survey.lake_files)
         rows.append(row)
         if not row["done"] and calendar.is_trading_day(day) and day <= last_session:
             gaps.append(day)

@@ -54,6 +54,9 @@ class Lake(Protocol):
     def manifest_sha256s(self) -> dict[dt.date, str]:
         """The sha256 of each day's manifest object in the lake, by trading date."""
 
+    def day_files(self) -> dict[dt.date, set[str]]:
+        """The names of the objects in each day's folder of the lake, by trading date."""
+
 
 class LocalLake:
     def __init__(self, root: Path) -> None:
@@ -129,6 +132,15 @@ class LocalLake:
         return {
             day: sha256_file(self.root / day_dir_name(day) / MANIFEST_NAME) for day in self.days()
         }
+
+    def day_files(self) -> dict[dt.date, set[str]]:
+        found: dict[dt.date, set[str]] = {}
+        if self.root.exists():
+            for child in self.root.iterdir():
+                day = parse_day_dir_name(child.name)
+                if day and child.is_dir():
+                    found[day] = {f.name for f in child.iterdir() if f.is_file()}
+        return found
 
 
 class S3Lake:
@@ -258,6 +270,20 @@ class S3Lake:
                     sha = self._manifest_sha256(f"{name}/{MANIFEST_NAME}") if day else None
                     if day and sha is not None:
                         found[day] = sha
+        return found
+
+    def day_files(self) -> dict[dt.date, set[str]]:
+        """One listing of the whole prefix (a thousand keys a request), not one per day."""
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        found: dict[dt.date, set[str]] = {}
+        with self._errors(""):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    folder, _, name = item["Key"][len(prefix) :].partition("/")
+                    day = parse_day_dir_name(folder)
+                    if day and name and "/" not in name:
+                        found.setdefault(day, set()).add(name)
         return found
 
     def _manifest_sha256(self, key: str) -> str | None:

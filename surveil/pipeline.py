@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from surveil import calendar, db, ledger
+from surveil.daystatus import missing_files
 from surveil.detect import RULES, detect_day, resolve_params
 from surveil.errors import (
     ConfigError,
@@ -292,6 +293,8 @@ def take_day(
     local = local_day(settings, day) if default or raw is None else None
     if default and raw is not None:
         lake_sha = Manifest.from_bytes(raw, f"{day}: the lake's manifest").sha256
+        if local is None or local.sha256 != lake_sha:
+            _refuse_incomplete_lake_copy(settings, day)
         if local is None:
             return "skipped", "the day already in the lake (no copy in the data folder)", "lake"
         if local.sha256 != lake_sha:
@@ -310,6 +313,21 @@ def take_day(
     r = generate_day(settings, day, orders=orders, seed=seed)
     made = f"{r.rows.get('orders', 0):,} orders, {r.rows.get('executions', 0):,} executions"
     return r.status, made, "folder"
+
+
+def _refuse_incomplete_lake_copy(settings: Settings, day: dt.date) -> None:
+    """ConflictError (exit 3) when run-day would take the day from the lake but the lake's
+    folder of it lacks a file every load reads, and the data folder has no copy to upload
+    it from: status would show the day not done after every run."""
+    lake = open_lake(settings)
+    missing = missing_files(day, lake.day_files())
+    if missing:
+        raise ConflictError(
+            f"{lake.uri}/{day_dir_name(day)}: its manifest is there but {', '.join(missing)} "
+            "is not, and the data folder holds no copy of the day to upload it from; put "
+            f"the day's files back (`import-fix` or `generate` as it was made), then `surveil "
+            f"upload --date {day}`"
+        )
 
 
 def _refuse_over_lost_day(settings: Settings, day: dt.date) -> None:

@@ -148,6 +148,25 @@ def test_a_day_another_tool_put_in_s3_without_our_metadata_is_known_and_done(
     assert row["uploaded"] and row["lake_manifest"] == "same" and row["done"]
 
 
+def test_status_sees_a_data_file_deleted_from_s3_under_its_manifest(
+    settings: Settings, s3, conn
+) -> None:
+    """One listing of the prefix says which files each day's folder holds (alerts and
+    reports beside the days are not days)."""
+    result = runner.invoke(app, ["run-day", "--date", str(TRADING_DAY), "--json"])
+    assert result.exit_code == 0, result.stderr
+    lake = S3Lake(f"s3://{BUCKET}/prod")
+    assert {"orders.csv", "executions.csv", "_manifest.json"} <= lake.day_files()[TRADING_DAY]
+    s3.delete_object(Bucket=BUCKET, Key=f"prod/trade_date={TRADING_DAY}/executions.csv")
+    status = runner.invoke(app, ["status", "--date", str(TRADING_DAY), "--json"])
+    assert status.exit_code == 5
+    (row,) = json.loads(status.stdout)["days"]
+    assert (row["lake_manifest"], row["lake_files_missing"]) == ("incomplete", ["executions.csv"])
+    again = runner.invoke(app, ["run-day", "--date", str(TRADING_DAY), "--json"])
+    assert again.exit_code == 0, again.stderr
+    assert "executions.csv" in lake.day_files()[TRADING_DAY]
+
+
 def test_s3_conditional_write_refuses_to_overwrite(settings: Settings, s3, tmp_path) -> None:
     lake = S3Lake(f"s3://{BUCKET}/prod")
     path = tmp_path / "a.csv"

@@ -438,6 +438,32 @@ def test_a_loaded_day_gone_from_the_lake_is_a_gap_that_catch_up_uploads_again(
     assert status_of(D)[0] == 0
 
 
+def test_a_data_file_gone_from_beside_its_manifest_is_a_gap_that_catch_up_uploads_again(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    """The lake lost orders.csv (a lifecycle rule, a hand's `rm`), its manifest still there:
+    status compared manifests only and said done; validate alone would have found it."""
+    run_day(D)
+    (lake_day(settings, D) / "orders.csv").unlink()
+    code, row = status_of(D)
+    assert code == 5 and (row["lake_manifest"], row["next_stage"]) == ("incomplete", "upload")
+    assert row["lake_files_missing"] == ["orders.csv"]
+    run_day(D, "--catch-up")  # the data folder's copy is the same day: upload puts it back
+    assert (lake_day(settings, D) / "orders.csv").exists()
+    assert ledger(conn, D) == ["loaded", "skipped"] and status_of(D)[0] == 0
+
+
+def test_run_day_refuses_a_lake_copy_missing_a_file_with_no_copy_to_upload_it_from(
+    settings: Settings, conn: psycopg.Connection
+) -> None:
+    run_day(D)
+    (lake_day(settings, D) / "executions.csv").unlink()
+    shutil.rmtree(settings.data_path / day_dir_name(D))
+    code, _, err = cli("run-day", "--date", str(D))
+    assert code == 3 and "executions.csv is not" in one_line(err)
+    assert status_of(D)[0] == 5
+
+
 @pytest.mark.parametrize("fails_at", ["executions.csv", MANIFEST_NAME])
 def test_an_upload_force_stopped_half_way_is_a_gap_that_run_day_completes(
     settings: Settings, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch,
