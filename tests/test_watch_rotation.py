@@ -36,6 +36,13 @@ def assert_read_once(conn: psycopg.Connection, messages: int) -> None:
     assert_journal_exact(conn, messages)
 
 
+def watch_until_idle(settings: Settings, live: Path, lines: list[str] | None = None) -> None:
+    """A watcher started on `live`, read to its end and stopped; its log lines to `lines`."""
+    w, _ = watcher(settings, live, log_lines=[] if lines is None else lines)
+    with w:
+        w.poll_until_idle()
+
+
 def test_two_rotations_while_the_watcher_is_stopped_lose_no_file(
     settings: Settings, conn: psycopg.Connection, tmp_path: Path
 ) -> None:
@@ -53,9 +60,7 @@ def test_two_rotations_while_the_watcher_is_stopped_lose_no_file(
     rotate(live)
     live.write_bytes(orders(20, 5))
     lines: list[str] = []
-    w, _ = watcher(settings, live, log_lines=lines)
-    with w:
-        w.poll_until_idle()
+    watch_until_idle(settings, live, lines)
     assert_read_once(conn, 25)
     assert any("rotated more than once; reading" in line for line in lines)
 
@@ -131,22 +136,16 @@ def test_a_log_truncated_and_written_past_its_position_while_stopped_is_read_fro
     first messages were never read."""
     live = tmp_path / "fix.log"
     live.write_bytes(orders(0, 10))
-    w, _ = watcher(settings, live)
-    with w:
-        w.poll_until_idle()
+    watch_until_idle(settings, live)
     inode = live.stat().st_ino
     with live.open("r+b") as fh:  # truncated in place: the same inode
         fh.truncate(0)
         fh.write(orders(10, 15))
     assert live.stat().st_ino == inode and live.stat().st_size > 10 * len(orders(0, 1))
     lines: list[str] = []
-    w, _ = watcher(settings, live, log_lines=lines)
-    with w:
-        w.poll_until_idle()
+    watch_until_idle(settings, live, lines)
     assert_read_once(conn, 25)
     assert any("rewritten since it was last read" in line for line in lines)
-    w, _ = watcher(settings, live, log_lines=lines)  # a plain restart resumes where it was
-    with w:
-        w.poll_until_idle()
+    watch_until_idle(settings, live, lines)  # a plain restart resumes where it was
     assert_read_once(conn, 25)
     assert sum("rewritten" in line for line in lines) == 1
