@@ -1443,6 +1443,8 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
             done = "(no session)"
         else:
             done = "[green]yes[/]" if r["done"] else f"[red]no[/] ({r['next_stage']})"
+        if r.get("fills_corrected_later"):
+            done += f": {len(r['fills_corrected_later']):,} fills corrected on a later day"
         generated = "yes" if r["generated"] else "-"
         if r["unrecorded_messages"]:
             generated = f"[red]{r['unrecorded_messages']:,} watched messages not in it[/]"
@@ -1489,7 +1491,8 @@ def status(
     Every trading day from the earliest day the data folder, the lake or the warehouse
     knows (or --start) to the last completed session (or --end), traces or not. Exits 5
     when a completed session shown is not done (missing, unvalidated, failed validation,
-    undetected, detection stale, failed or forced), so a monitoring check can call it:
+    undetected, detection stale, failed or forced, or holding a fill a later day's log
+    busted or corrected), so a monitoring check can call it:
     surveil status --start 2026-11-02.
 
     Example: surveil status --json

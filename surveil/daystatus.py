@@ -1,8 +1,9 @@
 """Which days are done, and which are not: `surveil status` and the days `run-day
 --catch-up` runs. The warehouse's verdict is the ledger's (surveil/ledger.py); this adds the
 data folder and the lake: the days they know, and whether the lake still holds the manifest
-each loaded day was loaded from; and watch's journal: the days it built, and whether a
-day loaded from a record of it misses messages journalled since."""
+each loaded day was loaded from; watch's journal: the days it built, and whether a
+day loaded from a record of it misses messages journalled since; and the corrections later
+days loaded: whether a loaded day still holds a fill one busted or corrected."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from surveil import calendar, db, ledger
+from surveil.corrections import CorrectedFill, corrected_later
 from surveil.detect import resolve_params
 from surveil.errors import BadInputError
 from surveil.lake import Lake, open_lake, read_manifest
@@ -73,16 +75,21 @@ def missing_files(day: dt.date, lake_files: dict[dt.date, set[str]]) -> list[str
     return [name for name in LOADED_FILES if name not in present]
 
 
-def next_stage(state: ledger.DayState, lake: LakeCopy | None, unrecorded: int = 0) -> str | None:
+def next_stage(
+    state: ledger.DayState, lake: LakeCopy | None, unrecorded: int = 0, corrected: int = 0
+) -> str | None:
     """The first stage not done, with the lake's copy weighed: a day replaced in the lake
-    is to be loaded again, a day gone from it uploaded again; and a day whose load is a
-    record of watch's journal that misses `unrecorded` of its messages recorded again."""
+    is to be loaded again, a day gone from it uploaded again; a day whose load is a record
+    of watch's journal that misses `unrecorded` of its messages recorded again; and a day
+    still holding `corrected` fills a later day busted or corrected imported again."""
     if unrecorded:
         return "generate"
     if lake in ("missing", "incomplete"):
         return "upload"
     if lake == "differs":
         return "load"
+    if corrected:
+        return "import-fix"
     return state.next_stage
 
 
@@ -112,6 +119,8 @@ class Survey:
     watched: set[dt.date] = field(default_factory=set)
     # loaded records of watch's journal, and how many of the day's messages they miss
     unrecorded: dict[dt.date, int] = field(default_factory=dict)
+    # loaded days' fills that a later day's correction names
+    corrected: dict[dt.date, list[CorrectedFill]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, settings: Settings, start: dt.date | None, end: dt.date | None) -> Survey:
@@ -124,7 +133,8 @@ class Survey:
             states = ledger.day_states(conn, start, end, params)
             watched = {row[0] for row in conn.execute(WATCHED_DAYS)}
             unrecorded = unrecorded_messages(conn, start, end)
-        return cls(lake, local, lake_shas, lake_files, states, watched, unrecorded)
+            corrected = corrected_later(conn, start, end)
+        return cls(lake, local, lake_shas, lake_files, states, watched, unrecorded, corrected)
 
     def known(self, start: dt.date | None, end: dt.date | None) -> set[dt.date]:
         """Every day any of them knows, between `start` and `end` (either may be None)."""
@@ -134,12 +144,12 @@ class Survey:
             if (start is None or d >= start) and (end is None or d <= end)
         }
 
-    def state(self, day: dt.date) -> tuple[ledger.DayState, LakeCopy | None, int]:
-        """The day's ledger state, its LakeCopy, and the journal's messages of it that its
-        load (a record of the journal) misses."""
+    def state(self, day: dt.date) -> tuple[ledger.DayState, LakeCopy | None, int, int]:
+        """The day's ledger state, its LakeCopy, the journal's messages of it that its
+        load (a record of the journal) misses, and its fills later days corrected."""
         state = self.states.get(day, ledger.DayState(day))
         copy = lake_copy(self.lake, state, self.lake_shas, self.lake_files)
-        return state, copy, self.unrecorded.get(day, 0)
+        return state, copy, self.unrecorded.get(day, 0), len(self.corrected.get(day, ()))
 
 
 @dataclass
@@ -165,10 +175,14 @@ def day_status(
         shown |= set(calendar.trading_days(first, end or last_session))
     rows, gaps = [], []
     for day in sorted(shown):
-        state, copy, unrecorded = survey.state(day)
-        row = _status_row(state, day in survey.local, day in survey.lake_shas, copy, unrecorded)
+        state, copy, unrecorded, corrected = survey.state(day)
+        row = _status_row(
+            state, day in survey.local, day in survey.lake_shas, copy, unrecorded, corrected
+        )
         if copy == "incomplete":
             row["lake_files_missing"] = missing_files(day, survey.lake_files)
+        if corrected:
+            row["fills_corrected_later"] = [f.describe() for f in survey.corrected[day]]
         rows.append(row)
         if not row["done"] and calendar.is_trading_day(day) and day <= last_session:
             gaps.append(day)
@@ -181,8 +195,9 @@ def _status_row(
     uploaded: bool,
     lake: LakeCopy | None,
     unrecorded: int,
+    corrected: int,
 ) -> dict[str, Any]:
-    stage = next_stage(state, lake, unrecorded)
+    stage = next_stage(state, lake, unrecorded, corrected)
     return {
         "trade_date": state.trade_date.isoformat(),
         "trading_day": calendar.is_trading_day(state.trade_date),

@@ -42,7 +42,14 @@ from psycopg.types.json import Jsonb
 from surveil import db, rowplace
 from surveil.errors import BadInputError, DayLockedError
 from surveil.lake import Lake, manifest_key, open_lake, read_manifest
-from surveil.manifest import COLUMNS, OPTIONAL_COLUMNS, FileEntry, Manifest, day_dir_name
+from surveil.manifest import (
+    COLUMNS,
+    CORRECTIONS_FILE,
+    OPTIONAL_COLUMNS,
+    FileEntry,
+    Manifest,
+    day_dir_name,
+)
 from surveil.settings import Settings
 
 REFERENCE_TABLES = ("firms", "accounts")  # parents before children
@@ -83,6 +90,7 @@ RETURNING run_id
 DELETE_DERIVED = (
     "DELETE FROM alerts WHERE trade_date = %(d)s",
     "DELETE FROM planted_scenarios WHERE trade_date = %(d)s",
+    "DELETE FROM fill_corrections WHERE trade_date = %(d)s",
 )
 
 PARTITION_EXISTS = """
@@ -181,6 +189,10 @@ def _load(
             if "scenarios.csv" in manifest.files:
                 rows_read["scenarios"] = inserted["scenarios"] = copy_lake_file(
                     conn, lake, manifest, "scenarios", "planted_scenarios"
+                )
+            if CORRECTIONS_FILE in manifest.files:
+                rows_read["corrections"] = inserted["corrections"] = copy_lake_file(
+                    conn, lake, manifest, "corrections", "fill_corrections"
                 )
             for table in DAY_TABLES:
                 clock = time.perf_counter()

@@ -73,7 +73,12 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     # Messages `import-fix --skip-invalid` refused, with the reason.
     "rejects": ("file", "line", "msg_type", "reason", "message"),
+    # import-fix: busts, corrections and trade cancels of the day naming a fill (or trade)
+    # the day does not hold, most often an earlier day's (docs/fix-import.md, "Corrections").
+    # trade_date is the correction's own day, the day the file is of.
+    "corrections": ("trade_date", "kind", "ref", "transact_time", "file", "line"),
 }
+CORRECTIONS_FILE = "corrections.csv"
 SAFE_FILE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.csv$")
 
 

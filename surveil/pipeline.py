@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from surveil import calendar, db, ledger
+from surveil.corrections import corrected_later, describe_corrected
 from surveil.daystatus import missing_files
 from surveil.detect import RULES, detect_day, resolve_params
 from surveil.errors import (
@@ -229,6 +230,7 @@ def run_day(
     step("validate", validate)
     step("detect", detect)
     _check_still_done(settings, day, params)
+    _refuse_corrected_later(settings, day)
     if report:
         make_report(settings, result, say)
     return result
@@ -359,6 +361,16 @@ def _check_still_done(settings: Settings, day: dt.date, params: dict[str, Any]) 
             f"{day}: changed by another run while this one ran (load run "
             f"{state.load_run_id} now, its {state.next_stage} not done); run-day again"
         )
+
+
+def _refuse_corrected_later(settings: Settings, day: dt.date) -> None:
+    """ConflictError (exit 3) when the day, loaded, still holds fills a later day's log
+    busted or corrected (surveil/corrections.py): only an import of the day with that log
+    takes them off, which run-day cannot do (it does not know the day's logs)."""
+    with db.connect(settings) as conn:
+        corrected = corrected_later(conn, day, day).get(day)
+    if corrected:
+        raise ConflictError(describe_corrected(day, corrected))
 
 
 def _refuse_over_watched_day(settings: Settings, day: dt.date) -> None:

@@ -97,6 +97,32 @@ class DropCopy:
         self.send("F", "BROKER", [(11, f"{cl}-x"), (41, cl), *order[:6], (60, when)], when)
         self.report(f"{cl}-x", order, "4", "4", when, extra=[(41, cl)])
 
+    def bust(self, cl: str, exec_ref: str, account: str, symbol: str, side: str, qty: int,
+             price: str, at: str, capacity: str = "A") -> None:  # fmt: skip
+        """The venue's bust (ExecType H) of fill `exec_ref` of order `cl`."""
+        order = _instrument(account, capacity, symbol, side, qty, price)
+        self.report(cl, order, "H", "0", self.at(at), cum=0, extra=[(19, exec_ref)])
+
+    def correct(self, cl: str, exec_ref: str, account: str, symbol: str, side: str, qty: int,
+                price: str, last_qty: int, last_px: str, at: str,
+                capacity: str = "A") -> None:  # fmt: skip
+        """The venue's correction (ExecType G) of fill `exec_ref`: `last_qty` at `last_px`."""
+        order = _instrument(account, capacity, symbol, side, qty, price)
+        extra = [(19, exec_ref), (32, str(last_qty)), (31, last_px), (30, "XNYS")]
+        self.report(cl, order, "G", "2", self.at(at), cum=last_qty, extra=extra)
+
+    def trade(self, trade_id: str, symbol: str, qty: int, price: str, at: str,
+              sides: list[tuple[str, str]], trans_type: str = "0",
+              ref: str | None = None) -> None:  # fmt: skip
+        """A TradeCaptureReport (AE) of `qty` at `price`, each side (side, account) one
+        execution; TradeReportTransType `trans_type` (1 cancels trade `ref`)."""
+        when = self.at(at)
+        fields = [(571, trade_id), (487, trans_type), *([(572, ref)] if ref else [])]
+        fields += [(55, symbol), (32, str(qty)), (31, price), (60, when), (552, str(len(sides)))]
+        for side, account in sides:
+            fields += [(54, side), (1, account)]
+        self.send("AE", "VENUE", fields, when)
+
     def report(self, cl: str, order: Fields, exec_type: str, status: str, when: str,
                cum: int | None = None, extra: Fields | None = None) -> None:  # fmt: skip
         self._exec_ids += 1

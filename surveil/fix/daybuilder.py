@@ -7,7 +7,7 @@ import itertools
 import marshal
 import operator
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
@@ -40,7 +40,7 @@ from surveil.fix.spill import (
     Spill,
     _SpillMap,
 )
-from surveil.manifest import COLUMNS, FileEntry
+from surveil.manifest import COLUMNS, CORRECTIONS_FILE, OPTIONAL_COLUMNS, FileEntry
 
 # The memory budget (HOT_ENTRIES, MIN_HOT_ENTRIES, SETTLE_EVERY) and the CSV writer are read
 # from the package at each use (`package.X`), so that a test tunes them in one place.
@@ -95,6 +95,8 @@ class DayBuilder(OrderState, Executions):
         self.firms: dict[str, None] = {}
         self.rejects: list[Reject] = []
         self.skipped: Counter[str] = Counter()
+        self.corrections: list[tuple[str, str, str, str, str, str]] = []
+        self.earlier: Callable[[str, str], bool] | None = None
         self.synthesized = 0
         self._ordinals = itertools.count(self._ids[0])
         self._fill_seq = itertools.count(self._ids[0])
@@ -161,6 +163,10 @@ class DayBuilder(OrderState, Executions):
         for table, rows in tables.items():
             path = folder / f"{table}.csv"
             files[path.name] = package._write_csv(path, COLUMNS[table], rows)
+        if self.corrections:
+            path = folder / CORRECTIONS_FILE
+            columns = OPTIONAL_COLUMNS["corrections"]
+            files[path.name] = package._write_csv(path, columns, self.corrections)
         return files
 
     def order_rows(self, unsized: set[str]) -> Iterator[tuple[str, ...]]:

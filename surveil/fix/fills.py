@@ -21,6 +21,7 @@ from surveil.fix.fields import (
     STATUS_OF_EXEC_TYPE,
     STATUS_ONLY_EXEC_TYPES,
     TRADE_EXEC_TYPES,
+    WIDTH,
     Invalid,
     MessageFields,
     _account_type,
@@ -38,6 +39,44 @@ from surveil.fix.orders import (
     _Identity,
     _Order,
 )
+
+# What a correction of a fill names, as corrections.csv's `kind` gives it: an
+# ExecutionReport's bust (ExecType H / ExecTransType 1) or correction (G / 2) of fill
+# ExecRefID(19); a TradeCaptureReport's cancel or reversal (487 1, 4) or replace (2) of
+# trade TradeReportRefID(572), whose fills are "<that id>-<side number>".
+BUST, CORRECTION, TRADE_CANCEL, TRADE_REPLACE = (
+    "bust",
+    "correction",
+    "trade cancel",
+    "trade replace",
+)
+TRADE_KINDS = (TRADE_CANCEL, TRADE_REPLACE)
+
+
+def correction_in(m: MessageFields) -> tuple[str, str] | None:
+    """(kind, what it names) of a message that busts, corrects or cancels a fill or trade,
+    else None: what a later date's message can take off the date being imported."""
+    if m.msg_type == "8":
+        exec_type, trans_type = m.values.get("150"), m.values.get("20")
+        if exec_type == "H" or trans_type == "1":
+            kind = BUST
+        elif exec_type == "G" or trans_type == "2":
+            kind = CORRECTION
+        else:
+            return None
+        ref = m.text(19)
+    elif m.msg_type == "AE":
+        trans_type = m.text(487)
+        if trans_type in ("1", "4"):
+            kind = TRADE_CANCEL
+        elif trans_type == "2":
+            kind = TRADE_REPLACE
+        else:
+            return None
+        ref = m.text(572) or m.text(571) or m.text(17)
+    else:
+        return None
+    return (kind, ref) if ref else None
 
 
 def _vwap(fills: list[FillRef]) -> Decimal:
@@ -108,6 +147,11 @@ class Executions(_DayState):
             destination = get("100") or (base.destination if base is not None else None)
         venue = _fits(get("30") or destination or get("49") or "UNKNOWN", "venue", "venue")
         # Nothing below raises Invalid: the report is accepted from here on.
+        if order is None and bust:
+            # A bust of an order this date does not hold (most often an earlier date's
+            # fill): no order of this date comes of it.
+            self._bust(m, BUST)
+            return
         if order is None:
             order = self._synthesise(m, key, base)
         order_id = get("37")
@@ -121,7 +165,7 @@ class Executions(_DayState):
             if status == "5":
                 status = None  # 4.2: "replaced" describes the old order, not this one
         if bust or correct:
-            self._bust(m)
+            self._bust(m, BUST if bust else CORRECTION)
         if fill_qty is not None:
             assert exec_id is not None and last_px is not None
             self._new_fill(exec_id, order, fill_qty, last_px, venue, when)
@@ -199,10 +243,37 @@ class Executions(_DayState):
             order.fills[:] = [f for f in order.fills if f[0] != exec_id]
         return fill
 
-    def _bust(self, m: MessageFields) -> None:
+    def _bust(self, m: MessageFields, kind: str) -> None:
         ref = m.text(19)
-        if not ref or self._unfill(ref) is None:
-            self.skipped["bust or correction of an execution not in the log"] += 1
+        if not ref:
+            self.skipped["bust or correction without ExecRefID(19)"] += 1
+        elif self._unfill(ref) is None:
+            self._correction_elsewhere(m, kind, ref)
+
+    def _correction_elsewhere(self, m: MessageFields, kind: str, ref: str) -> None:
+        """A bust, correction or trade cancel/replace naming a fill (or trade) this date
+        does not hold: most often one of an earlier date. It goes to corrections.csv, for
+        status to weigh against the days loaded, and to an earlier date this import
+        builds (`earlier`), whose fill it takes off (docs/fix-import.md, "Corrections")."""
+        if len(ref) > WIDTH["exec_id"] or not ref.isprintable():
+            self.skipped["correction naming no possible fill"] += 1  # no exec_id is that
+            return
+        self.corrections.append((self.day.isoformat(), kind, ref, self._now, m.source, str(m.line)))
+        if self.earlier is not None:
+            self.earlier(kind, ref)
+
+    def take_off(self, kind: str, ref: str) -> bool:
+        """A later date's correction of fill (or, for a trade kind, trade) `ref`, applied
+        to this date: the fill is no longer this date's (what corrected it, if anything,
+        is a fill of the later date). False when this date has no such fill."""
+        if kind not in TRADE_KINDS:
+            return self._unfill(ref) is not None
+        removed = self.trades.pop(ref)
+        if removed is None:
+            return False
+        keys = [fill[1] for exec_id in removed if (fill := self._unfill(exec_id)) is not None]
+        self._forget_trade_orders(keys)
+        return True
 
     def _trade_report(self, m: MessageFields) -> None:
         # Everything that can make the report invalid is read before anything is recorded.
@@ -215,7 +286,7 @@ class Executions(_DayState):
         # venues that reuse the trade's id for its replace) its own TradeReportID.
         ref = m.text(572) or trade_id
         if trans_type in ("1", "4"):
-            self._forget_trade_orders(self._drop_trade(ref))
+            self._forget_trade_orders(self._drop_trade(m, ref, TRADE_CANCEL))
             return
         when = self._now
         qty = _whole(m.text(32), "LastQty(32)")
@@ -235,7 +306,7 @@ class Executions(_DayState):
         if not sides:
             raise Invalid("TradeCaptureReport without sides (NoSides 552)")
         planned = [self._trade_side(m, trade_id, n, side) for n, side in enumerate(sides, 1)]
-        replaced = self._drop_trade(ref) if trans_type == "2" else []
+        replaced = self._drop_trade(m, ref, TRADE_REPLACE) if trans_type == "2" else []
         exec_ids = []
         for exec_id, key, side, ident in planned:
             order = self.orders.get(key) or self._trade_order(m, key, symbol, side, ident)
@@ -296,11 +367,11 @@ class Executions(_DayState):
         self.synthesized += 1
         return order
 
-    def _drop_trade(self, ref: str | None) -> list[str]:
+    def _drop_trade(self, m: MessageFields, ref: str, kind: str) -> list[str]:
         """Remove the executions of trade `ref`; the keys of their orders."""
-        removed = self.trades.pop(ref) if ref else None
+        removed = self.trades.pop(ref)
         if removed is None:
-            self.skipped["trade report cancel/replace of a trade not in the log"] += 1
+            self._correction_elsewhere(m, kind, ref)
             return []
         keys = []
         for exec_id in removed:

@@ -35,12 +35,14 @@ from surveil.fix.fields import (
     exchange_date,
     message_time,
 )
+from surveil.fix.fills import correction_in
 from surveil.fix.parser import SESSION_TYPES, BadMessage, FixMessage, LogStats, read_log
 from surveil.fix.spill import (
     Spill,
 )
 from surveil.manifest import (
     COLUMNS,
+    CORRECTIONS_FILE,
     FileEntry,
     Manifest,
     day_dir_name,
@@ -193,7 +195,16 @@ class _Reading:
             for other in self.builders.values():
                 other.limit(cap)
             builder = self.builders[day] = DayBuilder(day, self.spill, cap)
+            builder.earlier = lambda kind, ref: self.take_off_before(day, kind, ref)
         return builder
+
+    def take_off_before(self, day: dt.date, kind: str, ref: str) -> bool:
+        """Apply a correction dated `day` to the latest earlier date being built that holds
+        the fill (or trade) it names."""
+        for other in sorted((d for d in self.builders if d < day), reverse=True):
+            if self.builders[other].take_off(kind, ref):
+                return True
+        return False
 
 
 def _count(per_day: dict[dt.date, Counter[str]], day: dt.date, msg_type: str) -> None:
@@ -243,6 +254,13 @@ def _read_logs(
             imported = day is None or when == day
             see(number, item, imported, message)
             if not imported:
+                assert day is not None
+                if when > day and day in r.builders and number not in refused:
+                    if (correction := correction_in(message)) and r.builders[day].take_off(
+                        *correction
+                    ):
+                        skipped["on a later date, taking off a fill of the date"] += 1
+                        continue
                 skipped["on another date"] += 1
             elif number in refused:
                 skipped["refused by the counterparty (Reject 3 / j)"] += 1
@@ -344,12 +362,13 @@ def _import(
     if rejects and not skip_invalid:
         raise BadInputError(_describe(rejects))
 
-    # Days to write: with orders, executions, or dated rejects.
+    # Days to write: with orders, executions, corrections of other days' fills, or dated
+    # rejects.
     dated = {r.day for r in rejects if r.day is not None}
     days = sorted(
-        {d for d, (_, files) in staged.items() if files["orders.csv"].rows or files["executions.csv"].rows}
+        {d for d, (_, files) in staged.items() if _holds_rows(files)}
         | (dated if day is None else dated & {day})
-    )  # fmt: skip
+    )
     if not days:
         raise BadInputError(_nothing_imported([name for name, _ in sources], day, reading))
     plans = [
@@ -364,6 +383,11 @@ def _import(
     result.skipped_by_reason = dict(sorted(reading.skipped.items()))
     result.skipped = sum(reading.skipped.values())
     return result
+
+
+def _holds_rows(files: dict[str, FileEntry]) -> bool:
+    tables = ("orders.csv", "executions.csv", CORRECTIONS_FILE)
+    return any(files[name].rows for name in tables if name in files)
 
 
 def _read_and_stage(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import marshal
 import operator
 from collections import Counter
@@ -149,6 +150,7 @@ class _DayState:
     """The state of a day that DayBuilder.__init__ sets and its mixins (OrderState,
     Executions) use: annotations only, for the type checker (no class attributes)."""
 
+    day: dt.date
     orders: _SpillMap[_Order]
     fills: _SpillMap[Fill]
     order_ids: _SpillMap[str]  # OrderID(37) -> the order's key
@@ -158,6 +160,9 @@ class _DayState:
     shared_accounts: set[str]
     firms: dict[str, None]
     skipped: Counter[str]
+    # corrections.csv rows: each correction of a fill (or trade) not this date's
+    corrections: list[tuple[str, str, str, str, str, str]]
+    earlier: Callable[[str, str], bool] | None  # applies one to an earlier date built too
     synthesized: int
     _ordinals: Iterator[int]
     _fill_seq: Iterator[int]
