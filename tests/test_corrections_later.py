@@ -47,12 +47,17 @@ def write_logs(tmp_path: Path, *days: DropCopy) -> list[Path]:
     return [day.write(tmp_path / f"drop-copy-{day.day}.log") for day in days]
 
 
+def logs_of_a_day_and_its_bust(tmp_path: Path, exec_ref: str) -> list[Path]:
+    """D's log (order C1, two fills) and the next session's, which busts `exec_ref`."""
+    first = DropCopy(D)
+    day_with_two_fills(first)
+    return write_logs(tmp_path, first, next_day_busting(exec_ref))
+
+
 def test_both_days_imported_together_the_bust_takes_the_fill_off_its_own_day(
     settings: Settings, tmp_path: Path
 ) -> None:
-    first = DropCopy(D)
-    day_with_two_fills(first)
-    logs = write_logs(tmp_path, first, next_day_busting("X00002"))
+    logs = logs_of_a_day_and_its_bust(tmp_path, "X00002")
     import_fix(settings, logs)
     assert [e["exec_id"] for e in rows(settings, D, "executions")] == ["X00003"]
     [order] = rows(settings, D, "orders")
@@ -72,9 +77,7 @@ def test_both_days_imported_together_the_bust_takes_the_fill_off_its_own_day(
 def test_the_day_imported_with_the_later_log_loses_the_busted_fill(
     settings: Settings, tmp_path: Path
 ) -> None:
-    first = DropCopy(D)
-    day_with_two_fills(first)
-    logs = write_logs(tmp_path, first, next_day_busting("X00003"))
+    logs = logs_of_a_day_and_its_bust(tmp_path, "X00003")
     result = import_fix(settings, logs, D)
     assert [e["exec_id"] for e in rows(settings, D, "executions")] == ["X00002"]
     assert result.skipped_by_reason["on a later date, taking off a fill of the date"] == 1

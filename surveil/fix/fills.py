@@ -268,10 +268,9 @@ class Executions(_DayState):
         is a fill of the later date). False when this date has no such fill."""
         if kind not in TRADE_KINDS:
             return self._unfill(ref) is not None
-        removed = self.trades.pop(ref)
-        if removed is None:
+        keys = self._pop_trade(ref)
+        if keys is None:
             return False
-        keys = [fill[1] for exec_id in removed if (fill := self._unfill(exec_id)) is not None]
         self._forget_trade_orders(keys)
         return True
 
@@ -368,17 +367,21 @@ class Executions(_DayState):
         return order
 
     def _drop_trade(self, m: MessageFields, ref: str, kind: str) -> list[str]:
-        """Remove the executions of trade `ref`; the keys of their orders."""
-        removed = self.trades.pop(ref)
-        if removed is None:
+        """Remove the executions of trade `ref`, a correction of another date's trade
+        when this date has none; the keys of their orders."""
+        keys = self._pop_trade(ref)
+        if keys is None:
             self._correction_elsewhere(m, kind, ref)
             return []
-        keys = []
-        for exec_id in removed:
-            fill = self._unfill(exec_id)
-            if fill is not None:
-                keys.append(fill[1])
         return keys
+
+    def _pop_trade(self, ref: str) -> list[str] | None:
+        """Remove trade `ref` and its executions: the keys of their orders, None when this
+        date has no such trade."""
+        removed = self.trades.pop(ref)
+        if removed is None:
+            return None
+        return [fill[1] for exec_id in removed if (fill := self._unfill(exec_id)) is not None]
 
     def _forget_trade_orders(self, keys: list[str]) -> None:
         """After a trade's cancel, reversal or replace: the orders synthesised for its
